@@ -1,0 +1,247 @@
+"""Config flow for Anima provider connections (OpenAI-compatible services and Wyoming servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, override
+
+from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.selector import (
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TextSelector,
+    TextSelectorConfig,
+    TextSelectorType,
+)
+import probatio as vol
+from yarl import URL
+
+from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
+from .providers.base import (
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderResponseError,
+    ProviderServerError,
+    ProviderTimeoutError,
+)
+from .providers.connection import (
+    API_KEY,
+    BASE_URL,
+    HOST,
+    KIND,
+    KIND_OPENAI,
+    KIND_WYOMING,
+    PORT,
+    PRESET,
+    NoWyomingServicesError,
+    normalize_base_url,
+    open_connection,
+    unique_id_of,
+)
+from .providers.presets import CUSTOM, PRESETS
+
+DEFAULT_WYOMING_PORT = 10200
+
+PRESET_SCHEMA = vol.Schema(
+    {
+        vol.Required(PRESET): SelectSelector(
+            SelectSelectorConfig(
+                options=[
+                    SelectOptionDict(value=preset.id, label=preset.name)
+                    for preset in PRESETS.values()
+                ],
+                mode=SelectSelectorMode.LIST,
+            )
+        )
+    }
+)
+API_KEY_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.PASSWORD))
+URL_SELECTOR = TextSelector(TextSelectorConfig(type=TextSelectorType.URL))
+
+
+def _openai_schema(base_url: str) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(BASE_URL, default=base_url): URL_SELECTOR,
+            vol.Optional(API_KEY): API_KEY_SELECTOR,
+        }
+    )
+
+
+def _wyoming_schema(host: str = "", port: int = DEFAULT_WYOMING_PORT) -> vol.Schema:
+    return vol.Schema(
+        {
+            vol.Required(HOST, default=host): str,
+            vol.Required(PORT, default=port): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+        }
+    )
+
+
+def _error_key(err: ProviderError, kind: str) -> str:
+    """Map a provider error to the form error the user reads."""
+    match err:
+        case ProviderAuthError():
+            return "invalid_auth"
+        case ProviderTimeoutError():
+            return "timeout"
+        case ProviderConnectionError():
+            return "cannot_connect"
+        case NoWyomingServicesError():
+            return "no_wyoming_services"
+        case ProviderResponseError():
+            return "not_wyoming" if kind == KIND_WYOMING else "not_openai_compatible"
+        case ProviderRateLimitError():
+            return "rate_limited"
+        case ProviderServerError():
+            return "server_error"
+    return "unknown"
+
+
+class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
+    """Add, re-authenticate and reconfigure provider connections."""
+
+    VERSION = 1
+
+    def __init__(self) -> None:
+        """Start with no preset chosen."""
+        self._preset = CUSTOM
+
+    async def _async_check(self, data: Mapping[str, Any]) -> dict[str, str]:
+        """Reach the service; return form errors (empty when it answered as expected)."""
+        if data[KIND] == KIND_OPENAI:
+            url = URL(str(data[BASE_URL]).strip())
+            if url.scheme not in ("http", "https") or not url.host:
+                return {BASE_URL: "invalid_url"}
+        try:
+            await open_connection(
+                async_get_clientsession(self.hass), data, timeout=VALIDATION_TIMEOUT
+            )
+        except ProviderError as err:
+            return {"base": _error_key(err, data[KIND])}
+        except Exception:  # noqa: BLE001 - a bug must not hide behind a form error: log it
+            LOGGER.exception("Unexpected error while checking a provider connection")
+            return {"base": "unknown"}
+        return {}
+
+    @override
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask which kind of provider to connect."""
+        return self.async_show_menu(step_id="user", menu_options=[KIND_OPENAI, KIND_WYOMING])
+
+    async def async_step_openai_compatible(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Choose a preset, which fills the base URL."""
+        if user_input is not None:
+            self._preset = user_input[PRESET]
+            return await self.async_step_openai_details()
+        return self.async_show_form(step_id="openai_compatible", data_schema=PRESET_SCHEMA)
+
+    async def async_step_openai_details(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for the base URL and API key, and check them."""
+        preset = PRESETS[self._preset]
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {
+                KIND: KIND_OPENAI,
+                PRESET: preset.id,
+                BASE_URL: normalize_base_url(user_input[BASE_URL]),
+                API_KEY: user_input.get(API_KEY, "").strip(),
+            }
+            await self.async_set_unique_id(unique_id_of(data))
+            self._abort_if_unique_id_configured()
+            if preset.needs_api_key and not data[API_KEY]:
+                errors[API_KEY] = "api_key_required"
+            else:
+                errors = await self._async_check(data)
+            if not errors:
+                title = preset.name if preset.id != CUSTOM else URL(data[BASE_URL]).host or ""
+                return self.async_create_entry(title=title, data=data)
+        return self.async_show_form(
+            step_id="openai_details",
+            data_schema=self.add_suggested_values_to_schema(
+                _openai_schema(preset.base_url), user_input
+            ),
+            errors=errors,
+            description_placeholders={"preset": preset.name},
+        )
+
+    async def async_step_wyoming(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for a Wyoming server's address and read what it offers."""
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {KIND: KIND_WYOMING, HOST: user_input[HOST].strip(), PORT: user_input[PORT]}
+            await self.async_set_unique_id(unique_id_of(data))
+            self._abort_if_unique_id_configured()
+            if not (errors := await self._async_check(data)):
+                return self.async_create_entry(title=f"{data[HOST]}:{data[PORT]}", data=data)
+        return self.async_show_form(
+            step_id="wyoming",
+            data_schema=self.add_suggested_values_to_schema(_wyoming_schema(), user_input),
+            errors=errors,
+        )
+
+    @override
+    async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
+        """Start re-authentication after the service rejected the API key."""
+        return await self.async_step_reauth_confirm()
+
+    async def async_step_reauth_confirm(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask for a new API key and check it."""
+        entry = self._get_reauth_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**entry.data, API_KEY: user_input[API_KEY].strip()}
+            if not (errors := await self._async_check(data)):
+                return self.async_update_reload_and_abort(entry, data=data)
+        return self.async_show_form(
+            step_id="reauth_confirm",
+            data_schema=vol.Schema({vol.Required(API_KEY): API_KEY_SELECTOR}),
+            errors=errors,
+            description_placeholders={"name": entry.title},
+        )
+
+    @override
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Change where a connection points; an empty API key keeps the current one."""
+        entry = self._get_reconfigure_entry()
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            if entry.data[KIND] == KIND_WYOMING:
+                data = {**entry.data, HOST: user_input[HOST].strip(), PORT: user_input[PORT]}
+            else:
+                data = {
+                    **entry.data,
+                    BASE_URL: normalize_base_url(user_input[BASE_URL]),
+                    API_KEY: user_input.get(API_KEY, "").strip() or entry.data.get(API_KEY, ""),
+                }
+            unique_id = unique_id_of(data)
+            if any(
+                other.unique_id == unique_id and other.entry_id != entry.entry_id
+                for other in self._async_current_entries(include_ignore=False)
+            ):
+                return self.async_abort(reason="already_configured")
+            if not (errors := await self._async_check(data)):
+                return self.async_update_reload_and_abort(entry, unique_id=unique_id, data=data)
+        if entry.data[KIND] == KIND_WYOMING:
+            schema = _wyoming_schema(entry.data[HOST], entry.data[PORT])
+        else:
+            schema = _openai_schema(entry.data[BASE_URL])
+        return self.async_show_form(
+            step_id="reconfigure",
+            data_schema=self.add_suggested_values_to_schema(schema, user_input),
+            errors=errors,
+        )

@@ -1,0 +1,1 @@
+"""Wire clients for provider services; no Home Assistant imports."""

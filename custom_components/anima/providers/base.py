@@ -1,0 +1,246 @@
+"""Typed interfaces every provider implements, free of Home Assistant imports.
+
+A provider is one network service reached over one wire protocol (OpenAI-compatible HTTP or
+Wyoming). Routing, the ledger and the entity platforms only ever see these types.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, AsyncIterator
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Literal, Protocol
+
+
+class Capability(StrEnum):
+    """What a provider connection can do."""
+
+    CHAT = "chat"
+    VISION = "vision"
+    STT = "stt"
+    TTS = "tts"
+    WAKE = "wake"
+
+
+# --- errors -------------------------------------------------------------------------------
+# Each error carries a translation key (see strings.json "exceptions" and "config.error") so
+# the user reads a specific message. Messages never include request headers or API keys.
+
+
+class ProviderError(Exception):
+    """A provider call failed."""
+
+    translation_key = "provider_error"
+
+
+class ProviderAuthError(ProviderError):
+    """The provider rejected the credentials (HTTP 401/403)."""
+
+    translation_key = "invalid_auth"
+
+
+class ProviderConnectionError(ProviderError):
+    """The provider could not be reached."""
+
+    translation_key = "cannot_connect"
+
+
+class ProviderTimeoutError(ProviderError):
+    """The provider did not answer in time."""
+
+    translation_key = "timeout"
+
+
+class ProviderRateLimitError(ProviderError):
+    """The provider asked us to slow down (HTTP 429)."""
+
+    translation_key = "rate_limited"
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        #: Seconds the provider asked us to wait, from its Retry-After header.
+        self.retry_after = retry_after
+
+
+class ProviderServerError(ProviderError):
+    """The provider failed on its side (HTTP 5xx)."""
+
+    translation_key = "server_error"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ProviderResponseError(ProviderError):
+    """The provider answered with something that is not its documented protocol."""
+
+    translation_key = "malformed_response"
+
+
+class ProviderRequestError(ProviderError):
+    """The provider refused the request itself (HTTP 400/404/413/422): trying again won't help."""
+
+    translation_key = "bad_request"
+
+    def __init__(self, message: str, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+# --- usage --------------------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Usage:
+    """What one provider call consumed; the ledger prices it."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
+
+    def add(self, other: Usage) -> None:
+        """Add another call's usage to this one."""
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.images += other.images
+        self.audio_seconds += other.audio_seconds
+        self.characters += other.characters
+
+
+# --- chat ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ImagePart:
+    """An encoded image sent with a message."""
+
+    data: bytes
+    mime_type: str = "image/jpeg"
+    #: OpenAI's detail hint: "low", "high" or "auto".
+    detail: Literal["low", "high", "auto"] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class ToolSpec:
+    """A tool the model may call; `parameters` is a JSON schema."""
+
+    name: str
+    description: str
+    parameters: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ToolCall:
+    """A complete tool call the model made."""
+
+    id: str
+    name: str
+    arguments: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message of a conversation."""
+
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    images: tuple[ImagePart, ...] = ()
+    tool_calls: tuple[ToolCall, ...] = ()
+    #: For role "tool": the call this message answers.
+    tool_call_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """One streamed chat completion request."""
+
+    model: str
+    messages: tuple[ChatMessage, ...]
+    tools: tuple[ToolSpec, ...] = ()
+    temperature: float | None = None
+    max_tokens: int | None = None
+    #: A JSON schema the answer must follow (structured output), if any.
+    json_schema: dict[str, Any] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ChatDelta:
+    """A piece of a streamed answer: text, finished tool calls, or the final usage."""
+
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+    usage: Usage | None = None
+    finish_reason: str | None = None
+
+
+class ChatModel(Protocol):
+    """Streams chat completions with tools and images."""
+
+    def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        """Stream the answer; raises ProviderError subclasses."""
+        ...
+
+
+# --- audio --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AudioFormat:
+    """Raw PCM layout."""
+
+    rate: int = 16000
+    width: int = 2
+    channels: int = 1
+
+    def seconds(self, byte_count: int) -> float:
+        """Duration of `byte_count` bytes of this format."""
+        return byte_count / (self.rate * self.width * self.channels)
+
+
+@dataclass(frozen=True, slots=True)
+class AudioChunk:
+    """A piece of PCM audio."""
+
+    audio: bytes
+    format: AudioFormat
+
+
+@dataclass(frozen=True, slots=True)
+class Transcript:
+    """What a transcriber heard."""
+
+    text: str
+    usage: Usage = field(default_factory=Usage)
+
+
+class Transcriber(Protocol):
+    """Turns speech into text."""
+
+    async def transcribe(
+        self,
+        audio: AsyncIterable[bytes],
+        audio_format: AudioFormat,
+        *,
+        model: str | None = None,
+        language: str | None = None,
+    ) -> Transcript:
+        """Transcribe PCM audio of `audio_format`; raises ProviderError subclasses."""
+        ...
+
+
+class Synthesizer(Protocol):
+    """Turns text into speech."""
+
+    def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        model: str | None = None,
+        language: str | None = None,
+    ) -> AsyncIterator[AudioChunk]:
+        """Stream PCM audio for `text`; raises ProviderError subclasses."""
+        ...

