@@ -1,0 +1,1 @@
+"""Tests of the router (fallback, time-outs, breaker), without Home Assistant."""
