@@ -26,7 +26,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> boo
         )
     except ProviderAuthError as err:
         raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN, translation_key="invalid_auth"
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders={"name": entry.title},
         ) from err
     except ProviderError as err:
         raise ConfigEntryNotReady(

@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Any, override
 
 from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
     SelectOptionDict,
@@ -77,7 +78,7 @@ def _wyoming_schema(host: str = "", port: int = DEFAULT_WYOMING_PORT) -> vol.Sch
     return vol.Schema(
         {
             vol.Required(HOST, default=host): str,
-            vol.Required(PORT, default=port): vol.All(vol.Coerce(int), vol.Range(min=1, max=65535)),
+            vol.Required(PORT, default=port): cv.port,
         }
     )
 
@@ -190,7 +191,6 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             errors=errors,
         )
 
-    @override
     async def async_step_reauth(self, entry_data: Mapping[str, Any]) -> ConfigFlowResult:
         """Start re-authentication after the service rejected the API key."""
         return await self.async_step_reauth_confirm()
@@ -212,7 +212,6 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             description_placeholders={"name": entry.title},
         )
 
-    @override
     async def async_step_reconfigure(
         self, user_input: dict[str, Any] | None = None
     ) -> ConfigFlowResult:

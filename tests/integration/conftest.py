@@ -8,3 +8,8 @@ import pytest
 @pytest.fixture(autouse=True)
 def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
     """Let Home Assistant load Anima from custom_components/ in every test here."""
+
+
+@pytest.fixture(autouse=True)
+def loopback_sockets(socket_enabled: None) -> None:
+    """These tests talk to real servers; pytest-socket still limits them to 127.0.0.1."""

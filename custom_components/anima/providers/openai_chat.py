@@ -1,0 +1,187 @@
+"""OpenAI's chat completion wire format: the request body and the assembly of its stream.
+
+Pure data handling without I/O; `OpenAICompatClient.stream_chat` feeds it the data of each
+server-sent event.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass, field
+import json
+from typing import Any
+
+from .base import (
+    ChatDelta,
+    ChatMessage,
+    ChatRequest,
+    ImagePart,
+    ProviderResponseError,
+    ProviderServerError,
+    ToolCall,
+    Usage,
+)
+
+
+def error_detail(data: Any) -> str | None:
+    """Return the message of OpenAI's error JSON ({"error": {"message": ...}}) or the like."""
+    error = data.get("error", data) if isinstance(data, dict) else data
+    if isinstance(error, dict):
+        error = error.get("message")
+    return error if isinstance(error, str) else None
+
+
+def chat_payload(request: ChatRequest) -> dict[str, Any]:
+    """Return the JSON body of a streamed chat completion request."""
+    payload: dict[str, Any] = {
+        "model": request.model,
+        "messages": [_message(message) for message in request.messages],
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    if request.tools:
+        payload["tools"] = [
+            {
+                "type": "function",
+                "function": {
+                    "name": tool.name,
+                    "description": tool.description,
+                    "parameters": tool.parameters,
+                },
+            }
+            for tool in request.tools
+        ]
+    if request.temperature is not None:
+        payload["temperature"] = request.temperature
+    if request.max_tokens is not None:
+        payload["max_tokens"] = request.max_tokens
+    if request.json_schema is not None:
+        payload["response_format"] = {
+            "type": "json_schema",
+            "json_schema": {"name": "result", "schema": request.json_schema, "strict": True},
+        }
+    return payload
+
+
+def _message(message: ChatMessage) -> dict[str, Any]:
+    """Return one message in OpenAI's format."""
+    if message.role == "user" and message.images:
+        parts: list[dict[str, Any]] = []
+        if message.content:
+            parts.append({"type": "text", "text": message.content})
+        parts.extend(_image(image) for image in message.images)
+        return {"role": "user", "content": parts}
+    if message.role == "assistant" and message.tool_calls:
+        calls = [
+            {
+                "id": call.id,
+                "type": "function",
+                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+            }
+            for call in message.tool_calls
+        ]
+        return {"role": "assistant", "content": message.content or None, "tool_calls": calls}
+    if message.role == "tool":
+        return {"role": "tool", "tool_call_id": message.tool_call_id, "content": message.content}
+    return {"role": message.role, "content": message.content}
+
+
+def _image(image: ImagePart) -> dict[str, Any]:
+    encoded = base64.b64encode(image.data).decode("ascii")
+    url = f"data:{image.mime_type};base64,{encoded}"
+    return {"type": "image_url", "image_url": {"url": url, "detail": image.detail}}
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+@dataclass(slots=True)
+class _PartialCall:
+    id: str = ""
+    name: str = ""
+    arguments: list[str] = field(default_factory=list)
+
+
+class ChatStream:
+    """Assembles the chunks of one streamed chat completion (choice 0)."""
+
+    def __init__(self) -> None:
+        self.finish_reason: str | None = None
+        self._calls: dict[int, _PartialCall] = {}
+        self._usage: dict[str, Any] = {}
+
+    def feed(self, data: str) -> list[ChatDelta]:
+        """Return the deltas one event's data gives (text now, tool calls when finished)."""
+        try:
+            chunk = json.loads(data)
+        except ValueError:
+            raise ProviderResponseError(f"A stream event is not JSON: {data[:80]!r}") from None
+        if not isinstance(chunk, dict):
+            raise ProviderResponseError("A stream event is not a JSON object")
+        if (error := chunk.get("error")) is not None:  # OpenAI's way to fail mid-stream
+            detail = error_detail(error) or "unknown error"
+            raise ProviderServerError(f"The provider failed mid-stream: {detail}", 500)
+        if isinstance(usage := chunk.get("usage"), dict):  # the last chunk, choices empty
+            self._usage = usage
+        deltas: list[ChatDelta] = []
+        for choice in _list(chunk.get("choices")):
+            if not isinstance(choice, dict) or choice.get("index", 0) != 0:
+                continue
+            delta = choice.get("delta")
+            if isinstance(delta, dict):
+                if (text := delta.get("content")) and isinstance(text, str):
+                    deltas.append(ChatDelta(text=text))
+                for fragment in _list(delta.get("tool_calls")):
+                    self._add_fragment(fragment)
+            if reason := choice.get("finish_reason"):
+                self.finish_reason = str(reason)
+                if calls := self.take_tool_calls():
+                    deltas.append(ChatDelta(tool_calls=calls))
+        return deltas
+
+    def _add_fragment(self, fragment: Any) -> None:
+        """Add a tool call fragment: id and name come first, then pieces of the arguments."""
+        if not isinstance(fragment, dict):
+            raise ProviderResponseError("A tool call fragment is not a JSON object")
+        index = fragment.get("index")
+        if not isinstance(index, int):  # some servers omit it: a new id starts a new call
+            index = len(self._calls) - (0 if fragment.get("id") or not self._calls else 1)
+        call = self._calls.setdefault(index, _PartialCall())
+        function = fragment.get("function")
+        function = function if isinstance(function, dict) else {}
+        call.id = call.id or str(fragment.get("id") or "")
+        call.name = call.name or str(function.get("name") or "")
+        arguments = function.get("arguments")
+        if isinstance(arguments, str):
+            call.arguments.append(arguments)
+        elif isinstance(arguments, dict):  # a whole object, as some servers send it
+            call.arguments.append(json.dumps(arguments))
+
+    def take_tool_calls(self) -> tuple[ToolCall, ...]:
+        """Return the tool calls assembled so far, in index order, and forget them."""
+        calls: list[ToolCall] = []
+        for index, partial in sorted(self._calls.items()):
+            text = "".join(partial.arguments).strip()
+            try:
+                arguments = json.loads(text) if text else {}
+            except ValueError:
+                arguments = None
+            if not isinstance(arguments, dict) or not partial.name:
+                raise ProviderResponseError(
+                    f"Tool call {partial.name!r} has no name or its arguments are no JSON object"
+                )
+            calls.append(ToolCall(partial.id or f"call_{index}", partial.name, arguments))
+        self._calls.clear()
+        return tuple(calls)
+
+    def usage(self, images: int) -> Usage:
+        """Return what the call consumed, with the number of images sent."""
+        prompt, completion = (
+            self._usage.get(key) for key in ("prompt_tokens", "completion_tokens")
+        )
+        return Usage(
+            input_tokens=prompt if isinstance(prompt, int) else 0,
+            output_tokens=completion if isinstance(completion, int) else 0,
+            images=images,
+        )

@@ -1,0 +1,257 @@
+"""Client for OpenAI-compatible HTTP APIs: model list, streamed chat, transcription, speech.
+
+No Home Assistant imports: the caller passes the aiohttp session (Home Assistant's shared one).
+Every failure surfaces as a ProviderError subclass, and no error message ever contains the key.
+
+A chat stream that ends before its `[DONE]` line and before any finish_reason raises
+ProviderConnectionError, like a stream aiohttp reports as truncated: the answer was cut off in
+transit (a dropped connection, a proxy timing out), which trying again may fix. Anything the
+provider did send that breaks the protocol (a line that is not JSON) is a ProviderResponseError.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
+from contextlib import aclosing, asynccontextmanager, contextmanager
+import io
+import json
+import math
+from typing import Any
+import wave
+
+import aiohttp
+
+from .base import (
+    AudioChunk,
+    AudioFormat,
+    ChatDelta,
+    ChatRequest,
+    ProviderAuthError,
+    ProviderConnectionError,
+    ProviderError,
+    ProviderRateLimitError,
+    ProviderRequestError,
+    ProviderResponseError,
+    ProviderServerError,
+    ProviderTimeoutError,
+    Transcript,
+    Usage,
+)
+from .openai_chat import ChatStream, chat_payload, error_detail
+from .sse import iter_sse_data
+
+DEFAULT_STT_MODEL = "whisper-1"
+DEFAULT_TTS_MODEL = "tts-1"
+DEFAULT_TTS_VOICE = "alloy"
+#: What /audio/speech returns for response_format "pcm": 24 kHz, 16-bit, mono.
+SPEECH_FORMAT = AudioFormat(rate=24000, width=2, channels=1)
+_DONE = "[DONE]"
+_MAX_DETAIL = 300  # characters of a provider's error message kept in ours
+
+
+class OpenAICompatClient:
+    """Talks to one OpenAI-compatible service (OpenAI, Ollama, vLLM, DashScope, ...)."""
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        base_url: str,
+        api_key: str | None,
+        *,
+        timeout: float = 60.0,
+        first_token_timeout: float | None = None,
+    ) -> None:
+        """Use `session` for `base_url` (ending in /v1 or the like).
+
+        `timeout` bounds each call overall; `first_token_timeout` bounds the wait for the first
+        event of a chat stream.
+        """
+        self._session = session
+        self._base_url = base_url.rstrip("/")
+        self._api_key = api_key
+        self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
+        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._first_token_timeout = first_token_timeout
+
+    @property
+    def base_url(self) -> str:
+        """The service's base URL, without a trailing slash."""
+        return self._base_url
+
+    async def list_models(self) -> list[str]:
+        """Return the sorted ids of the models the service lists."""
+        with self._errors():
+            async with self._request("GET", "/models") as response:
+                body = await response.read()
+        try:
+            listing = json.loads(body)
+        except ValueError:
+            raise ProviderResponseError("The model list is not JSON") from None
+        models = listing.get("data") if isinstance(listing, dict) else None
+        if not isinstance(models, list):
+            raise ProviderResponseError("The model list has no OpenAI `data` list")
+        return sorted(
+            {m["id"] for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)}
+        )
+
+    async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
+        """Stream the answer: text as it arrives, complete tool calls, then usage."""
+        payload = chat_payload(request)
+        stream = ChatStream()
+        done = False
+        with self._errors():
+            async with (
+                asyncio.timeout(self._first_token_timeout) as first_event,
+                self._request("POST", "/chat/completions", json=payload) as response,
+                aclosing(iter_sse_data(response.content.iter_any())) as events,
+            ):
+                async for data in events:
+                    first_event.reschedule(None)  # only the first event is bounded
+                    if data.strip() == _DONE:
+                        done = True
+                        break
+                    for delta in stream.feed(data):
+                        yield delta
+            if not done and stream.finish_reason is None:
+                raise ProviderConnectionError("The answer stream ended before it was complete")
+            if calls := stream.take_tool_calls():
+                yield ChatDelta(tool_calls=calls)
+        images = sum(len(m.images) for m in request.messages if m.role == "user")
+        yield ChatDelta(usage=stream.usage(images), finish_reason=stream.finish_reason)
+
+    async def transcribe(
+        self,
+        audio: AsyncIterable[bytes],
+        audio_format: AudioFormat,
+        *,
+        model: str | None = None,
+        language: str | None = None,
+    ) -> Transcript:
+        """Upload the PCM audio as a WAV file and return what the service heard.
+
+        `language` may be a BCP 47 tag ("en-US"); OpenAI takes its ISO 639-1 part ("en").
+        """
+        pcm = bytearray()
+        async for chunk in audio:
+            pcm += chunk
+        form = aiohttp.FormData()
+        form.add_field(
+            "file", _wav(bytes(pcm), audio_format), filename="audio.wav", content_type="audio/wav"
+        )
+        form.add_field("model", model or DEFAULT_STT_MODEL)
+        if language:
+            form.add_field("language", language.partition("-")[0].lower())
+        form.add_field("response_format", "json")
+        with self._errors():
+            async with self._request("POST", "/audio/transcriptions", data=form) as response:
+                body = await response.read()
+        try:
+            text = json.loads(body)["text"]
+        except (ValueError, TypeError, KeyError):
+            raise ProviderResponseError("The transcription has no `text`") from None
+        if not isinstance(text, str):
+            raise ProviderResponseError("The transcription's `text` is not a string")
+        return Transcript(text.strip(), Usage(audio_seconds=audio_format.seconds(len(pcm))))
+
+    async def synthesize(
+        self,
+        text: str,
+        *,
+        voice: str | None = None,
+        model: str | None = None,
+        language: str | None = None,
+    ) -> AsyncIterator[AudioChunk]:
+        """Stream 24 kHz 16-bit mono PCM for `text`, in chunks of whole samples.
+
+        `language` is not sent: OpenAI's speech endpoint reads the language from the text.
+        """
+        payload = {
+            "model": model or DEFAULT_TTS_MODEL,
+            "input": text,
+            "voice": voice or DEFAULT_TTS_VOICE,
+            "response_format": "pcm",
+        }
+        frame = SPEECH_FORMAT.width * SPEECH_FORMAT.channels
+        rest, sent = b"", False
+        with self._errors():
+            async with self._request("POST", "/audio/speech", json=payload) as response:
+                async for data in response.content.iter_any():
+                    data = rest + data  # noqa: PLW2901
+                    whole = len(data) - len(data) % frame
+                    rest = data[whole:]
+                    if whole:
+                        sent = True
+                        yield AudioChunk(data[:whole], SPEECH_FORMAT)
+            if not sent:
+                raise ProviderResponseError("The speech answer has no audio")
+
+    # --- plumbing ---------------------------------------------------------------------------
+
+    @asynccontextmanager
+    async def _request(
+        self, method: str, path: str, **kwargs: Any
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
+        """Send one request; yield the response if its status is a success."""
+        async with self._session.request(
+            method, self._base_url + path, headers=self._headers, timeout=self._timeout, **kwargs
+        ) as response:
+            if response.status >= 400:
+                body = await response.read()
+                raise _status_error(response.status, path, response.headers, body)
+            yield response
+
+    @contextmanager
+    def _errors(self) -> Iterator[None]:
+        """Map every failure of a call to a ProviderError whose message hides the API key."""
+        try:
+            yield
+        except ProviderError as err:
+            err.args = tuple(self._redact(a) if isinstance(a, str) else a for a in err.args)
+            raise
+        except TimeoutError:
+            raise ProviderTimeoutError("The provider did not answer in time") from None
+        except aiohttp.ClientError as err:  # refused, reset, truncated body, invalid URL
+            message = f"The connection to the provider failed: {type(err).__name__}: {err}"
+            raise ProviderConnectionError(self._redact(message)) from None
+
+    def _redact(self, text: str) -> str:
+        return text.replace(self._api_key, "***") if self._api_key else text
+
+
+def _status_error(status: int, path: str, headers: Mapping[str, str], body: bytes) -> ProviderError:
+    """Return the error for an HTTP error status, with the provider's own message if any."""
+    message = f"HTTP {status} from {path}"
+    try:
+        detail = error_detail(json.loads(body))
+    except ValueError:
+        detail = None
+    if detail:
+        message = f"{message}: {detail[:_MAX_DETAIL]}"
+    if status in (401, 403):
+        return ProviderAuthError(message)
+    if status == 429:
+        return ProviderRateLimitError(message, _retry_after(headers.get("Retry-After")))
+    if status >= 500:
+        return ProviderServerError(message, status)
+    return ProviderRequestError(message, status)
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Return the seconds of a Retry-After header (HTTP dates are not supported)."""
+    try:
+        seconds = float(value or "")
+    except ValueError:
+        return None
+    return seconds if math.isfinite(seconds) and seconds >= 0 else None
+
+
+def _wav(pcm: bytes, audio_format: AudioFormat) -> bytes:
+    """Return `pcm` as a WAV file."""
+    buffer = io.BytesIO()
+    with wave.open(buffer, "wb") as wav:
+        wav.setnchannels(audio_format.channels)
+        wav.setsampwidth(audio_format.width)
+        wav.setframerate(audio_format.rate)
+        wav.writeframes(pcm)
+    return buffer.getvalue()

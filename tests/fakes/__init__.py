@@ -1,0 +1,1 @@
+"""Fake provider services on loopback, shared by the whole suite and the benchmarks."""

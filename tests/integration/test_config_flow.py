@@ -1,0 +1,236 @@
+"""Adding, re-authenticating and reconfiguring connections, against real servers on loopback."""
+
+from __future__ import annotations
+
+from typing import Any
+from unittest.mock import patch
+
+from homeassistant import config_entries
+from homeassistant.config_entries import ConfigEntryState
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.providers.base import Capability
+from custom_components.anima.providers.connection import (
+    API_KEY,
+    BASE_URL,
+    HOST,
+    KIND,
+    KIND_OPENAI,
+    KIND_WYOMING,
+    PORT,
+    PRESET,
+)
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fakes.wyoming_servers import (
+    EmptyWyomingServer,
+    GarbageServer,
+    SilentServer,
+    closed_port,
+)
+from tests.fixtures.speech_servers import SpeechServer
+
+
+async def _start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.MENU
+    assert result["menu_options"] == [KIND_OPENAI, KIND_WYOMING]
+    return await hass.config_entries.flow.async_configure(result["flow_id"], {"next_step_id": kind})
+
+
+async def _openai_details(hass: HomeAssistant, preset: str) -> dict[str, Any]:
+    result = await _start(hass, KIND_OPENAI)
+    assert result["step_id"] == "openai_compatible"
+    result = await hass.config_entries.flow.async_configure(result["flow_id"], {PRESET: preset})
+    assert result["step_id"] == "openai_details"
+    return result
+
+
+def _default(result: dict[str, Any], field: str) -> Any:
+    for key in result["data_schema"].schema:
+        if key == field:
+            return key.default()
+    raise AssertionError(f"{field} not in the form")
+
+
+async def test_custom_openai_service_is_added_and_loaded(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    result = await _openai_details(hass, "custom")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: openai_server.base_url + "/", API_KEY: openai_server.api_key}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "127.0.0.1"
+    assert result["data"] == {
+        KIND: KIND_OPENAI,
+        PRESET: "custom",
+        BASE_URL: openai_server.base_url,
+        API_KEY: openai_server.api_key,
+    }
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.unique_id == openai_server.base_url
+    assert Capability.CHAT in entry.runtime_data.capabilities
+    assert entry.runtime_data.models
+
+
+async def test_preset_fills_the_base_url_and_names_the_entry(hass: HomeAssistant) -> None:
+    result = await _openai_details(hass, "openai")
+    assert _default(result, BASE_URL) == "https://api.openai.com/v1"
+    # A cloud preset needs a key: the form says so without calling the service.
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: "https://api.openai.com/v1"}
+    )
+    assert result["errors"] == {API_KEY: "api_key_required"}
+
+
+async def test_local_preset_needs_no_key_and_uses_the_preset_name(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.api_key = None
+    result = await _openai_details(hass, "ollama")
+    assert _default(result, BASE_URL) == "http://localhost:11434/v1"
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: openai_server.base_url}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Ollama"
+
+
+async def test_wrong_key_is_reported_and_the_user_can_fix_it(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    result = await _openai_details(hass, "custom")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: openai_server.base_url, API_KEY: "sk-wrong"}
+    )
+    assert result["type"] is FlowResultType.FORM
+    assert result["errors"] == {"base": "invalid_auth"}
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: openai_server.base_url, API_KEY: openai_server.api_key}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+@pytest.mark.parametrize(
+    ("models_reply", "error"),
+    [
+        ("html", "not_openai_compatible"),
+        ("not_openai_json", "not_openai_compatible"),
+        (429, "rate_limited"),
+        (503, "server_error"),
+    ],
+)
+async def test_a_service_that_answers_wrongly_is_named_as_such(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, models_reply: str | int, error: str
+) -> None:
+    openai_server.models_reply = models_reply
+    result = await _openai_details(hass, "custom")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: openai_server.base_url, API_KEY: openai_server.api_key}
+    )
+    assert result["errors"] == {"base": error}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+
+async def test_unreachable_and_silent_services(hass: HomeAssistant) -> None:
+    result = await _openai_details(hass, "custom")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: f"http://127.0.0.1:{closed_port()}/v1", API_KEY: "k"}
+    )
+    assert result["errors"] == {"base": "cannot_connect"}
+    async with SilentServer() as silent:
+        with patch("custom_components.anima.config_flow.VALIDATION_TIMEOUT", 0.3):
+            result = await hass.config_entries.flow.async_configure(
+                result["flow_id"], {BASE_URL: f"http://127.0.0.1:{silent.port}/v1", API_KEY: "k"}
+            )
+    assert result["errors"] == {"base": "timeout"}
+
+
+async def test_a_base_url_that_is_not_a_url_is_refused(hass: HomeAssistant) -> None:
+    result = await _openai_details(hass, "custom")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: "api.example.com/v1", API_KEY: "k"}
+    )
+    assert result["errors"] == {BASE_URL: "invalid_url"}
+
+
+async def test_the_same_service_cannot_be_added_twice(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    MockConfigEntry(
+        domain=DOMAIN,
+        unique_id=openai_server.base_url,
+        data={KIND: KIND_OPENAI, PRESET: "custom", BASE_URL: openai_server.base_url},
+    ).add_to_hass(hass)
+    result = await _openai_details(hass, "custom")
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {BASE_URL: openai_server.base_url.upper().replace("/V1", "/v1")}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_wyoming_server_is_added_with_its_services(
+    hass: HomeAssistant, piper_server: SpeechServer
+) -> None:
+    result = await _start(hass, KIND_WYOMING)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {HOST: piper_server.host, PORT: piper_server.port}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == f"{piper_server.host}:{piper_server.port}"
+    await hass.async_block_till_done()
+    entry = hass.config_entries.async_entries(DOMAIN)[0]
+    assert entry.state is ConfigEntryState.LOADED
+    assert entry.runtime_data.capabilities == {Capability.TTS}
+    assert any(voice.name == "en_US-joe-medium" for voice in entry.runtime_data.services.tts_voices)
+
+    # The same server again is refused.
+    result = await _start(hass, KIND_WYOMING)
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {HOST: piper_server.host, PORT: piper_server.port}
+    )
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "already_configured"
+
+
+async def test_wyoming_failures_are_named(hass: HomeAssistant) -> None:
+    result = await _start(hass, KIND_WYOMING)
+    flow_id = result["flow_id"]
+
+    async def submit(port: int) -> dict[str, Any]:
+        return await hass.config_entries.flow.async_configure(
+            flow_id, {HOST: "127.0.0.1", PORT: port}
+        )
+
+    assert (await submit(closed_port()))["errors"] == {"base": "cannot_connect"}
+    async with GarbageServer() as garbage:
+        assert (await submit(garbage.port))["errors"] == {"base": "not_wyoming"}
+    async with EmptyWyomingServer() as empty:
+        assert (await submit(empty.port))["errors"] == {"base": "no_wyoming_services"}
+    async with SilentServer() as silent:
+        with patch("custom_components.anima.config_flow.VALIDATION_TIMEOUT", 0.3):
+            assert (await submit(silent.port))["errors"] == {"base": "timeout"}
+    assert not hass.config_entries.async_entries(DOMAIN)
+
+
+async def test_unexpected_errors_are_logged_not_hidden(
+    hass: HomeAssistant, caplog: pytest.LogCaptureFixture
+) -> None:
+    result = await _start(hass, KIND_WYOMING)
+    with patch(
+        "custom_components.anima.config_flow.open_connection", side_effect=RuntimeError("bug")
+    ):
+        result = await hass.config_entries.flow.async_configure(
+            result["flow_id"], {HOST: "127.0.0.1", PORT: 10200}
+        )
+    assert result["errors"] == {"base": "unknown"}
+    assert "Unexpected error while checking a provider connection" in caplog.text

@@ -1,0 +1,68 @@
+"""What HACS and Home Assistant read from the repository must be complete and consistent."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+import re
+
+from awesomeversion import AwesomeVersion
+from homeassistant.const import __version__ as ha_version
+from PIL import Image
+
+from custom_components.anima.config_flow import _error_key
+from custom_components.anima.providers import base
+from custom_components.anima.providers.connection import KIND_OPENAI, KIND_WYOMING
+
+ROOT = Path(__file__).resolve().parent.parent
+INTEGRATION = ROOT / "custom_components" / "anima"
+
+
+def _json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def test_manifest_is_what_hacs_and_home_assistant_need() -> None:
+    manifest = _json(INTEGRATION / "manifest.json")
+    assert manifest["domain"] == "anima"
+    assert manifest["config_flow"] is True
+    for key in ("name", "version", "iot_class", "integration_type", "codeowners", "documentation"):
+        assert manifest[key], key
+    # Only exact pins, so an install is reproducible.
+    assert all(
+        re.fullmatch(r"[A-Za-z0-9_.-]+==[0-9][0-9A-Za-z.]*", r) for r in manifest["requirements"]
+    )
+
+
+def test_hacs_minimum_version_is_one_the_tests_run_on() -> None:
+    hacs = _json(ROOT / "hacs.json")
+    assert hacs["name"] == "Anima"
+    assert hacs["render_readme"] is True
+    assert AwesomeVersion(hacs["homeassistant"]) <= AwesomeVersion(ha_version)
+
+
+def test_brand_icons_are_square_pngs_of_the_brand_sizes() -> None:
+    for name, size in (("icon.png", 256), ("icon@2x.png", 512)):
+        with Image.open(INTEGRATION / "brand" / name) as image:
+            assert image.format == "PNG"
+            assert image.size == (size, size)
+
+
+def test_english_translations_are_the_strings() -> None:
+    assert _json(INTEGRATION / "translations" / "en.json") == _json(INTEGRATION / "strings.json")
+
+
+def test_every_error_a_user_can_meet_has_a_message() -> None:
+    strings = _json(INTEGRATION / "strings.json")
+    errors = strings["config"]["error"]
+    exceptions = strings["exceptions"]
+    provider_errors = [
+        cls
+        for cls in vars(base).values()
+        if isinstance(cls, type) and issubclass(cls, base.ProviderError)
+    ]
+    for cls in provider_errors:
+        assert cls.translation_key in exceptions, cls
+        for kind in (KIND_OPENAI, KIND_WYOMING):
+            error = cls.__new__(cls)
+            assert _error_key(error, kind) in errors, (cls, kind)
