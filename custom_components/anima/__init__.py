@@ -9,11 +9,13 @@ from __future__ import annotations
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
+from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 
 from .const import DOMAIN, VALIDATION_TIMEOUT
 from .providers.base import ProviderAuthError, ProviderError
-from .providers.connection import ProviderConnection, open_connection
+from .providers.connection import KIND, KIND_WYOMING, PRESET, ProviderConnection, open_connection
+from .providers.presets import PRESETS
 
 type AnimaConfigEntry = ConfigEntry[ProviderConnection]
 
@@ -36,6 +38,17 @@ async def async_setup_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> boo
             translation_key=err.translation_key,
             translation_placeholders={"name": entry.title},
         ) from err
+    # One service device per connection: where its health and usage entities will live.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer="Wyoming"
+        if entry.data[KIND] == KIND_WYOMING
+        else PRESETS[entry.data[PRESET]].name,
+        model=", ".join(sorted(entry.runtime_data.capabilities)),
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
     return True
 
 

@@ -9,6 +9,7 @@ from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -192,6 +193,11 @@ async def test_wyoming_server_is_added_with_its_services(
     assert entry.state is ConfigEntryState.LOADED
     assert entry.runtime_data.capabilities == {Capability.TTS}
     assert any(voice.name == "en_US-joe-medium" for voice in entry.runtime_data.services.tts_voices)
+    device = dr.async_get(hass).async_get_device_by_identifier(
+        (DOMAIN, entry.entry_id), entry.entry_id
+    )
+    assert device is not None
+    assert (device.name, device.manufacturer, device.model) == (entry.title, "Wyoming", "tts")
 
     # The same server again is refused.
     result = await _start(hass, KIND_WYOMING)
