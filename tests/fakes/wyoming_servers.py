@@ -1,4 +1,7 @@
-"""Small real socket servers for Wyoming failure cases: empty, silent and garbage peers."""
+"""Small real loopback servers for Wyoming tests: empty, silent, garbage and scripted peers.
+
+Each is an async context manager with `host` and `port`, serving while the block lasts.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +9,17 @@ import asyncio
 from types import TracebackType
 from typing import Self
 
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.event import Event
-from wyoming.info import Describe, Info
+from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.server import AsyncEventHandler, AsyncServer
+from wyoming.tts import Synthesize
 
-from tests.fixtures.speech_servers import free_port
+from tests.fixtures.speech_servers import HOST, free_port
+
+#: What a web server on the wrong port answers.
+HTTP_400 = b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\r\nBad Request"
 
 
 def closed_port() -> int:
@@ -21,6 +30,8 @@ def closed_port() -> int:
 class _Server:
     """A loopback TCP server running while the `async with` block lasts."""
 
+    host = HOST
+
     def __init__(self) -> None:
         self.port = 0
         self._server: asyncio.Server | None = None
@@ -29,7 +40,7 @@ class _Server:
         raise NotImplementedError
 
     async def __aenter__(self) -> Self:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
+        self._server = await asyncio.start_server(self._handle, self.host, 0)
         self.port = self._server.sockets[0].getsockname()[1]
         return self
 
@@ -54,31 +65,36 @@ class SilentServer(_Server):
 
 
 class GarbageServer(_Server):
-    """Answers anything with an HTTP error page, as a web server on the wrong port would."""
+    """Reads the first line, answers `payload` (an HTTP 400 page by default) and hangs up."""
+
+    def __init__(self, payload: bytes = HTTP_400) -> None:
+        super().__init__()
+        self.payload = payload
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         await reader.readline()
-        writer.write(b"HTTP/1.1 400 Bad Request\r\nContent-Length: 11\r\n\r\nBad Request")
+        writer.write(self.payload)
         await writer.drain()
         writer.close()
 
 
-class _EmptyInfoHandler(AsyncEventHandler):
-    async def handle_event(self, event: Event) -> bool:
-        if Describe.is_type(event.type):
-            await self.write_event(Info().event())
-        return True
+class _WyomingServer:
+    """A real Wyoming server (wyoming.server) running while the `async with` block lasts."""
 
-
-class EmptyWyomingServer:
-    """A real Wyoming server that offers no speech-to-text, text-to-speech or wake word."""
+    host = HOST
 
     def __init__(self) -> None:
         self.port = free_port()
-        self._server = AsyncServer.from_uri(f"tcp://127.0.0.1:{self.port}")
+        self._server = AsyncServer.from_uri(f"tcp://{self.host}:{self.port}")
+
+    def _handler(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> _Handler:
+        return _Handler(self, reader, writer)
+
+    async def answer(self, event: Event, handler: AsyncEventHandler) -> None:
+        """Answer one event the client sent."""
 
     async def __aenter__(self) -> Self:
-        await self._server.start(_EmptyInfoHandler)
+        await self._server.start(self._handler)
         return self
 
     async def __aexit__(
@@ -88,3 +104,80 @@ class EmptyWyomingServer:
         tb: TracebackType | None,
     ) -> None:
         await self._server.stop()
+
+
+class _Handler(AsyncEventHandler):
+    def __init__(
+        self, server: _WyomingServer, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        super().__init__(reader, writer)
+        self._owner = server
+
+    async def handle_event(self, event: Event) -> bool:
+        await self._owner.answer(event, self)
+        return True
+
+
+class EmptyWyomingServer(_WyomingServer):
+    """A real Wyoming server that offers no speech-to-text, text-to-speech or wake word."""
+
+    async def answer(self, event: Event, handler: AsyncEventHandler) -> None:
+        """Answer `describe` with an empty `info`."""
+        if Describe.is_type(event.type):
+            await handler.write_event(Info().event())
+
+
+_ATTRIBUTION = Attribution(name="tests", url="https://example.invalid")
+SCRIPTED_INFO = Info(
+    tts=[
+        TtsProgram(
+            name="scripted-tts",
+            attribution=_ATTRIBUTION,
+            installed=True,
+            description=None,
+            version=None,
+            voices=[
+                TtsVoice(
+                    name="scripted-voice",
+                    attribution=_ATTRIBUTION,
+                    installed=True,
+                    description="A voice for tests",
+                    version=None,
+                    languages=["en_GB"],
+                )
+            ],
+        )
+    ]
+)
+
+
+class ScriptedWyomingServer(_WyomingServer):
+    """A Wyoming server that records what it receives and answers from a short script.
+
+    `describe` gets `chatter` unrelated events, then SCRIPTED_INFO. The audio of a transcription
+    is answered with the transcript "heard N bytes". `synthesize` gets one audio chunk at once,
+    and the second chunk and audio-stop only after `release` is set.
+    """
+
+    def __init__(self, *, chatter: int = 0) -> None:
+        super().__init__()
+        self.chatter = chatter
+        self.received: list[Event] = []
+        self.release = asyncio.Event()
+
+    async def answer(self, event: Event, handler: AsyncEventHandler) -> None:
+        """Record `event` and answer it from the script."""
+        self.received.append(event)
+        if Describe.is_type(event.type):
+            for number in range(self.chatter):
+                await handler.write_event(Event("ping", {"number": number}))
+            await handler.write_event(SCRIPTED_INFO.event())
+        elif AudioStop.is_type(event.type):
+            heard = sum(len(e.payload or b"") for e in self.received if AudioChunk.is_type(e.type))
+            await handler.write_event(Transcript(f"heard {heard} bytes").event())
+        elif Synthesize.is_type(event.type):
+            await handler.write_event(AudioStart(16000, 2, 1).event())
+            await handler.write_event(AudioChunk(16000, 2, 1, b"\x01\x00" * 160).event())
+            await self.release.wait()
+            await handler.write_event(AudioChunk(16000, 2, 1, b"\x02\x00" * 160).event())
+            await handler.write_event(AudioStop().event())

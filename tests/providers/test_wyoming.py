@@ -2,42 +2,75 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+import asyncio
+from collections.abc import AsyncIterator, Awaitable, Callable
+import json
 import re
+from typing import Any
 
 import pytest
 
 from custom_components.anima.providers.base import (
+    AudioChunk,
     AudioFormat,
     Capability,
     ProviderConnectionError,
+    ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
+    Synthesizer,
+    Transcriber,
 )
-from custom_components.anima.providers.wyoming import WyomingClient
+from custom_components.anima.providers.wyoming import WyomingClient, WyomingVoice
 from tests.fakes.wyoming_servers import (
+    HTTP_400,
     EmptyWyomingServer,
     GarbageServer,
+    ScriptedWyomingServer,
     SilentServer,
     closed_port,
 )
 from tests.fixtures.speech_servers import SpeechServer
 
+PIPER_FORMAT = AudioFormat(22050, 2, 1)
+
 
 def _words(text: str) -> str:
-    return re.sub(r"[^a-z ]", "", text.lower())
+    return " ".join(re.sub(r"[^a-z ]", " ", text.lower()).split())
 
 
-async def test_servers_describe_what_they_offer(
-    piper_server: SpeechServer, whisper_server: SpeechServer
-) -> None:
-    piper = await WyomingClient(piper_server.host, piper_server.port).describe()
-    assert piper.capabilities == {Capability.TTS}
-    joe = next(voice for voice in piper.tts_voices if voice.name == "en_US-joe-medium")
+async def _stream(pcm: bytes, size: int = 4096) -> AsyncIterator[bytes]:
+    for start in range(0, len(pcm), size):
+        yield pcm[start : start + size]
+
+
+def _line(event: dict[str, Any]) -> bytes:
+    return json.dumps(event).encode() + b"\n"
+
+
+def test_client_implements_the_interfaces() -> None:
+    client = WyomingClient("127.0.0.1", 10300)
+    interfaces: tuple[Transcriber, Synthesizer] = (client, client)  # checked by mypy
+    assert all(isinstance(interface, WyomingClient) for interface in interfaces)
+
+
+# --- the real servers ------------------------------------------------------------------------
+
+
+async def test_piper_offers_the_joe_voice(piper_server: SpeechServer) -> None:
+    services = await WyomingClient(piper_server.host, piper_server.port).describe()
+    assert services.capabilities == {Capability.TTS}
+    joe = next(voice for voice in services.tts_voices if voice.name == "en_US-joe-medium")
     assert "en_US" in joe.languages
-    whisper = await WyomingClient(whisper_server.host, whisper_server.port).describe()
-    assert whisper.capabilities == {Capability.STT}
-    assert "en" in whisper.asr_languages
+    assert services.asr_models == services.wake_words == ()
+
+
+async def test_whisper_offers_english_speech_to_text(whisper_server: SpeechServer) -> None:
+    services = await WyomingClient(whisper_server.host, whisper_server.port).describe()
+    assert services.capabilities == {Capability.STT}
+    assert "en" in services.asr_languages
+    assert services.asr_models
+    assert services.tts_voices == ()
 
 
 async def test_speech_made_by_piper_is_understood_by_whisper(
@@ -46,30 +79,172 @@ async def test_speech_made_by_piper_is_understood_by_whisper(
     piper = WyomingClient(piper_server.host, piper_server.port, timeout=30)
     chunks = [chunk async for chunk in piper.synthesize("Turn on the kitchen light.")]
     assert len(chunks) > 1  # streamed, not one blob
-    audio_format = chunks[0].format
-    assert audio_format == AudioFormat(22050, 2, 1)
+    assert {chunk.format for chunk in chunks} == {PIPER_FORMAT}
     pcm = b"".join(chunk.audio for chunk in chunks)
-    assert 1.0 < audio_format.seconds(len(pcm)) < 5.0
-
-    async def stream() -> AsyncIterator[bytes]:
-        for start in range(0, len(pcm), 4096):
-            yield pcm[start : start + 4096]
+    assert 1.0 < PIPER_FORMAT.seconds(len(pcm)) < 5.0
 
     whisper = WyomingClient(whisper_server.host, whisper_server.port, timeout=30)
-    transcript = await whisper.transcribe(stream(), audio_format, language="en")
+    transcript = await whisper.transcribe(_stream(pcm), PIPER_FORMAT, language="en")
     assert "kitchen light" in _words(transcript.text)
-    assert transcript.usage.audio_seconds == pytest.approx(audio_format.seconds(len(pcm)))
+    assert transcript.usage.audio_seconds == pytest.approx(PIPER_FORMAT.seconds(len(pcm)))
 
 
-async def test_broken_peers_give_specific_errors(socket_enabled: None) -> None:
+async def test_piper_takes_the_voice_by_name(piper_server: SpeechServer) -> None:
+    piper = WyomingClient(piper_server.host, piper_server.port, timeout=30)
+    chunks = [c async for c in piper.synthesize("Hello.", voice="en_US-joe-medium")]
+    assert sum(len(c.audio) for c in chunks) > 0
+
+
+# --- the protocol, against a scripted Wyoming server -------------------------------------------
+
+
+async def test_describe_skips_unrelated_events(socket_enabled: None) -> None:
+    async with ScriptedWyomingServer(chatter=3) as server:
+        services = await WyomingClient(server.host, server.port).describe()
+    assert services.capabilities == {Capability.TTS}
+    assert services.tts_voices == (WyomingVoice("scripted-voice", ("en_GB",), "A voice for tests"),)
+
+
+async def test_transcribe_sends_the_wyoming_sequence(socket_enabled: None) -> None:
+    audio_format = AudioFormat(16000, 2, 1)
+
+    async def audio() -> AsyncIterator[bytes]:
+        for chunk in (b"\x00" * 3200, b"", b"\x01" * 1600):
+            yield chunk
+
+    async with ScriptedWyomingServer() as server:
+        client = WyomingClient(server.host, server.port)
+        transcript = await client.transcribe(audio(), audio_format, model="tiny", language="en")
+    assert transcript.text == "heard 4800 bytes"
+    assert transcript.usage.audio_seconds == pytest.approx(0.15)
+    types = [event.type for event in server.received]
+    assert types == ["transcribe", "audio-start", "audio-chunk", "audio-chunk", "audio-stop"]
+    assert server.received[0].data == {"name": "tiny", "language": "en"}
+    assert server.received[1].data["rate"] == 16000
+
+
+async def test_synthesize_yields_audio_before_synthesis_ends(socket_enabled: None) -> None:
+    async with ScriptedWyomingServer() as server:
+        client = WyomingClient(server.host, server.port, timeout=2)
+        stream = client.synthesize("Hi.", voice="scripted-voice", model="ignored")
+        first = await anext(stream)  # the server holds the rest back until released
+        assert first == AudioChunk(b"\x01\x00" * 160, AudioFormat(16000, 2, 1))
+        server.release.set()
+        rest = [chunk async for chunk in stream]
+    assert [chunk.audio for chunk in rest] == [b"\x02\x00" * 160]
+    assert server.received[0].data == {"text": "Hi.", "voice": {"name": "scripted-voice"}}
+
+
+async def test_abandoned_stream_closes_the_connection(socket_enabled: None) -> None:
+    closed = asyncio.Event()
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        writer.write(
+            _line(
+                {
+                    "type": "audio-chunk",
+                    "data": {"rate": 16000, "width": 2, "channels": 1},
+                    "payload_length": 2,
+                }
+            )
+        )
+        writer.write(b"\x00\x00")
+        await writer.drain()
+        await reader.read()  # until the client hangs up
+        closed.set()
+        writer.close()
+
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        port = server.sockets[0].getsockname()[1]
+        stream = WyomingClient("127.0.0.1", port).synthesize("Hi.")
+        assert (await anext(stream)).audio == b"\x00\x00"
+        await stream.aclose()
+        async with asyncio.timeout(2):
+            await closed.wait()
+
+
+# --- broken peers ----------------------------------------------------------------------------
+
+
+async def test_closed_port_is_a_connection_error(socket_enabled: None) -> None:
     with pytest.raises(ProviderConnectionError):
         await WyomingClient("127.0.0.1", closed_port()).describe()
+
+
+@pytest.mark.parametrize(("host", "port"), [("", 10300), ("127.0.0.1", 70000)])
+async def test_bad_address_is_a_connection_error(
+    socket_enabled: None, host: str, port: int
+) -> None:
+    with pytest.raises(ProviderConnectionError):
+        await WyomingClient(host, port).describe()
+
+
+async def _synthesize(client: WyomingClient) -> None:
+    async for _chunk in client.synthesize("Hi."):
+        pass
+
+
+async def _transcribe(client: WyomingClient) -> None:
+    await client.transcribe(_stream(b"\x00" * 3200), AudioFormat())
+
+
+async def _describe(client: WyomingClient) -> None:
+    await client.describe()
+
+
+@pytest.mark.parametrize("call", [_describe, _transcribe, _synthesize])
+async def test_silent_server_times_out(
+    socket_enabled: None, call: Callable[[WyomingClient], Awaitable[None]]
+) -> None:
     async with SilentServer() as silent:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
         with pytest.raises(ProviderTimeoutError):
-            await WyomingClient("127.0.0.1", silent.port, timeout=0.3).describe()
-    async with GarbageServer() as garbage:
+            await call(WyomingClient(silent.host, silent.port, timeout=0.5))
+        assert loop.time() - started < 2
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        pytest.param(HTTP_400, id="http"),
+        pytest.param(bytes(range(256)) * 8 + b"\n", id="random-bytes"),
+        pytest.param(b"\xff\xfe\n", id="not-utf8"),
+        pytest.param(b"", id="closed-before-info"),
+        pytest.param(b"[1, 2, 3]\n", id="json-not-an-object"),
+        pytest.param(_line({"data": {}}), id="no-type"),
+        pytest.param(_line({"type": "info", "data": "x"}), id="data-not-an-object"),
+        pytest.param(_line({"type": "info", "data_length": "x"}), id="bad-length"),
+        pytest.param(_line({"type": "info", "data_length": 99}) + b"{", id="truncated"),
+        pytest.param(_line({"type": "info", "data": {"tts": [{"name": 1}]}}), id="bad-info"),
+        pytest.param(b"x" * 100_000, id="endless-line"),
+    ],
+)
+async def test_garbage_is_not_a_wyoming_server(socket_enabled: None, payload: bytes) -> None:
+    async with GarbageServer(payload) as garbage:
         with pytest.raises(ProviderResponseError, match="not a Wyoming server"):
-            await WyomingClient("127.0.0.1", garbage.port).describe()
+            await WyomingClient(garbage.host, garbage.port, timeout=2).describe()
+
+
+async def test_garbage_audio_is_not_a_wyoming_server(socket_enabled: None) -> None:
+    chunk = {"type": "audio-chunk", "data": {"rate": "fast", "width": 2, "channels": 1}}
+    async with GarbageServer(_line(chunk)) as garbage:
+        with pytest.raises(ProviderResponseError, match="not a Wyoming server"):
+            await _synthesize(WyomingClient(garbage.host, garbage.port, timeout=2))
+
+
+async def test_error_event_is_a_provider_error(socket_enabled: None) -> None:
+    error = _line({"type": "error", "data": {"text": "voice not found"}})
+    async with GarbageServer(error) as server:
+        with pytest.raises(ProviderError, match="voice not found") as caught:
+            await _synthesize(WyomingClient(server.host, server.port))
+    assert not isinstance(caught.value, ProviderResponseError)
+
+
+async def test_server_without_services_has_no_capabilities(socket_enabled: None) -> None:
     async with EmptyWyomingServer() as empty:
-        services = await WyomingClient("127.0.0.1", empty.port).describe()
+        services = await WyomingClient(empty.host, empty.port).describe()
     assert services.capabilities == frozenset()
+    assert services.satellite is None

@@ -1,19 +1,22 @@
 """Speech-to-text and text-to-speech over the Wyoming protocol (any Wyoming server).
 
 Each call opens its own connection and always closes it, so a server restart never leaves a
-broken socket behind. Every read is bounded by the client's time-out.
+broken socket behind. Connecting, every write and every read are bounded by the client's
+time-out, and whatever a peer sends is checked: a peer that does not speak Wyoming gives a
+ProviderResponseError, never a raw parsing exception.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Callable
+from contextlib import asynccontextmanager, suppress
 from dataclasses import dataclass
-import json
 
 from wyoming.asr import Transcribe, Transcript as WyomingTranscript
 from wyoming.audio import AudioChunk as WyomingAudioChunk, AudioStart, AudioStop
 from wyoming.client import AsyncTcpClient
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
@@ -23,14 +26,12 @@ from .base import (
     AudioFormat,
     Capability,
     ProviderConnectionError,
+    ProviderError,
     ProviderResponseError,
     ProviderTimeoutError,
     Transcript,
     Usage,
 )
-
-# What a non-Wyoming peer makes the event reader raise.
-_NOT_WYOMING = (ValueError, KeyError, TypeError, UnicodeDecodeError, json.JSONDecodeError)
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,19 +45,21 @@ class WyomingVoice:
 
 @dataclass(frozen=True, slots=True)
 class WyomingServices:
-    """What a Wyoming server said it offers in answer to `describe`."""
+    """What a Wyoming server said it offers in answer to `describe` (installed items only)."""
 
     asr_models: tuple[str, ...] = ()
     asr_languages: tuple[str, ...] = ()
     tts_voices: tuple[WyomingVoice, ...] = ()
     wake_words: tuple[str, ...] = ()
     satellite: str | None = None
+    #: Names of the installed speech-to-text programs (a program may list no models).
+    asr_programs: tuple[str, ...] = ()
 
     @property
     def capabilities(self) -> frozenset[Capability]:
         """The capabilities these services give."""
-        found = set()
-        if self.asr_models:
+        found = set[Capability]()
+        if self.asr_programs:
             found.add(Capability.STT)
         if self.tts_voices:
             found.add(Capability.TTS)
@@ -66,90 +69,133 @@ class WyomingServices:
 
     @classmethod
     def from_info(cls, info: Info) -> WyomingServices:
-        """Keep the installed programs and models of an `info` event."""
-        asr = [model for program in info.asr if program.installed for model in program.models]
+        """Keep the installed programs, models and voices of an `info` event."""
+        asr = [program for program in info.asr if program.installed]
+        models = [model for program in asr for model in program.models if model.installed]
         return cls(
-            asr_models=tuple(model.name for model in asr if model.installed),
-            asr_languages=tuple(
-                sorted({lang for model in asr if model.installed for lang in model.languages})
-            ),
+            asr_models=tuple(str(model.name) for model in models),
+            asr_languages=tuple(sorted({str(lang) for m in models for lang in m.languages})),
             tts_voices=tuple(
-                WyomingVoice(voice.name, tuple(voice.languages), voice.description)
+                WyomingVoice(str(voice.name), tuple(map(str, voice.languages)), voice.description)
                 for program in info.tts
                 if program.installed
                 for voice in program.voices
                 if voice.installed
             ),
             wake_words=tuple(
-                model.name
+                str(model.name)
                 for program in info.wake
                 if program.installed
                 for model in program.models
                 if model.installed
             ),
-            satellite=info.satellite.name if info.satellite else None,
+            satellite=info.satellite.name if info.satellite and info.satellite.installed else None,
+            asr_programs=tuple(str(program.name) for program in asr),
         )
+
+
+def _services(event: Event) -> WyomingServices:
+    return WyomingServices.from_info(Info.from_event(event))
+
+
+def _transcript_text(event: Event) -> str:
+    text = WyomingTranscript.from_event(event).text
+    if not isinstance(text, str):
+        raise TypeError("transcript text is not a string")
+    return text
+
+
+def _audio(event: Event) -> AudioChunk:
+    chunk = WyomingAudioChunk.from_event(event)
+    layout = (chunk.rate, chunk.width, chunk.channels)
+    if not all(isinstance(value, int) and value > 0 for value in layout):
+        raise ValueError(f"bad audio format {layout!r}")
+    return AudioChunk(bytes(chunk.audio), AudioFormat(*layout))
 
 
 class WyomingClient:
     """A client of one Wyoming server; implements Transcriber and Synthesizer."""
 
     def __init__(self, host: str, port: int, *, timeout: float = 10.0) -> None:
-        """Point at `host:port`; `timeout` bounds connecting and every read."""
+        """Point at `host:port`; `timeout` bounds connecting, every write and every read."""
         self.host = host
         self.port = port
         self._timeout = timeout
 
+    @property
     def _where(self) -> str:
         return f"Wyoming server {self.host}:{self.port}"
 
-    async def _connect(self) -> AsyncTcpClient:
-        client = AsyncTcpClient(self.host, self.port)
+    @asynccontextmanager
+    async def _open(self) -> AsyncIterator[AsyncTcpClient]:
+        """Connect, and always close the connection afterwards."""
+        tcp = AsyncTcpClient(self.host, self.port)
         try:
             async with asyncio.timeout(self._timeout):
-                await client.connect()
+                await tcp.connect()
         except TimeoutError as err:
-            raise ProviderTimeoutError(f"{self._where()} did not accept a connection") from err
-        except OSError as err:
-            raise ProviderConnectionError(f"Could not connect to {self._where()}") from err
-        return client
+            raise ProviderTimeoutError(f"{self._where} did not accept a connection") from err
+        except (OSError, ValueError, OverflowError) as err:  # refused, unreachable, bad address
+            raise ProviderConnectionError(f"Could not connect to {self._where}") from err
+        try:
+            yield tcp
+        finally:
+            with suppress(OSError, TimeoutError):  # the peer may have reset it already
+                async with asyncio.timeout(self._timeout):
+                    await tcp.disconnect()
 
-    async def _read(self, client: AsyncTcpClient) -> Event:
+    def _not_wyoming(self, detail: str) -> ProviderResponseError:
+        return ProviderResponseError(f"{self._where} is not a Wyoming server ({detail})")
+
+    def _parse[T](self, parse: Callable[[Event], T], event: Event) -> T:
+        try:
+            return parse(event)
+        except Exception as err:  # a malformed event fails in many ways: map them all
+            raise self._not_wyoming(f"malformed {event.type} event") from err
+
+    async def _write(self, tcp: AsyncTcpClient, event: Event) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                event = await client.read_event()
+                await tcp.write_event(event)
         except TimeoutError as err:
-            raise ProviderTimeoutError(f"{self._where()} did not answer in time") from err
-        except (asyncio.IncompleteReadError, asyncio.LimitOverrunError, *_NOT_WYOMING) as err:
-            raise ProviderResponseError(f"{self._where()} is not a Wyoming server") from err
+            raise ProviderTimeoutError(f"{self._where} did not take data in time") from err
         except OSError as err:
-            raise ProviderConnectionError(f"Lost the connection to {self._where()}") from err
+            raise ProviderConnectionError(f"Lost the connection to {self._where}") from err
+
+    async def _read(self, tcp: AsyncTcpClient, deadline: float | None = None) -> Event:
+        """Read one event before `deadline` (loop time), or within the time-out if None."""
+        if deadline is None:
+            deadline = asyncio.get_running_loop().time() + self._timeout
+        try:
+            async with asyncio.timeout_at(deadline):
+                event = await tcp.read_event()
+        except TimeoutError as err:
+            raise ProviderTimeoutError(f"{self._where} did not answer in time") from err
+        except OSError as err:
+            raise ProviderConnectionError(f"Lost the connection to {self._where}") from err
+        except Exception as err:  # bad JSON, lengths or framing: the reader fails in many ways
+            raise self._not_wyoming("unreadable answer") from err
         if event is None:  # the library returns None for a closed socket and for non-JSON alike
-            raise ProviderResponseError(
-                f"{self._where()} is not a Wyoming server or closed the connection"
-            )
+            raise self._not_wyoming("closed the connection or sent something else")
+        if not isinstance(event.type, str) or not isinstance(event.data, dict):
+            raise self._not_wyoming("malformed event")
+        if Error.is_type(event.type):
+            text = self._parse(lambda e: str(Error.from_event(e).text), event)
+            raise ProviderError(f"{self._where} reported an error: {text}")
         return event
 
-    async def _write(self, client: AsyncTcpClient, event: Event) -> None:
-        try:
-            await client.write_event(event)
-        except OSError as err:
-            raise ProviderConnectionError(f"Lost the connection to {self._where()}") from err
+    async def _wait_for(self, tcp: AsyncTcpClient, event_type: str) -> Event:
+        """Skip other events until one of `event_type` arrives, all within the time-out."""
+        deadline = asyncio.get_running_loop().time() + self._timeout
+        while (event := await self._read(tcp, deadline)).type != event_type:
+            continue
+        return event
 
     async def describe(self) -> WyomingServices:
         """Ask the server what it offers."""
-        client = await self._connect()
-        try:
-            await self._write(client, Describe().event())
-            while not Info.is_type((event := await self._read(client)).type):
-                continue
-            try:
-                info = Info.from_event(event)
-            except _NOT_WYOMING as err:
-                raise ProviderResponseError(f"{self._where()} sent a malformed info") from err
-            return WyomingServices.from_info(info)
-        finally:
-            await client.disconnect()
+        async with self._open() as tcp:
+            await self._write(tcp, Describe().event())
+            return self._parse(_services, await self._wait_for(tcp, "info"))
 
     async def transcribe(
         self,
@@ -159,23 +205,19 @@ class WyomingClient:
         model: str | None = None,
         language: str | None = None,
     ) -> Transcript:
-        """Stream PCM audio to the server and return its transcript."""
-        rate, width, channels = audio_format.rate, audio_format.width, audio_format.channels
-        client = await self._connect()
-        try:
-            await self._write(client, Transcribe(name=model, language=language).event())
-            await self._write(client, AudioStart(rate, width, channels).event())
+        """Stream PCM audio of `audio_format` to the server and return its transcript."""
+        layout = (audio_format.rate, audio_format.width, audio_format.channels)
+        async with self._open() as tcp:
+            await self._write(tcp, Transcribe(name=model, language=language).event())
+            await self._write(tcp, AudioStart(*layout).event())
             sent = 0
             async for chunk in audio:
-                sent += len(chunk)
-                await self._write(client, WyomingAudioChunk(rate, width, channels, chunk).event())
-            await self._write(client, AudioStop().event())
-            while not WyomingTranscript.is_type((event := await self._read(client)).type):
-                continue
-            text = WyomingTranscript.from_event(event).text
-            return Transcript(text, Usage(audio_seconds=audio_format.seconds(sent)))
-        finally:
-            await client.disconnect()
+                if chunk:
+                    sent += len(chunk)
+                    await self._write(tcp, WyomingAudioChunk(*layout, audio=chunk).event())
+            await self._write(tcp, AudioStop().event())
+            text = self._parse(_transcript_text, await self._wait_for(tcp, "transcript"))
+        return Transcript(text, Usage(audio_seconds=audio_format.seconds(sent)))
 
     async def synthesize(
         self,
@@ -184,20 +226,15 @@ class WyomingClient:
         voice: str | None = None,
         model: str | None = None,
         language: str | None = None,
-    ) -> AsyncIterator[AudioChunk]:
-        """Stream PCM audio for `text` as the server produces it."""
+    ) -> AsyncGenerator[AudioChunk]:
+        """Stream PCM audio for `text` as the server produces it.
+
+        Wyoming chooses speech by voice, so `model` is ignored. Each chunk must arrive within
+        the time-out of the one before; the whole synthesis may take longer.
+        """
         chosen = SynthesizeVoice(name=voice, language=language) if voice or language else None
-        client = await self._connect()
-        try:
-            await self._write(client, Synthesize(text=text, voice=chosen).event())
-            while True:
-                event = await self._read(client)
-                if AudioStop.is_type(event.type):
-                    return
+        async with self._open() as tcp:
+            await self._write(tcp, Synthesize(text=text, voice=chosen).event())
+            while not AudioStop.is_type((event := await self._read(tcp)).type):
                 if WyomingAudioChunk.is_type(event.type):
-                    chunk = WyomingAudioChunk.from_event(event)
-                    yield AudioChunk(
-                        chunk.audio, AudioFormat(chunk.rate, chunk.width, chunk.channels)
-                    )
-        finally:
-            await client.disconnect()
+                    yield self._parse(_audio, event)
