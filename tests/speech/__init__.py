@@ -1,0 +1,1 @@
+"""Tests of speech output: voice tiers, text shaping, earcons (no Home Assistant)."""
