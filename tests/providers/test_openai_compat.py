@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 import io
-import socket
 import time
 import traceback
 from typing import Any
@@ -38,6 +37,7 @@ from custom_components.anima.providers.base import (
 from custom_components.anima.providers.openai_compat import SPEECH_FORMAT, OpenAICompatClient
 from custom_components.anima.providers.sse import SSEDecoder
 from tests.fakes.openai_server import FakeOpenAIServer, ModelsReply, Reply, tone
+from tests.fakes.wyoming_servers import closed_port
 
 MODEL = "gpt-4.1-mini"
 HELLO = ChatRequest(MODEL, (ChatMessage("user", "Hello"),))
@@ -71,13 +71,6 @@ async def stream_until_error(client: OpenAICompatClient) -> tuple[str, ProviderE
 
 def text_of(deltas: list[ChatDelta]) -> list[str]:
     return [delta.text for delta in deltas if delta.text]
-
-
-def closed_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    return port
 
 
 def image(width: int, height: int, kind: str) -> bytes:
