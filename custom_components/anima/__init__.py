@@ -1,27 +1,68 @@
 """Anima: multimodal AI endpoints for Home Assistant.
 
-Each config entry is one provider connection (an OpenAI-compatible service or a Wyoming server).
-Set-up reaches the service and keeps the checked connection in `entry.runtime_data`.
+Two kinds of config entry:
+- provider connections (an OpenAI-compatible service or a Wyoming server): set-up reaches the
+  service and keeps the checked connection in `entry.runtime_data`; a health sensor shows what
+  the router does with it;
+- the hub: its subentries are profiles (agent, listener, voice), each one entity (an agent may
+  add an AI task entity) whose chain of connections is read at every call.
 """
 
 from __future__ import annotations
 
 from homeassistant.config_entries import ConfigEntry
+from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
-from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
+from homeassistant.helpers.typing import ConfigType
 
 from .const import DOMAIN, VALIDATION_TIMEOUT
+from .hub import HubRuntime, async_get_router
+from .issues import async_check_chains
 from .providers.base import ProviderAuthError, ProviderError
-from .providers.connection import KIND, KIND_WYOMING, PRESET, ProviderConnection, open_connection
+from .providers.connection import (
+    KIND,
+    KIND_HUB,
+    KIND_WYOMING,
+    PRESET,
+    ProviderConnection,
+    open_connection,
+)
 from .providers.presets import PRESETS
 
 type AnimaConfigEntry = ConfigEntry[ProviderConnection]
+type AnimaHubEntry = ConfigEntry[HubRuntime]
+
+CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
+CONNECTION_PLATFORMS = [Platform.SENSOR]
+HUB_PLATFORMS = [Platform.AI_TASK, Platform.CONVERSATION, Platform.STT, Platform.TTS]
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> bool:
-    """Reach the provider; a rejected API key starts re-authentication."""
+async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
+    """Make the integration's router, shared by every profile."""
+    async_get_router(hass)
+    return True
+
+
+async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Set up the hub's profiles, or reach a provider (a rejected key starts reauth)."""
+    if entry.data[KIND] == KIND_HUB:
+        await _async_setup_hub(hass, entry)
+    else:
+        await _async_setup_connection(hass, entry)
+    return True
+
+
+async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
+    entry.runtime_data = HubRuntime.of(entry)
+    await hass.config_entries.async_forward_entry_setups(entry, HUB_PLATFORMS)
+    entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
+    async_check_chains(hass)
+
+
+async def _async_setup_connection(hass: HomeAssistant, entry: AnimaConfigEntry) -> None:
     try:
         entry.runtime_data = await open_connection(
             async_get_clientsession(hass), entry.data, timeout=VALIDATION_TIMEOUT
@@ -38,7 +79,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> boo
             translation_key=err.translation_key,
             translation_placeholders={"name": entry.title},
         ) from err
-    # One service device per connection: where its health and usage entities will live.
+    # A fresh set-up (after reauth, say) starts with a clean record.
+    async_get_router(hass).reset(entry.entry_id)
+    # One service device per connection: where its health and usage entities live.
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
         identifiers={(DOMAIN, entry.entry_id)},
@@ -49,9 +92,23 @@ async def async_setup_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> boo
         model=", ".join(sorted(entry.runtime_data.capabilities)),
         entry_type=dr.DeviceEntryType.SERVICE,
     )
-    return True
+    await hass.config_entries.async_forward_entry_setups(entry, CONNECTION_PLATFORMS)
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> bool:
-    """Nothing to tear down yet: connections hold no open sockets between calls."""
-    return True
+async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+    """Unload the entry's platforms; connections hold no sockets between calls."""
+    platforms = HUB_PLATFORMS if entry.data[KIND] == KIND_HUB else CONNECTION_PLATFORMS
+    return await hass.config_entries.async_unload_platforms(entry, platforms)
+
+
+async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+    """Name the profiles left without a connection this removal takes away."""
+    if entry.data[KIND] != KIND_HUB:
+        async_check_chains(hass, {entry.entry_id: entry.title})
+
+
+async def _async_hub_updated(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
+    """Reload only when entities come or go; a changed chain is read at the next call."""
+    async_check_chains(hass)
+    if HubRuntime.of(entry) != entry.runtime_data:
+        await hass.config_entries.async_reload(entry.entry_id)

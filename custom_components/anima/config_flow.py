@@ -1,11 +1,21 @@
-"""Config flow for Anima provider connections (OpenAI-compatible services and Wyoming servers)."""
+"""Config flow for Anima: provider connections and the hub that holds the profiles.
+
+Connections are OpenAI-compatible services and Wyoming servers. The hub is one entry whose
+subentries are the profiles (flows in profile_flow.py).
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from typing import Any, override
 
-from homeassistant.config_entries import ConfigFlow, ConfigFlowResult
+from homeassistant.config_entries import (
+    ConfigEntry,
+    ConfigFlow,
+    ConfigFlowResult,
+    ConfigSubentryFlow,
+)
+from homeassistant.core import callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
@@ -21,6 +31,8 @@ import probatio as vol
 from yarl import URL
 
 from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
+from .profile_flow import ProfileFlow
+from .profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE
 from .providers.base import (
     ProviderAuthError,
     ProviderConnectionError,
@@ -35,6 +47,7 @@ from .providers.connection import (
     BASE_URL,
     HOST,
     KIND,
+    KIND_HUB,
     KIND_OPENAI,
     KIND_WYOMING,
     PORT,
@@ -47,6 +60,7 @@ from .providers.connection import (
 from .providers.presets import CUSTOM, PRESETS
 
 DEFAULT_WYOMING_PORT = 10200
+HUB_TITLE = "Anima"
 
 PRESET_SCHEMA = vol.Schema(
     {
@@ -129,10 +143,30 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             return {"base": "unknown"}
         return {}
 
+    @classmethod
+    @callback
+    @override
+    def async_get_supported_subentry_types(
+        cls, config_entry: ConfigEntry
+    ) -> dict[str, type[ConfigSubentryFlow]]:
+        """Only the hub holds profiles."""
+        if config_entry.data.get(KIND) != KIND_HUB:
+            return {}
+        return {kind: ProfileFlow for kind in (PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE)}
+
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask which kind of provider to connect."""
-        return self.async_show_menu(step_id="user", menu_options=[KIND_OPENAI, KIND_WYOMING])
+        """Ask which kind of provider to connect (or to add the hub, while there is none)."""
+        options = [KIND_OPENAI, KIND_WYOMING]
+        if not any(e.data.get(KIND) == KIND_HUB for e in self._async_current_entries()):
+            options.append(KIND_HUB)
+        return self.async_show_menu(step_id="user", menu_options=options)
+
+    async def async_step_hub(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Add the hub, where agent, listener and voice profiles are added as subentries."""
+        await self.async_set_unique_id(KIND_HUB)
+        self._abort_if_unique_id_configured(error="hub_exists")
+        return self.async_create_entry(title=HUB_TITLE, data={KIND: KIND_HUB})
 
     async def async_step_openai_compatible(
         self, user_input: dict[str, Any] | None = None
@@ -217,6 +251,8 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
     ) -> ConfigFlowResult:
         """Change where a connection points; an empty API key keeps the current one."""
         entry = self._get_reconfigure_entry()
+        if entry.data[KIND] == KIND_HUB:
+            return self.async_abort(reason="hub_not_reconfigurable")
         errors: dict[str, str] = {}
         if user_input is not None:
             if entry.data[KIND] == KIND_WYOMING:

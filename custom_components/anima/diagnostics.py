@@ -1,4 +1,4 @@
-"""Diagnostics for Anima connections, with secrets redacted."""
+"""Diagnostics for Anima entries, with secrets redacted."""
 
 from __future__ import annotations
 
@@ -6,23 +6,43 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from . import AnimaConfigEntry
-from .providers.connection import API_KEY
+from .hub import async_get_router
+from .profiles import chain_of
+from .providers.connection import API_KEY, KIND, KIND_HUB
 
 TO_REDACT = {API_KEY}
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: AnimaConfigEntry
+    hass: HomeAssistant, entry: ConfigEntry
 ) -> dict[str, Any]:
-    """Return what helps debug a connection, never its API key."""
+    """Return what helps debug a connection or the hub's profiles, never an API key."""
+    health = async_get_router(hass).snapshot()
+    if entry.data.get(KIND) == KIND_HUB:
+        return {
+            "title": entry.title,
+            "state": entry.state.value,
+            "profiles": {
+                sub.subentry_id: {
+                    "type": sub.subentry_type,
+                    "title": sub.title,
+                    "data": dict(sub.data),
+                    "chain_health": {
+                        link.connection: health.get(link.connection) for link in chain_of(sub.data)
+                    },
+                }
+                for sub in entry.subentries.values()
+            },
+        }
     connection = getattr(entry, "runtime_data", None)
     return {
         "title": entry.title,
         "state": entry.state.value,
         "data": async_redact_data(entry.data, TO_REDACT),
+        "health": health.get(entry.entry_id),
         "connection": None
         if connection is None
         else {

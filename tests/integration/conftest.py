@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from homeassistant.core import HomeAssistant
+from homeassistant.setup import async_setup_component
 
 
 @pytest.fixture(autouse=True)
@@ -13,3 +15,9 @@ def auto_enable_custom_integrations(enable_custom_integrations: None) -> None:
 @pytest.fixture(autouse=True)
 def loopback_sockets(socket_enabled: None) -> None:
     """These tests talk to real servers; pytest-socket still limits them to 127.0.0.1."""
+
+
+@pytest.fixture(autouse=True)
+async def core_integration(hass: HomeAssistant) -> None:
+    """Set up `homeassistant` first: conversation (an Anima dependency) reads its exposed entities."""
+    assert await async_setup_component(hass, "homeassistant", {})

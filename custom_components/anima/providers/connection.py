@@ -21,6 +21,8 @@ from .wyoming import WyomingClient, WyomingServices
 KIND = "kind"
 KIND_OPENAI = "openai_compatible"
 KIND_WYOMING = "wyoming"
+#: The one entry that holds profiles (subentries) rather than a connection.
+KIND_HUB = "hub"
 PRESET = "preset"
 BASE_URL = "base_url"
 API_KEY = "api_key"
@@ -30,6 +32,7 @@ PORT = "port"
 # Model ids that tell what an OpenAI-compatible service can do besides chat.
 _STT_MODEL = re.compile(r"whisper|transcribe|asr|paraformer|sensevoice", re.IGNORECASE)
 _TTS_MODEL = re.compile(r"tts|speech|cosyvoice|kokoro|piper", re.IGNORECASE)
+_NOT_CHAT_MODEL = re.compile(r"embed|rerank|moderation|dall-e|image", re.IGNORECASE)
 
 
 class NoWyomingServicesError(ProviderResponseError):
@@ -66,6 +69,21 @@ def unique_id_of(data: Mapping[str, Any]) -> str:
     if data[KIND] == KIND_WYOMING:
         return f"wyoming://{str(data[HOST]).strip().lower()}:{int(data[PORT])}"
     return normalize_base_url(str(data[BASE_URL]))
+
+
+def models_for(models: tuple[str, ...], capability: Capability) -> list[str]:
+    """Return the model ids of an OpenAI-compatible service that do `capability`."""
+    if capability is Capability.STT:
+        return [model for model in models if _STT_MODEL.search(model)]
+    if capability is Capability.TTS:
+        return [model for model in models if _TTS_MODEL.search(model)]
+    return [
+        model
+        for model in models
+        if not (
+            _STT_MODEL.search(model) or _TTS_MODEL.search(model) or _NOT_CHAT_MODEL.search(model)
+        )
+    ]
 
 
 def openai_capabilities(models: tuple[str, ...]) -> frozenset[Capability]:

@@ -14,14 +14,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager, contextmanager
-import io
 import json
 import math
 from typing import Any
-import wave
 
 import aiohttp
 
+from .audio import wav_bytes
 from .base import (
     AudioChunk,
     AudioFormat,
@@ -46,6 +45,66 @@ DEFAULT_TTS_MODEL = "tts-1"
 DEFAULT_TTS_VOICE = "alloy"
 #: What /audio/speech returns for response_format "pcm": 24 kHz, 16-bit, mono.
 SPEECH_FORMAT = AudioFormat(rate=24000, width=2, channels=1)
+#: Languages (ISO 639-1) OpenAI's Whisper-based transcription and speech models handle.
+SPEECH_LANGUAGES = [
+    "af",
+    "ar",
+    "az",
+    "be",
+    "bg",
+    "bs",
+    "ca",
+    "cs",
+    "cy",
+    "da",
+    "de",
+    "el",
+    "en",
+    "es",
+    "et",
+    "fa",
+    "fi",
+    "fr",
+    "gl",
+    "he",
+    "hi",
+    "hr",
+    "hu",
+    "hy",
+    "id",
+    "is",
+    "it",
+    "ja",
+    "kk",
+    "kn",
+    "ko",
+    "lt",
+    "lv",
+    "mi",
+    "mk",
+    "mr",
+    "ms",
+    "ne",
+    "nl",
+    "no",
+    "pl",
+    "pt",
+    "ro",
+    "ru",
+    "sk",
+    "sl",
+    "sr",
+    "sv",
+    "sw",
+    "ta",
+    "th",
+    "tl",
+    "tr",
+    "uk",
+    "ur",
+    "vi",
+    "zh",
+]
 _DONE = "[DONE]"
 _MAX_DETAIL = 300  # characters of a provider's error message kept in ours
 
@@ -137,7 +196,10 @@ class OpenAICompatClient:
             pcm += chunk
         form = aiohttp.FormData()
         form.add_field(
-            "file", _wav(bytes(pcm), audio_format), filename="audio.wav", content_type="audio/wav"
+            "file",
+            wav_bytes(bytes(pcm), audio_format),
+            filename="audio.wav",
+            content_type="audio/wav",
         )
         form.add_field("model", model or DEFAULT_STT_MODEL)
         if language:
@@ -244,14 +306,3 @@ def _retry_after(value: str | None) -> float | None:
     except ValueError:
         return None
     return seconds if math.isfinite(seconds) and seconds >= 0 else None
-
-
-def _wav(pcm: bytes, audio_format: AudioFormat) -> bytes:
-    """Return `pcm` as a WAV file."""
-    buffer = io.BytesIO()
-    with wave.open(buffer, "wb") as wav:
-        wav.setnchannels(audio_format.channels)
-        wav.setsampwidth(audio_format.width)
-        wav.setframerate(audio_format.rate)
-        wav.writeframes(pcm)
-    return buffer.getvalue()

@@ -7,6 +7,7 @@ service really offers. Adding a service is one entry here (and its name in strin
 from __future__ import annotations
 
 from dataclasses import dataclass
+import re
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,3 +104,15 @@ PRESETS: dict[str, Preset] = {
         Preset(id=CUSTOM, name="Custom base URL", base_url="", needs_api_key=False),
     )
 }
+
+#: Model names that read images, beyond the presets' lists (local and routed models).
+_VISION_NAME = re.compile(
+    r"vision|[-_.]vl|vl[-_.:]|llava|gemma3|gpt-4o|gpt-4\.1|gpt-5|gemini|claude|pixtral|minicpm-v",
+    re.IGNORECASE,
+)
+_VISION_MODELS = frozenset(model for preset in PRESETS.values() for model in preset.vision_models)
+
+
+def accepts_images(model: str) -> bool:
+    """Whether a chat model reads images, judged by its name (images to others are dropped)."""
+    return model in _VISION_MODELS or _VISION_NAME.search(model) is not None

@@ -1,0 +1,79 @@
+"""AI task entities: structured data (and descriptions of attached images) from an agent's chain."""
+
+from __future__ import annotations
+
+from json import JSONDecodeError
+from typing import override
+
+from homeassistant.components import ai_task, conversation
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.util.json import json_loads
+import probatio
+
+from .chat import async_run_chat, structure_schema
+from .const import DOMAIN
+from .entity import AnimaProfileEntity
+from .profiles import AI_TASK, PROFILE_AGENT
+from .providers.base import ProviderError
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add an AI task entity for each agent profile that enables it."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == PROFILE_AGENT and subentry.data.get(AI_TASK):
+            async_add_entities(
+                [AnimaTaskEntity(entry, subentry)], config_subentry_id=subentry.subentry_id
+            )
+
+
+class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
+    """Generates data with the agent profile's chain, images attached where the model reads them."""
+
+    _attr_supported_features = (
+        ai_task.AITaskEntityFeature.GENERATE_DATA | ai_task.AITaskEntityFeature.SUPPORT_ATTACHMENTS
+    )
+
+    def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+        """Bind the task entity to its agent profile."""
+        super().__init__(entry, subentry, "ai_task")
+
+    @override
+    async def _async_generate_data(
+        self, task: ai_task.GenDataTask, chat_log: conversation.ChatLog
+    ) -> ai_task.GenDataTaskResult:
+        """Answer the task; with a structure, the answer must be JSON that fits it."""
+        schema = (
+            None if task.structure is None else structure_schema(task.structure, chat_log.llm_api)
+        )
+        try:
+            await async_run_chat(
+                self.hass, self.entity_id, self.chain, self.profile, chat_log, json_schema=schema
+            )
+        except ProviderError as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key=err.translation_key,
+                translation_placeholders={"name": self.entity_id},
+            ) from err
+        last = chat_log.content[-1]
+        text = last.content or "" if isinstance(last, conversation.AssistantContent) else ""
+        if task.structure is None:
+            return ai_task.GenDataTaskResult(conversation_id=chat_log.conversation_id, data=text)
+        try:
+            data = task.structure(json_loads(text))
+        except (JSONDecodeError, probatio.Invalid) as err:
+            raise HomeAssistantError(
+                translation_domain=DOMAIN,
+                translation_key="invalid_structure",
+                translation_placeholders={"error": str(err)[:200]},
+            ) from err
+        return ai_task.GenDataTaskResult(conversation_id=chat_log.conversation_id, data=data)

@@ -1,0 +1,99 @@
+"""Conversation agents: one per agent profile, answering through the profile's chain."""
+
+from __future__ import annotations
+
+from typing import Literal, override
+
+from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.const import MATCH_ALL
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import intent
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.translation import async_get_translations
+
+from .chat import async_run_chat
+from .const import DOMAIN, LOGGER
+from .entity import AnimaProfileEntity
+from .profiles import BREVITY, DEFAULT_BREVITY, LLM_HASS_API, PROFILE_AGENT, PROMPT
+from .providers.base import ProviderError
+
+PARALLEL_UPDATES = 0
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add one agent per agent profile."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == PROFILE_AGENT:
+            async_add_entities(
+                [AnimaConversationEntity(entry, subentry)],
+                config_subentry_id=subentry.subentry_id,
+            )
+
+
+class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntity):
+    """A conversation agent whose model can be swapped without touching its pipelines."""
+
+    _attr_supports_streaming = True
+
+    def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+        """Bind the agent to its profile."""
+        super().__init__(entry, subentry, "conversation")
+        if subentry.data.get(LLM_HASS_API):
+            self._attr_supported_features = conversation.ConversationEntityFeature.CONTROL
+
+    @property
+    @override
+    def supported_languages(self) -> list[str] | Literal["*"]:
+        """Any language: the model decides."""
+        return MATCH_ALL
+
+    @override
+    async def _async_handle_message(
+        self,
+        user_input: conversation.ConversationInput,
+        chat_log: conversation.ChatLog,
+    ) -> conversation.ConversationResult:
+        """Answer one turn; if no provider answers, say so rather than stay silent."""
+        profile = self.profile
+        prompt = "\n".join(
+            part for part in (profile.get(PROMPT), profile.get(BREVITY, DEFAULT_BREVITY)) if part
+        )
+        try:
+            await chat_log.async_provide_llm_data(
+                user_input.as_llm_context(DOMAIN),
+                profile.get(LLM_HASS_API) or None,
+                prompt,
+                user_input.extra_system_prompt,
+            )
+        except conversation.ConverseError as err:
+            return err.as_conversation_result()
+        try:
+            await async_run_chat(self.hass, self.entity_id, self.chain, profile, chat_log)
+        except ProviderError as err:
+            LOGGER.warning("%s could not answer: %s", self.entity_id, err)
+            response = intent.IntentResponse(language=user_input.language)
+            response.async_set_error(
+                intent.IntentResponseErrorCode.UNKNOWN,
+                await _spoken_error(self.hass, user_input.language),
+            )
+            return conversation.ConversationResult(
+                response=response,
+                conversation_id=chat_log.conversation_id,
+                continue_conversation=False,
+            )
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)
+
+
+async def _spoken_error(hass: HomeAssistant, language: str) -> str:
+    """Return the translated sentence a device says when no provider answered."""
+    key = f"component.{DOMAIN}.exceptions.no_answer.message"
+    for lang in (language, "en"):
+        translations = await async_get_translations(hass, lang, "exceptions", [DOMAIN])
+        if key in translations:
+            return translations[key]
+    return key  # not reached: English always has it (tests check the strings)

@@ -1,0 +1,49 @@
+"""The base of every profile entity (agent, AI task, listener, voice)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.entity import Entity
+from homeassistant.util import slugify
+
+from .const import DOMAIN
+from .profiles import Link, chain_of
+
+
+class AnimaProfileEntity(Entity):
+    """An entity of one hub profile; its profile data is read live at every call.
+
+    The entity id is `<platform>.anima_<profile name>` when first registered and never changes
+    after, so pipelines and automations keep working whatever the profile's chain becomes.
+    """
+
+    _attr_has_entity_name = True
+    _attr_name: str | None = None
+
+    def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry, platform: str) -> None:
+        """Bind the entity to its profile and give the profile a service device."""
+        self.entry = entry
+        self.subentry_id = subentry.subentry_id
+        self._attr_unique_id = subentry.subentry_id
+        self.entity_id = f"{platform}.anima_{slugify(subentry.title)}"
+        self._attr_device_info = dr.DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer="Anima",
+            model=f"{subentry.subentry_type.capitalize()} profile",
+            entry_type=dr.DeviceEntryType.SERVICE,
+        )
+
+    @property
+    def profile(self) -> Mapping[str, Any]:
+        """The profile's data as it is now (reconfiguring changes it without a reload)."""
+        return self.entry.subentries[self.subentry_id].data
+
+    @property
+    def chain(self) -> tuple[Link, ...]:
+        """The profile's links, best first."""
+        return chain_of(self.profile)

@@ -1,0 +1,55 @@
+"""Repair issues for chains that name a provider connection which no longer exists."""
+
+from __future__ import annotations
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import issue_registry as ir
+
+from .const import DOMAIN
+from .profiles import chain_of, profiles_using
+
+_PREFIX = "missing_connection_"
+
+
+@callback
+def async_check_chains(hass: HomeAssistant, removed_titles: dict[str, str] | None = None) -> None:
+    """Raise one issue per missing connection still used by a profile; clear the rest.
+
+    `removed_titles` names connections being removed right now (their entry is still there).
+    """
+    removed_titles = removed_titles or {}
+    entries = hass.config_entries.async_entries(DOMAIN)
+    existing = {entry.entry_id for entry in entries} - set(removed_titles)
+    profiles = {
+        subentry_id: (subentry.title, subentry.data)
+        for entry in entries
+        for subentry_id, subentry in entry.subentries.items()
+    }
+    missing = {
+        link.connection
+        for _, data in profiles.values()
+        for link in chain_of(data)
+        if link.connection not in existing
+    }
+    registry = ir.async_get(hass)
+    for (domain, issue_id), _issue in list(registry.issues.items()):
+        stale = issue_id.startswith(_PREFIX) and issue_id.removeprefix(_PREFIX) not in missing
+        if domain == DOMAIN and stale:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    for connection in missing:
+        issue_id = _PREFIX + connection
+        title = removed_titles.get(connection)
+        if title is None and (known := registry.async_get_issue(DOMAIN, issue_id)) is not None:
+            title = (known.translation_placeholders or {}).get("connection")
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            issue_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="missing_connection",
+            translation_placeholders={
+                "connection": title or connection,
+                "profiles": ", ".join(profiles_using(profiles, connection)),
+            },
+        )

@@ -1,0 +1,158 @@
+"""Subentry flows of the hub: add and reconfigure agent, listener and voice profiles.
+
+One form per profile: its name, its chain (providers and models, best first: the order in
+which they are chosen) and its options. Reconfiguring saves without a reload: the entities read
+the new chain at their next call.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_NAME
+from homeassistant.helpers import llm
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    LanguageSelector,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    SelectSelectorMode,
+    TemplateSelector,
+    TextSelector,
+    TextSelectorConfig,
+)
+import probatio as vol
+
+from .hub import connection_entries, connection_voices, loaded_connection
+from .profiles import (
+    AI_TASK,
+    BREVITY,
+    CHAIN,
+    CHAIN_CAPABILITY,
+    DEFAULT_BREVITY,
+    DEFAULT_MAX_TOKENS,
+    DEFAULT_TEMPERATURE,
+    LANGUAGE,
+    LLM_HASS_API,
+    MAX_TOKENS,
+    PROFILE_AGENT,
+    PROMPT,
+    TEMPERATURE,
+    Link,
+    chain_of,
+    link_choices,
+)
+
+DEFAULT_NAMES = {"agent": "Assistant", "listener": "Listener", "voice": "Voice"}
+
+
+class ProfileFlow(ConfigSubentryFlow):
+    """Add or change one profile of the hub."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Add a profile."""
+        return await self._async_profile_form(user_input, {})
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change a profile's chain and options; its entities keep their ids."""
+        subentry = self._get_reconfigure_subentry()
+        return await self._async_profile_form(
+            user_input, {**subentry.data, CONF_NAME: subentry.title}
+        )
+
+    async def _async_profile_form(
+        self, user_input: dict[str, Any] | None, current: dict[str, Any]
+    ) -> SubentryFlowResult:
+        step_id = "user" if self.source == "user" else "reconfigure"
+        choices = self._chain_choices(chain_of(current))
+        if not choices:
+            return self.async_abort(reason="no_connections")
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = dict(user_input)
+            name = str(data.pop(CONF_NAME)).strip()
+            try:
+                links = [Link.from_option(value) for value in data.pop(CHAIN, [])]
+            except ValueError:
+                errors[CHAIN] = "invalid_link"
+                links = []
+            if not links and not errors:
+                errors[CHAIN] = "chain_required"
+            if not name:
+                errors[CONF_NAME] = "name_required"
+            if not errors:
+                data[CHAIN] = [link.as_data() for link in links]
+                if step_id == "user":
+                    return self.async_create_entry(title=name, data=data)
+                return self.async_update_and_abort(
+                    self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
+                )
+        suggested = {
+            **current,
+            CHAIN: [link.option() for link in chain_of(current)],
+            **(user_input or {}),
+        }
+        suggested.setdefault(CONF_NAME, DEFAULT_NAMES[self._subentry_type])
+        return self.async_show_form(
+            step_id=step_id,
+            data_schema=self.add_suggested_values_to_schema(self._schema(choices), suggested),
+            errors=errors,
+        )
+
+    def _chain_choices(self, current: tuple[Link, ...]) -> list[SelectOptionDict]:
+        """Offer every link a loaded connection can serve, plus the profile's current ones."""
+        capability = CHAIN_CAPABILITY[self._subentry_type]
+        options: dict[str, str] = {}
+        for entry in connection_entries(self.hass):
+            connection = loaded_connection(self.hass, entry.entry_id)
+            if connection is None:
+                continue
+            voices = tuple(connection_voices(self.hass, entry.entry_id))
+            for link, label in link_choices(
+                capability, entry.title, entry.entry_id, connection, voices
+            ):
+                options[link.option()] = label
+        for link in current:  # keep links of connections that are down or gone choosable
+            options.setdefault(link.option(), f"{link.option()} (unavailable)")
+        return [SelectOptionDict(value=value, label=label) for value, label in options.items()]
+
+    def _schema(self, choices: list[SelectOptionDict]) -> vol.Schema:
+        schema: dict[Any, Any] = {
+            vol.Required(CONF_NAME): str,
+            vol.Required(CHAIN): SelectSelector(
+                SelectSelectorConfig(
+                    options=choices, multiple=True, mode=SelectSelectorMode.DROPDOWN
+                )
+            ),
+        }
+        if self._subentry_type == PROFILE_AGENT:
+            apis = [
+                SelectOptionDict(value=api.id, label=api.name)
+                for api in llm.async_get_apis(self.hass)
+            ]
+            schema |= {
+                vol.Optional(PROMPT, default=llm.DEFAULT_INSTRUCTIONS_PROMPT): TemplateSelector(),
+                vol.Optional(BREVITY, default=DEFAULT_BREVITY): TextSelector(
+                    TextSelectorConfig(multiline=True)
+                ),
+                vol.Optional(LLM_HASS_API): SelectSelector(
+                    SelectSelectorConfig(options=apis, multiple=True)
+                ),
+                vol.Optional(TEMPERATURE, default=DEFAULT_TEMPERATURE): NumberSelector(
+                    NumberSelectorConfig(min=0, max=2, step=0.05, mode=NumberSelectorMode.SLIDER)
+                ),
+                vol.Optional(MAX_TOKENS, default=DEFAULT_MAX_TOKENS): NumberSelector(
+                    NumberSelectorConfig(min=16, max=16000, step=1, mode=NumberSelectorMode.BOX)
+                ),
+                vol.Optional(AI_TASK, default=False): BooleanSelector(),
+            }
+        else:
+            schema[vol.Optional(LANGUAGE)] = LanguageSelector()
+        return vol.Schema(schema)

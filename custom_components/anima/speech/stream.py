@@ -1,0 +1,76 @@
+"""Speak streamed text: cut it into sentences and synthesize each as soon as it is complete.
+
+Pure domain logic. The LLM's text arrives in small pieces; `sentence-stream` (the detector Home
+Assistant's own TTS integrations use) says when a sentence is complete, each sentence is shaped
+to be speakable and handed to `synthesize`, and the audio comes out in the format of the first
+chunk (later sentences, perhaps from a fallback provider at another rate, are converted to it).
+So the first sentence is heard while the model still writes the rest.
+
+Never silence: when no provider can speak a sentence, the error earcon plays instead and the
+stream ends; a provider that breaks mid-sentence cuts only that sentence short.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+import logging
+
+from sentence_stream import SentenceBoundaryDetector
+
+from ..providers.audio import convert, wav_stream_header
+from ..providers.base import AudioChunk, AudioFormat, ProviderError
+from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
+from .shaping import ShapeOptions, shape
+
+_LOGGER = logging.getLogger(__name__)
+EARCON_FORMAT = AudioFormat(rate=SAMPLE_RATE)
+
+#: Opens the audio of one sentence: its first chunk and an iterator of the rest.
+type SentenceSynthesizer = Callable[[str], Awaitable[tuple[AudioChunk, AsyncIterator[AudioChunk]]]]
+
+
+async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIterator[str]:
+    """Yield speakable sentences as soon as the text stream completes each one."""
+    detector = SentenceBoundaryDetector()
+    async for piece in text:
+        for sentence in detector.add_chunk(piece):
+            if spoken := shape(sentence, options).text:
+                yield spoken
+    if spoken := shape(detector.finish(), options).text:
+        yield spoken
+
+
+async def speak_pcm(
+    text: AsyncIterable[str], synthesize: SentenceSynthesizer, options: ShapeOptions
+) -> AsyncIterator[AudioChunk]:
+    """Yield the audio of each sentence in one format, sentence by sentence."""
+    target: AudioFormat | None = None
+    async for sentence in sentences(text, options):
+        try:
+            first, rest = await synthesize(sentence)
+        except ProviderError as err:
+            _LOGGER.warning("No provider could speak; playing the error earcon: %s", err)
+            target = target or EARCON_FORMAT
+            yield AudioChunk(convert(earcon_pcm(Earcon.ERROR), EARCON_FORMAT, target), target)
+            return
+        target = target or first.format
+        yield AudioChunk(convert(first.audio, first.format, target), target)
+        try:
+            async for chunk in rest:
+                yield AudioChunk(convert(chunk.audio, chunk.format, target), target)
+        except ProviderError as err:
+            _LOGGER.warning("Speech broke off mid-sentence; going on with the next: %s", err)
+
+
+async def speak_wav(
+    text: AsyncIterable[str], synthesize: SentenceSynthesizer, options: ShapeOptions
+) -> AsyncGenerator[bytes]:
+    """Yield a streamed WAV file: a header without length, then the PCM of each sentence."""
+    header_sent = False
+    async for chunk in speak_pcm(text, synthesize, options):
+        if not header_sent:
+            header_sent = True
+            yield wav_stream_header(chunk.format)
+        yield chunk.audio
+    if not header_sent:  # nothing to say: still a valid, empty WAV stream
+        yield wav_stream_header(EARCON_FORMAT)

@@ -1,0 +1,84 @@
+"""Set up Anima the way a user would end up with it: connections, then a hub with profiles."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.core import HomeAssistant
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.profiles import CHAIN, Link
+from custom_components.anima.providers.connection import (
+    API_KEY,
+    BASE_URL,
+    HOST,
+    KIND,
+    KIND_HUB,
+    KIND_OPENAI,
+    KIND_WYOMING,
+    PORT,
+    PRESET,
+)
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fixtures.speech_servers import SpeechServer
+
+
+async def add_openai(
+    hass: HomeAssistant, server: FakeOpenAIServer, title: str, preset: str = "custom"
+) -> MockConfigEntry:
+    """Add and load a connection to a fake OpenAI-compatible service."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=title,
+        unique_id=server.base_url,
+        data={
+            KIND: KIND_OPENAI,
+            PRESET: preset,
+            BASE_URL: server.base_url,
+            API_KEY: server.api_key,
+        },
+    )
+    return await _load(hass, entry)
+
+
+async def add_wyoming(hass: HomeAssistant, server: SpeechServer, title: str) -> MockConfigEntry:
+    """Add and load a connection to a real Wyoming server."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title=title,
+        unique_id=f"wyoming://{server.host}:{server.port}",
+        data={KIND: KIND_WYOMING, HOST: server.host, PORT: server.port},
+    )
+    return await _load(hass, entry)
+
+
+def profile(kind: str, title: str, links: list[Link], **options: Any) -> ConfigSubentryData:
+    """One profile subentry of the hub."""
+    return ConfigSubentryData(
+        subentry_type=kind,
+        title=title,
+        unique_id=None,
+        data={CHAIN: [link.as_data() for link in links], **options},
+    )
+
+
+async def add_hub(hass: HomeAssistant, *profiles: ConfigSubentryData) -> MockConfigEntry:
+    """Add and load the hub with its profiles."""
+    entry = MockConfigEntry(
+        domain=DOMAIN,
+        title="Anima",
+        unique_id=KIND_HUB,
+        data={KIND: KIND_HUB},
+        subentries_data=list(profiles),
+    )
+    return await _load(hass, entry)
+
+
+async def _load(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    assert entry.state is ConfigEntryState.LOADED
+    return entry
