@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from homeassistant.core import HomeAssistant
 from homeassistant.setup import async_setup_component
+import pytest
 
 
 @pytest.fixture(autouse=True)
@@ -19,5 +19,5 @@ def loopback_sockets(socket_enabled: None) -> None:
 
 @pytest.fixture(autouse=True)
 async def core_integration(hass: HomeAssistant) -> None:
-    """Set up `homeassistant` first: conversation (an Anima dependency) reads its exposed entities."""
+    """Set up `homeassistant` first: conversation (an Anima dependency) reads its exposure."""
     assert await async_setup_component(hass, "homeassistant", {})

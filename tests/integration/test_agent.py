@@ -72,7 +72,8 @@ async def test_agent_answers_with_the_first_provider_and_a_brevity_instruction(
     assert request["model"] == "gpt-4.1-mini"
     assert request["stream"] is True
     system = request["messages"][0]
-    assert system["role"] == "system" and "short sentences" in system["content"]
+    assert system["role"] == "system"
+    assert "short sentences" in system["content"]
     assert request["messages"][-1] == {"role": "user", "content": "What is the capital of France?"}
     assert _chats(backup) == []
 
@@ -212,7 +213,8 @@ async def test_tool_loop_controls_home_assistant(
     first, second = _chats(openai_server)[-2:]
     assert any(t["function"]["name"] == "intent__HassTurnOn" for t in first.json["tools"])
     tool_message = second.json["messages"][-1]
-    assert tool_message["role"] == "tool" and "light.kitchen" in tool_message["content"]
+    assert tool_message["role"] == "tool"
+    assert "light.kitchen" in tool_message["content"]
 
 
 async def test_a_question_back_continues_the_conversation(

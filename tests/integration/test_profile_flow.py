@@ -1,0 +1,187 @@
+"""The hub and its profile flows, repair issues for removed connections, and diagnostics."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant import config_entries
+from homeassistant.core import HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from pytest_homeassistant_custom_component.components.diagnostics import (
+    get_diagnostics_for_config_entry,
+)
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.profiles import (
+    AI_TASK,
+    CHAIN,
+    PROFILE_AGENT,
+    PROFILE_LISTENER,
+    PROFILE_VOICE,
+    Link,
+)
+from custom_components.anima.providers.connection import KIND, KIND_HUB
+from tests.fakes.openai_server import FakeOpenAIServer
+from tests.fixtures.speech_servers import SpeechServer
+from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+
+
+async def _options(hass: HomeAssistant, hub_id: str, kind: str) -> tuple[str, dict[str, Any]]:
+    result = await hass.config_entries.subentries.async_init(
+        (hub_id, kind), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM, result
+    schema = result["data_schema"].schema
+    chain_key = next(key for key in schema if key == CHAIN)
+    options = {o["value"]: o["label"] for o in schema[chain_key].config["options"]}
+    return result["flow_id"], options
+
+
+async def test_hub_is_added_once_from_the_menu(hass: HomeAssistant) -> None:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert KIND_HUB in result["menu_options"]
+    result = await hass.config_entries.flow.async_configure(
+        result["flow_id"], {"next_step_id": KIND_HUB}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["data"] == {KIND: KIND_HUB}
+    await hass.async_block_till_done()
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_USER}
+    )
+    assert KIND_HUB not in result["menu_options"]
+
+
+async def test_agent_profile_flow_offers_chat_models_and_keeps_the_chosen_order(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, piper_server: SpeechServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    await add_wyoming(hass, piper_server, "Piper")
+    hub = await add_hub(hass)
+    flow_id, options = await _options(hass, hub.entry_id, PROFILE_AGENT)
+    # Chat models only: no speech, transcription or embedding models, nothing from Piper.
+    assert sorted(options.values()) == ["Cloud · gpt-4.1-mini", "Cloud · gpt-4o-mini"]
+    chosen = [Link(cloud.entry_id, "gpt-4o-mini"), Link(cloud.entry_id, "gpt-4.1-mini")]
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id,
+        {"name": "Kitchen helper", CHAIN: [link.option() for link in chosen], AI_TASK: True},
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    await hass.async_block_till_done()
+    subentry = next(iter(hub.subentries.values()))
+    assert subentry.title == "Kitchen helper"
+    assert subentry.data[CHAIN] == [link.as_data() for link in chosen]
+    # The new profile's entities appear (the hub reloads for new entities only).
+    assert hass.states.get("conversation.anima_kitchen_helper") is not None
+    assert hass.states.get("ai_task.anima_kitchen_helper") is not None
+
+
+async def test_listener_and_voice_flows_offer_speech_services(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    whisper_server: SpeechServer,
+) -> None:
+    await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    await add_wyoming(hass, piper_server, "Piper")
+    await add_wyoming(hass, whisper_server, "Whisper")
+    hub = await add_hub(hass)
+    _, listeners = await _options(hass, hub.entry_id, PROFILE_LISTENER)
+    assert "OpenAI · whisper-1" in listeners.values()
+    assert any(label.startswith("Whisper · ") for label in listeners.values())
+    assert not any(label.startswith("Piper") for label in listeners.values())
+    _, voices = await _options(hass, hub.entry_id, PROFILE_VOICE)
+    assert "OpenAI · tts-1 · nova" in voices.values()
+    assert any(label.startswith("Piper · ") for label in voices.values())
+    assert not any(label.startswith("Whisper") for label in voices.values())
+
+
+async def test_profile_flow_errors(hass: HomeAssistant, openai_server: FakeOpenAIServer) -> None:
+    hub = await add_hub(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (hub.entry_id, PROFILE_AGENT), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result == result | {"type": FlowResultType.ABORT, "reason": "no_connections"}
+    await add_openai(hass, openai_server, "Cloud")
+    flow_id, _ = await _options(hass, hub.entry_id, PROFILE_AGENT)
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Empty", CHAIN: []}
+    )
+    assert result["errors"] == {CHAIN: "chain_required"}
+
+
+async def test_removing_a_used_connection_raises_a_repair_naming_the_profiles(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, piper_server: SpeechServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    hub = await add_hub(
+        hass,
+        profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
+        profile(PROFILE_AGENT, "Butler", [Link(cloud.entry_id, "gpt-4o-mini")]),
+        profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice="en_US-joe-medium")]),
+    )
+    await hass.config_entries.async_remove(cloud.entry_id)
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"missing_connection_{cloud.entry_id}")
+    assert issue is not None
+    assert issue.translation_placeholders == {
+        "connection": "Cloud",
+        "profiles": "Assistant, Butler",
+    }
+    # The entities stay (their ids are what pipelines use) and say they cannot answer.
+    assert hass.states.get("conversation.anima_assistant") is not None
+
+    # Point both agents elsewhere: the issue goes away.
+    for subentry in list(hub.subentries.values()):
+        if subentry.subentry_type == PROFILE_AGENT:
+            hass.config_entries.async_update_subentry(
+                hub, subentry, data={CHAIN: [Link(piper.entry_id).as_data()]}
+            )
+    await hass.async_block_till_done()
+    assert (
+        ir.async_get(hass).async_get_issue(DOMAIN, f"missing_connection_{cloud.entry_id}") is None
+    )
+
+
+async def test_hub_diagnostics_show_profiles_and_provider_health_without_keys(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    hub = await add_hub(
+        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    )
+    await hass.services.async_call(
+        "conversation",
+        "process",
+        {"text": "hi", "agent_id": "conversation.anima_assistant"},
+        blocking=True,
+        return_response=True,
+    )
+    diagnostics = await get_diagnostics_for_config_entry(hass, hass_client, hub)
+    (only,) = diagnostics["profiles"].values()
+    assert only["title"] == "Assistant"
+    assert only["chain_health"][cloud.entry_id]["state"] == "closed"
+    assert openai_server.api_key not in str(diagnostics)
+    connection = await get_diagnostics_for_config_entry(hass, hass_client, cloud)
+    assert connection["health"]["consecutive_failures"] == 0
+    assert openai_server.api_key not in str(connection)
+
+
+async def test_profile_entities_have_stable_ids_and_devices(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    hub = await add_hub(
+        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    )
+    entry = er.async_get(hass).async_get("conversation.anima_assistant")
+    assert entry is not None
+    assert entry.config_subentry_id == next(iter(hub.subentries))
+    health = er.async_get(hass).async_get("sensor.cloud_health")
+    assert health is not None
+    assert health.entity_category is er.EntityCategory.DIAGNOSTIC

@@ -1,0 +1,214 @@
+"""Listener and voice profiles: STT and TTS entities over chains of real Wyoming servers and a
+fake OpenAI-compatible service."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import io
+import re
+import wave
+
+from homeassistant.components import stt
+from homeassistant.components.tts.entity import TTSAudioRequest
+from homeassistant.core import HomeAssistant
+import pytest
+
+from custom_components.anima.profiles import PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.providers.audio import convert
+from custom_components.anima.providers.base import AudioFormat
+from custom_components.anima.providers.wyoming import WyomingClient
+from custom_components.anima.speech.earcons import Earcon, earcon_pcm
+from custom_components.anima.stt import PIPELINE_FORMAT
+from custom_components.anima.tts import AnimaTextToSpeechEntity
+from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAIServer, Reply, tone
+from tests.fixtures.speech_servers import SpeechServer
+from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+
+PIPER_FORMAT = AudioFormat(rate=22050)
+JOE = "en_US-joe-medium"
+METADATA = stt.SpeechMetadata(
+    language="en",
+    format=stt.AudioFormats.WAV,
+    codec=stt.AudioCodecs.PCM,
+    bit_rate=stt.AudioBitRates.BITRATE_16,
+    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+    channel=stt.AudioChannels.CHANNEL_MONO,
+)
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z']+", text.lower()))
+
+
+async def _said(piper: SpeechServer, text: str) -> bytes:
+    """What a satellite would send: `text` spoken, as 16 kHz 16-bit mono PCM."""
+    client = WyomingClient(piper.host, piper.port, timeout=30)
+    pcm = b"".join([chunk.audio async for chunk in client.synthesize(text)])
+    return convert(pcm, PIPER_FORMAT, PIPELINE_FORMAT)
+
+
+async def _chunks(pcm: bytes, size: int = 3200) -> AsyncIterator[bytes]:
+    for start in range(0, len(pcm), size):
+        yield pcm[start : start + size]
+
+
+async def _heard(whisper: SpeechServer, pcm: bytes, audio_format: AudioFormat) -> str:
+    client = WyomingClient(whisper.host, whisper.port, timeout=30)
+    return _words((await client.transcribe(_chunks(pcm), audio_format, language="en")).text)
+
+
+def _wav(data: bytes) -> tuple[AudioFormat, bytes]:
+    with wave.open(io.BytesIO(data)) as reader:
+        audio_format = AudioFormat(
+            reader.getframerate(), reader.getsampwidth(), reader.getnchannels()
+        )
+        return audio_format, reader.readframes(reader.getnframes())
+
+
+def _stt(hass: HomeAssistant, entity_id: str = "stt.anima_listener") -> stt.SpeechToTextEntity:
+    entity = stt.async_get_speech_to_text_entity(hass, entity_id)
+    assert entity is not None
+    return entity
+
+
+def _tts(hass: HomeAssistant, entity_id: str = "tts.anima_voice") -> AnimaTextToSpeechEntity:
+    entity = hass.data["tts"].get_entity(entity_id)
+    assert isinstance(entity, AnimaTextToSpeechEntity)
+    return entity
+
+
+# --- listener ------------------------------------------------------------------------------------
+
+
+async def test_listener_transcribes_with_whisper(
+    hass: HomeAssistant, whisper_server: SpeechServer, piper_server: SpeechServer
+) -> None:
+    whisper = await add_wyoming(hass, whisper_server, "Whisper")
+    await add_hub(hass, profile(PROFILE_LISTENER, "Listener", [Link(whisper.entry_id)]))
+    entity = _stt(hass)
+    assert "en" in entity.supported_languages
+    result = await entity.async_process_audio_stream(
+        METADATA, _chunks(await _said(piper_server, "Turn on the kitchen light."))
+    )
+    assert result.result is stt.SpeechResultState.SUCCESS
+    assert "kitchen light" in _words(result.text or "")
+
+
+async def test_listener_falls_back_with_the_whole_utterance(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    whisper_server: SpeechServer,
+    piper_server: SpeechServer,
+) -> None:
+    """The cloud fails after it took all the audio; Whisper still hears the whole sentence."""
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    whisper = await add_wyoming(hass, whisper_server, "Whisper")
+    chain = [Link(cloud.entry_id, "whisper-1"), Link(whisper.entry_id)]
+    await add_hub(hass, profile(PROFILE_LISTENER, "Listener", chain))
+    openai_server.reply(Reply.error(503), endpoint="transcriptions")
+    pcm = await _said(piper_server, "Turn on the kitchen light.")
+    result = await _stt(hass).async_process_audio_stream(METADATA, _chunks(pcm))
+    uploaded = next(r for r in openai_server.requests if r.path.endswith("/transcriptions"))
+    assert len(uploaded.files["file"]) > len(pcm)  # the cloud got it all, as a WAV file
+    assert result.result is stt.SpeechResultState.SUCCESS
+    assert "kitchen light" in _words(result.text or "")
+
+
+async def test_listener_with_no_working_provider_reports_an_error(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    await add_hub(hass, profile(PROFILE_LISTENER, "Listener", [Link(cloud.entry_id, "whisper-1")]))
+    openai_server.reply(Reply.error(500), endpoint="transcriptions")
+    result = await _stt(hass).async_process_audio_stream(METADATA, _chunks(b"\0" * 32000))
+    assert result.result is stt.SpeechResultState.ERROR
+
+
+# --- voice ---------------------------------------------------------------------------------------
+
+
+async def test_voice_speaks_with_piper_and_lists_its_voices(
+    hass: HomeAssistant, piper_server: SpeechServer, whisper_server: SpeechServer
+) -> None:
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice=JOE)]))
+    entity = _tts(hass)
+    english = [voice.voice_id for voice in entity.async_get_supported_voices("en") or []]
+    assert JOE in english
+    assert all(voice.startswith("en_") for voice in english)
+    extension, data = await entity.async_get_tts_audio("The **garage** door is open.", "en", {})
+    assert extension == "wav"
+    audio_format, pcm = _wav(data)
+    assert audio_format == PIPER_FORMAT
+    assert "garage door is open" in await _heard(whisper_server, pcm, audio_format)
+
+
+async def test_streamed_text_is_spoken_before_the_writer_finishes(
+    hass: HomeAssistant, piper_server: SpeechServer
+) -> None:
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice=JOE)]))
+    first_audio = asyncio.Event()
+    writer_done = False
+
+    async def llm_writing() -> AsyncIterator[str]:
+        nonlocal writer_done
+        for piece in ("The first sentence ", "is done. ", "The second "):
+            yield piece
+        # A streaming voice has spoken the first sentence by now; wait for it.
+        await asyncio.wait_for(first_audio.wait(), timeout=30)
+        yield "one comes later."
+        writer_done = True
+
+    response = await _tts(hass).async_stream_tts_audio(TTSAudioRequest("en", {}, llm_writing()))
+    chunks: list[bytes] = []
+    async for data in response.data_gen:
+        chunks.append(data)
+        if len(chunks) == 2:  # header, then the first PCM of the first sentence
+            assert not writer_done
+            first_audio.set()
+    assert writer_done
+    assert chunks[0].startswith(b"RIFF")
+    assert sum(map(len, chunks[1:])) > 22050
+
+
+async def test_voice_falls_back_per_sentence_and_keeps_one_format(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, piper_server: SpeechServer
+) -> None:
+    """The cloud speaks sentence one at 24 kHz, then fails; Piper's audio is made 24 kHz too."""
+    cloud = await add_openai(hass, openai_server, "Cloud", preset="openai")
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    chain = [Link(cloud.entry_id, "tts-1", "nova"), Link(piper.entry_id, voice=JOE)]
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", chain))
+    cloud_pcm = tone(0.5)
+    openai_server.reply(Reply.audio(cloud_pcm), Reply.error(500), endpoint="speech")
+    _, data = await _tts(hass).async_get_tts_audio("Hello there. The door is open.", "en", {})
+    audio_format, pcm = _wav(data)
+    assert audio_format == AudioFormat(rate=SPEECH_RATE)
+    assert pcm.startswith(cloud_pcm)
+    assert len(pcm) - len(cloud_pcm) > SPEECH_RATE  # Piper's second sentence, resampled
+    speech_requests = [r.json for r in openai_server.requests if r.path.endswith("/speech")]
+    assert speech_requests[0]["voice"] == "nova"
+    assert speech_requests[0]["model"] == "tts-1"
+    assert speech_requests[0]["input"] == "Hello there."
+
+
+async def test_voice_with_no_working_provider_plays_the_error_earcon(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud", preset="openai")
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(cloud.entry_id, "tts-1", "nova")]))
+    openai_server.reply(Reply.error(500), endpoint="speech")
+    _, data = await _tts(hass).async_get_tts_audio("Hello there.", "en", {})
+    assert _wav(data)[1] == earcon_pcm(Earcon.ERROR)
+
+
+@pytest.mark.parametrize("voice", ["nova", "shimmer"])
+async def test_a_voice_option_picks_the_providers_voice(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, voice: str
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud", preset="openai")
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(cloud.entry_id, "tts-1", "nova")]))
+    await _tts(hass).async_get_tts_audio("Hello.", "en", {"voice": voice})
+    assert openai_server.requests[-1].json["voice"] == voice
