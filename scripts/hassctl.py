@@ -254,6 +254,19 @@ class HassProcess:
             self.open_flows.discard(result.get("flow_id", ""))
         return dict(result)
 
+    async def subentry_flow(
+        self, entry_id: str, kind: str, choose: Callable[[dict[str, Any]], Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Add a subentry: `choose` gets the form and returns what to submit."""
+        url = "/api/config/config_entries/subentries/flow"
+        form = await self.request("POST", url, {"handler": [entry_id, kind]})
+        if form.get("type") != "form":
+            return dict(form)
+        self.open_flows.add(form["flow_id"])
+        result = await self.request("POST", f"{url}/{form['flow_id']}", choose(form))
+        self.open_flows.discard(form["flow_id"])
+        return dict(result)
+
     async def entries(self, domain: str = "anima") -> list[dict[str, Any]]:
         """The config entries of a domain (entry_id, title, state, reason, ...)."""
         return list(await self.request("GET", f"/api/config/config_entries/entry?domain={domain}"))
@@ -316,7 +329,8 @@ async def develop(args: argparse.Namespace) -> int:
     try:
         await hass.start()
         print(f"hassctl: Home Assistant running after {time.monotonic() - started:.1f} s")
-        for server in args.wyoming:  # the flow aborts with already_configured on later runs
+        for server in [*args.wyoming, *([args.formant] if args.formant else [])]:
+            # The flow aborts with already_configured on later runs.
             host, _, port = server.rpartition(":")
             steps = [{"next_step_id": "wyoming"}, {"host": host, "port": int(port)}]
             try:
@@ -325,6 +339,7 @@ async def develop(args: argparse.Namespace) -> int:
             except HassError as err:  # keep Home Assistant running: the developer can look
                 outcome = f"failed: {err}"
             print(f"hassctl: Anima connection to Wyoming {server}: {outcome}")
+        await _default_profiles(hass, args.formant)
         for entry in await hass.entries("anima"):
             print(f"hassctl: Anima entry {entry['title']!r}: {entry['state']}")
         user, password = hass.credentials["username"], hass.credentials["password"]
@@ -338,6 +353,39 @@ async def develop(args: argparse.Namespace) -> int:
         return 0
     finally:
         await hass.stop()
+
+
+def chain_options(form: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """The (value, label) pairs a profile form offers for its chain."""
+    field = next(f for f in form["data_schema"] if f["name"] == "chain")
+    return [(o["value"], o["label"]) for o in field["selector"]["select"]["options"]]
+
+
+async def _default_profiles(hass: HassProcess, formant: str | None) -> None:
+    """Add the hub with a listener and a voice on the local speech servers, once."""
+    if not any(e["title"] == "Anima" for e in await hass.entries("anima")):
+        await hass.config_flow("anima", [{"next_step_id": "hub"}])
+    hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
+    if hub.get("num_subentries"):
+        return  # the developer's profiles stay as they are
+
+    def listener(form: dict[str, Any]) -> dict[str, Any]:
+        return {"name": "Listener", "chain": [value for value, _ in chain_options(form)][:1]}
+
+    def voice(form: dict[str, Any]) -> dict[str, Any]:
+        # Piper's Joe first, the formant voice (espeak-ng) as the free fallback.
+        options = chain_options(form)
+        joe = [value for value, label in options if "joe" in label.lower()][:1]
+        robotic = [
+            value
+            for value, label in options
+            if formant and label.startswith(f"{formant} ·") and "America" in label
+        ][:1]
+        return {"name": "Voice", "chain": joe + robotic}
+
+    for kind, choose in (("listener", listener), ("voice", voice)):
+        result = await hass.subentry_flow(hub["entry_id"], kind, choose)
+        print(f"hassctl: Anima {kind} profile: {result.get('reason') or result['type']}")
 
 
 async def token(args: argparse.Namespace) -> int:
@@ -356,6 +404,7 @@ def main() -> int:
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--host", default="127.0.0.1", help="the address hass listens on")
     parser.add_argument("--wyoming", action="append", default=[], metavar="HOST:PORT")
+    parser.add_argument("--formant", metavar="HOST:PORT", help="the anima-formant server")
     args = parser.parse_args()
     return asyncio.run(develop(args) if args.command == "develop" else token(args))
 

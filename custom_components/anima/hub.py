@@ -136,11 +136,17 @@ def connection_languages(connection: ProviderConnection, capability: Capability)
 def chain_languages(
     hass: HomeAssistant, links: Sequence[Link], capability: Capability
 ) -> list[str]:
-    """Return the languages any loaded connection of a chain handles."""
+    """Return the languages any loaded connection of a chain handles.
+
+    Each as the server spells it ("en_US"), as Home Assistant does ("en-US") and as its primary
+    language ("en"), since Home Assistant matches the language a pipeline asks for exactly.
+    """
     languages: set[str] = set()
     for link in links:
         if (connection := loaded_connection(hass, link.connection)) is not None:
-            languages |= connection_languages(connection, capability)
+            for language in connection_languages(connection, capability):
+                tag = language.replace("_", "-")
+                languages |= {language, tag, tag.split("-")[0]}
     return sorted(languages)
 
 

@@ -28,7 +28,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the health sensor of a provider connection."""
-    async_add_entities([ProviderHealthSensor(entry)])
+    async_add_entities([ProviderHealthSensor(entry)], update_before_add=True)
 
 
 class ProviderHealthSensor(SensorEntity):

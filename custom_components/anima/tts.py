@@ -52,9 +52,13 @@ async def async_setup_entry(
 class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     """Speaks with the first provider of the chain that answers, sentence by sentence."""
 
+    # Home Assistant's TTS manager needs a name of the entity's own.
+    _attr_has_entity_name = False
+
     def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
+        self._attr_name = subentry.title
         self._attr_supported_options = [tts.ATTR_VOICE]
 
     @property

@@ -9,7 +9,7 @@ import io
 import re
 import wave
 
-from homeassistant.components import stt
+from homeassistant.components import stt, tts
 from homeassistant.components.tts.entity import TTSAudioRequest
 from homeassistant.core import HomeAssistant
 import pytest
@@ -142,6 +142,20 @@ async def test_voice_speaks_with_piper_and_lists_its_voices(
     audio_format, pcm = _wav(data)
     assert audio_format == PIPER_FORMAT
     assert "garage door is open" in await _heard(whisper_server, pcm, audio_format)
+
+
+async def test_voice_answers_home_assistants_tts_media_source(
+    hass: HomeAssistant, piper_server: SpeechServer
+) -> None:
+    """The path pipelines and tts.speak take: Home Assistant's TTS manager, by entity id."""
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice=JOE)]))
+    media_id = tts.generate_media_source_id(
+        hass, "Hello from Anima.", "tts.anima_voice", "en", {"preferred_format": "wav"}
+    )
+    extension, data = await tts.async_get_media_source_audio(hass, media_id)
+    assert extension == "wav"
+    assert PIPER_FORMAT.seconds(len(_wav(data)[1])) > 0.5
 
 
 async def test_streamed_text_is_spoken_before_the_writer_finishes(
