@@ -20,7 +20,7 @@ from sentence_stream import SentenceBoundaryDetector
 from ..providers.audio import convert, wav_stream_header
 from ..providers.base import AudioChunk, AudioFormat, ProviderError
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
-from .shaping import ShapeOptions, shape
+from .shaping import ShapeOptions, shape, split_sentences
 
 _LOGGER = logging.getLogger(__name__)
 EARCON_FORMAT = AudioFormat(rate=SAMPLE_RATE)
@@ -30,14 +30,19 @@ type SentenceSynthesizer = Callable[[str], Awaitable[tuple[AudioChunk, AsyncIter
 
 
 async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIterator[str]:
-    """Yield speakable sentences as soon as the text stream completes each one."""
+    """Yield speakable sentences as soon as the text stream completes each one.
+
+    The detector holds text back until the next sentence starts, so what it releases at the
+    end (or for a message that came in one piece) may hold several sentences: they are split
+    again, so each still gets its own synthesis (and its own fallback).
+    """
     detector = SentenceBoundaryDetector()
     async for piece in text:
-        for sentence in detector.add_chunk(piece):
-            if spoken := shape(sentence, options).text:
-                yield spoken
-    if spoken := shape(detector.finish(), options).text:
-        yield spoken
+        for released in detector.add_chunk(piece):
+            for sentence in split_sentences(shape(released, options).text):
+                yield sentence
+    for sentence in split_sentences(shape(detector.finish(), options).text):
+        yield sentence
 
 
 async def speak_pcm(

@@ -1,0 +1,82 @@
+"""PCM helpers: WAV framing, conversion between layouts, and replayable audio streams."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+import io
+import wave
+
+import numpy as np
+import pytest
+
+from custom_components.anima.providers.audio import (
+    ReplayableStream,
+    convert,
+    wav_bytes,
+    wav_stream_header,
+)
+from custom_components.anima.providers.base import AudioFormat
+
+PIPER = AudioFormat(rate=22050)
+OPENAI = AudioFormat(rate=24000)
+
+
+def _sine(seconds: float, audio_format: AudioFormat, frequency: float = 440.0) -> bytes:
+    t = np.arange(int(seconds * audio_format.rate)) / audio_format.rate
+    return (np.sin(2 * np.pi * frequency * t) * 10000).astype("<i2").tobytes()
+
+
+def test_wav_bytes_is_a_wav_file_of_the_pcm() -> None:
+    pcm = _sine(0.1, PIPER)
+    with wave.open(io.BytesIO(wav_bytes(pcm, PIPER))) as reader:
+        assert (reader.getframerate(), reader.getsampwidth(), reader.getnchannels()) == (
+            22050,
+            2,
+            1,
+        )
+        assert reader.readframes(reader.getnframes()) == pcm
+
+
+def test_stream_header_describes_the_format_and_an_open_length() -> None:
+    header = wav_stream_header(OPENAI)
+    assert len(header) == 44
+    assert header[:4] == b"RIFF"
+    assert header[8:12] == b"WAVE"
+    assert int.from_bytes(header[24:28], "little") == 24000
+    assert header[40:44] == b"\xff\xff\xff\xff"
+
+
+def test_convert_resamples_keeping_duration_and_pitch() -> None:
+    pcm = _sine(1.0, PIPER)
+    out = np.frombuffer(convert(pcm, PIPER, OPENAI), dtype="<i2")
+    assert len(out) == 24000
+    spectrum = np.abs(np.fft.rfft(out))
+    assert np.argmax(spectrum) == pytest.approx(440, abs=2)  # 1 s: bins are 1 Hz apart
+
+
+def test_convert_mixes_stereo_down_and_leaves_equal_formats_alone() -> None:
+    stereo = np.array([[1000, 3000], [-2000, 0]], dtype="<i2").tobytes()
+    mono = convert(stereo, AudioFormat(rate=16000, channels=2), AudioFormat(rate=16000))
+    assert np.frombuffer(mono, dtype="<i2").tolist() == [2000, -1000]
+    pcm = _sine(0.01, PIPER)
+    assert convert(pcm, PIPER, PIPER) is pcm
+    with pytest.raises(ValueError, match="16-bit"):
+        convert(pcm, AudioFormat(width=4), PIPER)
+
+
+async def test_replayable_stream_gives_every_reader_the_whole_utterance() -> None:
+    pulled: list[int] = []
+
+    async def microphone() -> AsyncIterator[bytes]:
+        for n in range(5):
+            pulled.append(n)
+            await asyncio.sleep(0)
+            yield bytes([n])
+
+    audio = ReplayableStream(microphone())
+    first = audio.read()
+    assert [await anext(first), await anext(first)] == [b"\x00", b"\x01"]  # then it fails
+    assert b"".join([chunk async for chunk in audio.read()]) == bytes(range(5))
+    assert b"".join([chunk async for chunk in audio.read()]) == bytes(range(5))
+    assert pulled == list(range(5))  # the microphone was read once

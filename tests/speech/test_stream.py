@@ -1,0 +1,80 @@
+"""Speaking streamed text sentence by sentence, with fallbacks and one output format."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from custom_components.anima.providers.base import (
+    AudioChunk,
+    AudioFormat,
+    ProviderConnectionError,
+    ProviderServerError,
+)
+from custom_components.anima.speech.earcons import Earcon, earcon_pcm
+from custom_components.anima.speech.shaping import ShapeOptions
+from custom_components.anima.speech.stream import EARCON_FORMAT, sentences, speak_pcm, speak_wav
+
+FORMAT = AudioFormat(rate=16000)
+
+
+async def _pieces(*pieces: str) -> AsyncIterator[str]:
+    for piece in pieces:
+        yield piece
+
+
+async def _audio(*chunks: bytes, fail: bool = False) -> AsyncIterator[AudioChunk]:
+    for chunk in chunks:
+        yield AudioChunk(chunk, FORMAT)
+    if fail:
+        raise ProviderConnectionError("dropped")
+
+
+class Voice:
+    """Says each sentence as its length in samples; scripted failures by sentence number."""
+
+    def __init__(self, fail_at: int | None = None, break_at: int | None = None) -> None:
+        self.said: list[str] = []
+        self.fail_at, self.break_at = fail_at, break_at
+
+    async def __call__(self, sentence: str) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+        number = len(self.said)
+        self.said.append(sentence)
+        if number == self.fail_at:
+            raise ProviderServerError("all failed", 500)
+        rest = _audio(b"\1\0" * 10, fail=number == self.break_at)
+        return AudioChunk(b"\0\0" * len(sentence), FORMAT), rest
+
+
+async def test_sentences_come_out_as_soon_as_complete_and_speakable() -> None:
+    text = _pieces("**Hello** there. ", "The light is ", "on 🙂. And the", " door is 50% open")
+    said = [s async for s in sentences(text, ShapeOptions())]
+    assert said == ["Hello there.", "The light is on.", "And the door is 50 percent open"]
+
+
+async def test_each_sentence_is_spoken_in_order() -> None:
+    voice = Voice()
+    audio = [chunk async for chunk in speak_pcm(_pieces("One. Two two."), voice, ShapeOptions())]
+    assert voice.said == ["One.", "Two two."]
+    assert (
+        sum(len(chunk.audio) for chunk in audio) == 2 * len("One.") + 20 + 2 * len("Two two.") + 20
+    )
+
+
+async def test_no_provider_at_all_plays_the_error_earcon_instead_of_silence() -> None:
+    voice = Voice(fail_at=0)
+    audio = [chunk async for chunk in speak_pcm(_pieces("One. Two."), voice, ShapeOptions())]
+    assert audio == [AudioChunk(earcon_pcm(Earcon.ERROR), EARCON_FORMAT)]
+    assert voice.said == ["One."]  # it stops: the rest would fail the same way
+
+
+async def test_a_sentence_breaking_off_does_not_end_the_answer() -> None:
+    voice = Voice(break_at=0)
+    audio = [chunk async for chunk in speak_pcm(_pieces("One. Two."), voice, ShapeOptions())]
+    assert voice.said == ["One.", "Two."]
+    assert len(audio) == 4  # first chunk and rest of each; the broken rest still gave its audio
+
+
+async def test_empty_text_is_still_a_valid_wav_stream() -> None:
+    chunks = [chunk async for chunk in speak_wav(_pieces("", "  "), Voice(), ShapeOptions())]
+    assert len(chunks) == 1
+    assert chunks[0][:4] == b"RIFF"
