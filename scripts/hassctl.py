@@ -220,6 +220,19 @@ class HassProcess:
         form: Mapping[str, str] | None = None,
     ) -> Any:
         """Call the REST API; return the decoded JSON (None when empty). Errors raise."""
+        data = await self.request_bytes(method, path, body, auth, form=form)
+        return json.loads(data) if data else None
+
+    async def request_bytes(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        auth: bool = True,
+        *,
+        form: Mapping[str, str] | None = None,
+    ) -> bytes:
+        """Call the REST API; return the body as it came (audio, say). Errors raise."""
         for attempt in (1, 2):
             headers = {"Authorization": f"Bearer {self.token}"} if auth else {}
             async with (
@@ -228,14 +241,14 @@ class HassProcess:
                     method, self.base_url + path, json=body, data=form, headers=headers
                 ) as resp,
             ):
-                text = await resp.text()
+                data = await resp.read()
             if resp.status == 401 and auth and attempt == 1:  # the access token expired (30 min)
                 await self.login()
                 continue
             if resp.status >= 400:
-                raise HassHTTPError(resp.status, method, path, text)
+                raise HassHTTPError(resp.status, method, path, data.decode(errors="replace"))
             break
-        return json.loads(text) if text else None
+        return data
 
     async def config_flow(self, handler: str, steps: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
         """Start a config flow, submit each step in turn, return the last result."""

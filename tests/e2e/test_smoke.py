@@ -36,13 +36,13 @@ async def wait_for_state(hass: HassProcess, entry_id: str, state: str, timeout: 
         await asyncio.sleep(0.2)
 
 
-async def test_menu_offers_both_provider_kinds(anima_hass: HassProcess) -> None:
-    """The flow starts with a menu of the two kinds of provider connection."""
+async def test_menu_offers_both_provider_kinds_and_the_hub(anima_hass: HassProcess) -> None:
+    """The flow starts with a menu of the two kinds of provider connection, and the hub."""
     hass = anima_hass
     result = await hass.config_flow("anima", [])
     assert result["type"] == "menu"
     assert result["step_id"] == "user"
-    assert result["menu_options"] == ["openai_compatible", "wyoming"]
+    assert result["menu_options"] == ["openai_compatible", "wyoming", "hub"]
 
 
 async def test_openai_and_wyoming_connections_load(
