@@ -21,6 +21,7 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN, VALIDATION_TIMEOUT
 from .hub import HubRuntime, async_get_router
 from .issues import async_check_chains
+from .metering import async_setup_meter
 from .providers.base import ProviderAuthError, ProviderError
 from .providers.connection import (
     KIND,
@@ -37,11 +38,18 @@ type AnimaHubEntry = ConfigEntry[HubRuntime]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 CONNECTION_PLATFORMS = [Platform.SENSOR]
-HUB_PLATFORMS = [Platform.AI_TASK, Platform.CONVERSATION, Platform.STT, Platform.TTS]
+HUB_PLATFORMS = [
+    Platform.AI_TASK,
+    Platform.CONVERSATION,
+    Platform.SENSOR,
+    Platform.STT,
+    Platform.TTS,
+]
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Make the integration's router, shared by every profile."""
+    """Make the integration's router and cost ledger, shared by every profile."""
+    await async_setup_meter(hass)
     async_get_router(hass)
     return True
 
@@ -57,6 +65,15 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     entry.runtime_data = HubRuntime.of(entry)
+    # The hub's service device carries the house's usage and cost sensors.
+    dr.async_get(hass).async_get_or_create(
+        config_entry_id=entry.entry_id,
+        identifiers={(DOMAIN, entry.entry_id)},
+        name=entry.title,
+        manufacturer="Anima",
+        model="Hub",
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )
     await hass.config_entries.async_forward_entry_setups(entry, HUB_PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
     async_check_chains(hass)

@@ -16,6 +16,8 @@ import probatio
 from .chat import async_run_chat, structure_schema
 from .const import DOMAIN
 from .entity import AnimaProfileEntity
+from .ledger import Kind
+from .metering import metered
 from .profiles import AI_TASK, PROFILE_AGENT
 from .providers.base import ProviderError
 
@@ -55,9 +57,16 @@ class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
             None if task.structure is None else structure_schema(task.structure, chat_log.llm_api)
         )
         try:
-            await async_run_chat(
-                self.hass, self.entity_id, self.chain, self.profile, chat_log, json_schema=schema
-            )
+            kind = Kind.VISION if task.attachments else Kind.CHAT
+            with metered(kind, profile=self.subentry_id):
+                await async_run_chat(
+                    self.hass,
+                    self.entity_id,
+                    self.chain,
+                    self.profile,
+                    chat_log,
+                    json_schema=schema,
+                )
         except ProviderError as err:
             raise HomeAssistantError(
                 translation_domain=DOMAIN,

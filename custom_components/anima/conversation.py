@@ -15,6 +15,8 @@ from homeassistant.helpers.translation import async_get_translations
 from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .entity import AnimaProfileEntity
+from .ledger import Kind
+from .metering import metered
 from .profiles import BREVITY, DEFAULT_BREVITY, LLM_HASS_API, PROFILE_AGENT, PROMPT
 from .providers.base import ProviderError
 
@@ -73,7 +75,8 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
         except conversation.ConverseError as err:
             return err.as_conversation_result()
         try:
-            await async_run_chat(self.hass, self.entity_id, self.chain, profile, chat_log)
+            with metered(Kind.CHAT, profile=self.subentry_id, endpoint=user_input.device_id):
+                await async_run_chat(self.hass, self.entity_id, self.chain, profile, chat_log)
         except ProviderError as err:
             LOGGER.warning("%s could not answer: %s", self.entity_id, err)
             response = intent.IntentResponse(language=user_input.language)

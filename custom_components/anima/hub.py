@@ -17,6 +17,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
+from .metering import METER
 from .profiles import AI_TASK, Link
 from .providers.base import Capability, ProviderError
 from .providers.connection import KIND, KIND_HUB, PRESET, ProviderConnection
@@ -70,6 +71,8 @@ def async_get_router(hass: HomeAssistant) -> Router:
 
     @callback
     def report(attempt: Attempt) -> None:
+        if (meter := hass.data.get(METER)) is not None:
+            meter.on_attempt(attempt)
         async_dispatcher_send(hass, SIGNAL_ATTEMPT, attempt)
 
     router = hass.data[ROUTER] = Router(on_auth_failure=start_reauth, on_attempt=report)

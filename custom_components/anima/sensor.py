@@ -1,20 +1,42 @@
-"""Diagnostic sensors of a provider connection: what the router currently does with it."""
+"""Sensors: provider health, and usage and cost from the ledger.
+
+- each connection: Health (diagnostic), cost today and this month;
+- the hub: cost today and this month for the whole house, tokens, TTS characters and audio
+  seconds today;
+- each profile: its cost today and this month.
+
+Usage sensors are totals that reset at local midnight (or on the first of the month) with
+`last_reset`, so Home Assistant keeps long-term statistics of them.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
-from homeassistant.components.sensor import SensorDeviceClass, SensorEntity
+from homeassistant.components.sensor import (
+    SensorDeviceClass,
+    SensorEntity,
+    SensorEntityDescription,
+    SensorStateClass,
+)
 from homeassistant.config_entries import ConfigEntry
-from homeassistant.const import EntityCategory
+from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+from homeassistant.helpers.event import async_track_time_change
+from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
 from .hub import SIGNAL_ATTEMPT, async_get_router
+from .ledger import Period, Scope, Totals
+from .metering import METER, SIGNAL_RECORDED
+from .providers.connection import KIND, KIND_HUB
 from .routing import Attempt, HealthState
 
 PARALLEL_UPDATES = 0
@@ -22,13 +44,114 @@ PARALLEL_UPDATES = 0
 SCAN_INTERVAL = timedelta(seconds=15)
 
 
+@dataclass(frozen=True, kw_only=True)
+class UsageDescription(SensorEntityDescription):
+    """A figure of one period's totals."""
+
+    period: Period
+    value: Callable[[Totals], float | Decimal]
+
+
+def _cost(period: Period) -> UsageDescription:
+    return UsageDescription(
+        key=f"cost_{period}",
+        translation_key=f"cost_{period}",
+        period=period,
+        device_class=SensorDeviceClass.MONETARY,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=4,
+        value=lambda totals: totals.cost,
+    )
+
+
+COSTS = (_cost(Period.DAY), _cost(Period.MONTH))
+HOUSE_USAGE = (
+    UsageDescription(
+        key="tokens_day",
+        translation_key="tokens_day",
+        period=Period.DAY,
+        state_class=SensorStateClass.TOTAL,
+        value=lambda totals: totals.input_tokens + totals.output_tokens,
+    ),
+    UsageDescription(
+        key="tts_characters_day",
+        translation_key="tts_characters_day",
+        period=Period.DAY,
+        state_class=SensorStateClass.TOTAL,
+        value=lambda totals: totals.tts_characters,
+    ),
+    UsageDescription(
+        key="audio_day",
+        translation_key="audio_day",
+        period=Period.DAY,
+        device_class=SensorDeviceClass.DURATION,
+        native_unit_of_measurement=UnitOfTime.SECONDS,
+        state_class=SensorStateClass.TOTAL,
+        suggested_display_precision=0,
+        value=lambda totals: round(totals.audio_seconds, 1),
+    ),
+)
+
+
 async def async_setup_entry(
     hass: HomeAssistant,
     entry: ConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the health sensor of a provider connection."""
-    async_add_entities([ProviderHealthSensor(entry)], update_before_add=True)
+    """Add the sensors of a connection or of the hub and its profiles."""
+    if entry.data.get(KIND) != KIND_HUB:
+        async_add_entities([ProviderHealthSensor(entry)], update_before_add=True)
+        owner = (Scope.PROVIDER, entry.entry_id)
+        async_add_entities(UsageSensor(d, entry.entry_id, owner) for d in COSTS)
+        return
+    async_add_entities(
+        UsageSensor(d, entry.entry_id, (Scope.TOTAL, None)) for d in (*COSTS, *HOUSE_USAGE)
+    )
+    for subentry_id in entry.subentries:
+        async_add_entities(
+            [UsageSensor(d, subentry_id, (Scope.PROFILE, subentry_id)) for d in COSTS],
+            config_subentry_id=subentry_id,
+        )
+
+
+class UsageSensor(SensorEntity):
+    """One figure of the ledger for one day or month, for the house, a provider or a profile."""
+
+    _attr_has_entity_name = True
+    _attr_should_poll = False
+    entity_description: UsageDescription
+
+    def __init__(
+        self, description: UsageDescription, device: str, owner: tuple[Scope, str | None]
+    ) -> None:
+        """Show `description` of `owner`'s totals on the device identified by `device`."""
+        self.entity_description = description
+        self._scope, self._key = owner
+        self._attr_unique_id = f"{device}-{description.key}"
+        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, device)})
+
+    async def async_added_to_hass(self) -> None:
+        """Refresh on every record, and when a new day or month starts."""
+        self.async_on_remove(async_dispatcher_connect(self.hass, SIGNAL_RECORDED, self._refresh))
+        self.async_on_remove(
+            async_track_time_change(self.hass, self._refresh, hour=0, minute=0, second=0)
+        )
+        self._update()
+
+    @callback
+    def _refresh(self, *_: Any) -> None:
+        self._update()
+        self.async_write_ha_state()
+
+    def _update(self) -> None:
+        ledger = self.hass.data[METER].ledger
+        period = self.entity_description.period
+        totals = ledger.totals(period, scope=self._scope, key=self._key)
+        self._attr_native_value = self.entity_description.value(totals)
+        if self.entity_description.device_class is SensorDeviceClass.MONETARY:
+            self._attr_native_unit_of_measurement = ledger.currency
+        bounds = ledger.day_bounds() if period is Period.DAY else ledger.month_bounds()
+        self._attr_last_reset = dt_util.utc_from_timestamp(bounds[0])
 
 
 class ProviderHealthSensor(SensorEntity):
@@ -41,10 +164,10 @@ class ProviderHealthSensor(SensorEntity):
 
     def __init__(self, entry: ConfigEntry) -> None:
         """Attach the sensor to the connection's service device."""
-        self._attr_options = [state.value for state in HealthState]
         self._entry_id = entry.entry_id
         self._attr_unique_id = f"{entry.entry_id}-health"
         self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
+        self._attr_options = [state.value for state in HealthState]
 
     async def async_added_to_hass(self) -> None:
         """Refresh after every attempt on this provider."""

@@ -13,6 +13,8 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .const import LOGGER
 from .entity import AnimaProfileEntity
 from .hub import async_get_router, chain_languages, resolve_chain
+from .ledger import Kind
+from .metering import METER, metered
 from .profiles import LANGUAGE, PROFILE_LISTENER
 from .providers.audio import ReplayableStream
 from .providers.base import AudioFormat, Capability, ProviderError, Transcript
@@ -99,7 +101,9 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
 
         try:
             chain = resolve_chain(self.hass, self.chain, Capability.STT)
-            transcript = await async_get_router(self.hass).call(chain, transcribe)
+            with metered(Kind.STT, profile=self.subentry_id, defer=True) as scope:
+                transcript = await async_get_router(self.hass).call(chain, transcribe)
+            self.hass.data[METER].settle(scope, transcript.usage)
         except ProviderError as err:
             LOGGER.warning("%s could not transcribe: %s", self.entity_id, err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

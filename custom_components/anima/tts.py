@@ -25,9 +25,11 @@ from .hub import (
     connection_voices,
     resolve_chain,
 )
+from .ledger import Kind
+from .metering import METER, metered
 from .profiles import LANGUAGE, PROFILE_VOICE
 from .providers.audio import wav_bytes
-from .providers.base import AudioChunk, Capability, ProviderError, ProviderResponseError
+from .providers.base import AudioChunk, Capability, ProviderError, ProviderResponseError, Usage
 from .routing import Route
 from .speech.shaping import ShapeOptions
 from .speech.stream import EARCON_FORMAT, SentenceSynthesizer, speak_pcm, speak_wav
@@ -115,6 +117,9 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         except ProviderError:
             chain = None
 
+        meter = self.hass.data[METER]
+        spoken_by: dict[str, str | None] = {}
+
         async def synthesize(sentence: str) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
             if chain is None:
                 raise NoProviderError("No loaded connection of the chain can speak")
@@ -127,6 +132,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
                     self.hass, route.provider_id, language
                 ):
                     voice = chosen_voice
+                spoken_by["voice"] = voice
                 audio: AsyncIterator[AudioChunk] = route.provider.synthesize(
                     sentence, voice=voice, model=route.model, language=language
                 )
@@ -135,7 +141,21 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
                 except StopAsyncIteration:
                     raise ProviderResponseError("The provider returned no audio") from None
 
-            return await router.call(chain, first_chunk)
+            with metered(Kind.TTS, profile=self.subentry_id, defer=True) as scope:
+                first, rest = await router.call(chain, first_chunk)
+
+            async def counted() -> AsyncIterator[AudioChunk]:
+                """Yield the rest of the sentence; record its usage once it has all played."""
+                seconds = first.format.seconds(len(first.audio))
+                try:
+                    async for chunk in rest:
+                        seconds += chunk.format.seconds(len(chunk.audio))
+                        yield chunk
+                finally:
+                    usage = Usage(characters=len(sentence), audio_seconds=seconds)
+                    meter.settle(scope, usage, voice=spoken_by.get("voice"))
+
+            return first, counted()
 
         return synthesize
 

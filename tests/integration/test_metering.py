@@ -1,0 +1,123 @@
+"""Every provider call lands in the cost ledger; usage sensors show it for the house, each
+provider and each profile."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+from homeassistant.components import conversation, stt
+from homeassistant.core import Context, HomeAssistant
+import pytest
+import pytest_asyncio
+
+from custom_components.anima.ledger import Kind
+from custom_components.anima.metering import METER
+from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.tts import AnimaTextToSpeechEntity
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fixtures.speech_servers import SpeechServer
+from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+
+# gpt-4.1-mini in prices.json: USD 0.40 per 1M input tokens, 1.60 per 1M output tokens.
+TURN_COST = Decimal("1200") * Decimal("0.40") / 10**6 + Decimal("300") * Decimal("1.60") / 10**6
+
+
+@pytest_asyncio.fixture
+async def backup(socket_enabled: None) -> AsyncIterator[FakeOpenAIServer]:
+    """A second provider, for fallbacks."""
+    async with FakeOpenAIServer() as server:
+        yield server
+
+
+def _value(hass: HomeAssistant, entity_id: str) -> Decimal:
+    state = hass.states.get(entity_id)
+    assert state is not None, entity_id
+    return Decimal(state.state)
+
+
+async def _converse(hass: HomeAssistant, text: str = "Hello") -> None:
+    await conversation.async_converse(
+        hass, text, None, Context(), "en", agent_id="conversation.anima_assistant"
+    )
+
+
+async def test_a_turn_is_priced_and_shown_for_house_provider_and_profile(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]))
+    openai_server.reply(Reply.text("Hi there.", usage=(1200, 300)))
+    await _converse(hass)
+    await hass.async_block_till_done()
+    for entity_id in (
+        "sensor.anima_cost_today",
+        "sensor.anima_cost_this_month",
+        "sensor.openai_cost_today",
+        "sensor.assistant_cost_today",
+    ):
+        assert _value(hass, entity_id) == TURN_COST, entity_id
+    state = hass.states.get("sensor.anima_cost_today")
+    assert state.attributes["unit_of_measurement"] == "USD"
+    assert state.attributes["state_class"] == "total"
+    assert state.attributes["device_class"] == "monetary"
+    assert _value(hass, "sensor.anima_tokens_today") == 1500
+    (record,) = hass.data[METER].ledger.records()
+    assert (record.kind, record.model, record.outcome) == (Kind.CHAT, "gpt-4.1-mini", "ok")
+    assert record.profile is not None
+
+
+async def test_failed_attempts_and_the_fallback_are_both_recorded(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    first = await add_openai(hass, openai_server, "Primary", preset="openai")
+    second = await add_openai(hass, backup, "Backup")
+    chain = [Link(first.entry_id, "gpt-4.1-mini"), Link(second.entry_id, "gpt-4o-mini")]
+    await add_hub(hass, profile(PROFILE_AGENT, "Assistant", chain))
+    openai_server.reply(Reply.error(503))
+    await _converse(hass)
+    records = hass.data[METER].ledger.records()
+    assert [(r.provider, r.outcome) for r in records] == [
+        (first.entry_id, "failed"),
+        (second.entry_id, "fallback"),
+    ]
+    assert records[1].priced is False  # a custom service has no known price: unknown, not free
+
+
+async def test_speech_is_metered_in_seconds_and_characters(
+    hass: HomeAssistant, piper_server: SpeechServer, whisper_server: SpeechServer
+) -> None:
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    whisper = await add_wyoming(hass, whisper_server, "Whisper")
+    await add_hub(
+        hass,
+        profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice="en_US-joe-medium")]),
+        profile(PROFILE_LISTENER, "Listener", [Link(whisper.entry_id)]),
+    )
+    voice = hass.data["tts"].get_entity("tts.anima_voice")
+    assert isinstance(voice, AnimaTextToSpeechEntity)
+    await voice.async_get_tts_audio("The door is open. The light is on.", "en", {})
+
+    async def silence() -> AsyncIterator[bytes]:
+        yield b"\0" * 32000  # one second at 16 kHz
+
+    listener = stt.async_get_speech_to_text_entity(hass, "stt.anima_listener")
+    metadata = stt.SpeechMetadata(
+        "en",
+        stt.AudioFormats.WAV,
+        stt.AudioCodecs.PCM,
+        stt.AudioBitRates.BITRATE_16,
+        stt.AudioSampleRates.SAMPLERATE_16000,
+        stt.AudioChannels.CHANNEL_MONO,
+    )
+    await listener.async_process_audio_stream(metadata, silence())
+    await hass.async_block_till_done()
+    records = hass.data[METER].ledger.records()
+    spoken = [r for r in records if r.kind is Kind.TTS]
+    assert [r.characters for r in spoken] == [len("The door is open."), len("The light is on.")]
+    assert all(0.5 < r.audio_seconds < 3 for r in spoken)
+    assert {r.voice for r in spoken} == {"en_US-joe-medium"}
+    (heard,) = [r for r in records if r.kind is Kind.STT]
+    assert heard.audio_seconds == pytest.approx(1.0)
+    assert _value(hass, "sensor.anima_speech_characters_today") == sum(r.characters for r in spoken)
+    assert _value(hass, "sensor.anima_cost_today") == 0  # local services are free
