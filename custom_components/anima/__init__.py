@@ -18,6 +18,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
+from .budgeting import KEEPER, async_setup_budgets, budget_config
 from .const import DOMAIN, VALIDATION_TIMEOUT
 from .hub import HubRuntime, async_get_router
 from .issues import async_check_chains
@@ -32,6 +33,7 @@ from .providers.connection import (
     open_connection,
 )
 from .providers.presets import PRESETS
+from .services import async_setup_services
 
 type AnimaConfigEntry = ConfigEntry[ProviderConnection]
 type AnimaHubEntry = ConfigEntry[HubRuntime]
@@ -41,6 +43,7 @@ CONNECTION_PLATFORMS = [Platform.SENSOR]
 HUB_PLATFORMS = [
     Platform.AI_TASK,
     Platform.CONVERSATION,
+    Platform.SELECT,
     Platform.SENSOR,
     Platform.STT,
     Platform.TTS,
@@ -50,6 +53,8 @@ HUB_PLATFORMS = [
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     """Make the integration's router and cost ledger, shared by every profile."""
     await async_setup_meter(hass)
+    await async_setup_budgets(hass)
+    await async_setup_services(hass)
     async_get_router(hass)
     return True
 
@@ -65,6 +70,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 
 async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     entry.runtime_data = HubRuntime.of(entry)
+    hass.data[KEEPER].watch(entry)
     # The hub's service device carries the house's usage and cost sensors.
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
@@ -127,5 +133,6 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 async def _async_hub_updated(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
+    hass.data[KEEPER].configure(budget_config(entry.options))
     if HubRuntime.of(entry) != entry.runtime_data:
         await hass.config_entries.async_reload(entry.entry_id)

@@ -14,11 +14,15 @@ from homeassistant.config_entries import (
     ConfigFlow,
     ConfigFlowResult,
     ConfigSubentryFlow,
+    OptionsFlow,
 )
 from homeassistant.core import callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -30,7 +34,9 @@ from homeassistant.helpers.selector import (
 import probatio as vol
 from yarl import URL
 
+from .budgeting import HOUSE_DAILY, HOUSE_MONTHLY, WARNING_PERCENT
 from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
+from .metering import METER
 from .profile_flow import ProfileFlow
 from .profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE
 from .providers.base import (
@@ -153,6 +159,20 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
         if config_entry.data.get(KIND) != KIND_HUB:
             return {}
         return {kind: ProfileFlow for kind in (PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE)}
+
+    @classmethod
+    @callback
+    @override
+    def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
+        """Offer options for the hub (its budgets), not for connections."""
+        return config_entry.data.get(KIND) == KIND_HUB
+
+    @staticmethod
+    @callback
+    @override
+    def async_get_options_flow(config_entry: ConfigEntry) -> HubOptionsFlow:
+        """Edit the hub's budgets."""
+        return HubOptionsFlow()
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -279,4 +299,30 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
+        )
+
+
+MONEY = NumberSelector(NumberSelectorConfig(min=0, step=0.01, mode=NumberSelectorMode.BOX))
+
+
+class HubOptionsFlow(OptionsFlow):
+    """The house's budgets: daily and monthly limits and when to start saving."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the limits (empty: no limit) and the warning threshold."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        schema = vol.Schema(
+            {
+                vol.Optional(HOUSE_DAILY): MONEY,
+                vol.Optional(HOUSE_MONTHLY): MONEY,
+                vol.Required(WARNING_PERCENT, default=80): NumberSelector(
+                    NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.SLIDER)
+                ),
+            }
+        )
+        return self.async_show_form(
+            step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+            description_placeholders={"currency": self.hass.data[METER].ledger.currency},
         )

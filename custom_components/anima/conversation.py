@@ -15,10 +15,17 @@ from homeassistant.helpers.translation import async_get_translations
 from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .entity import AnimaProfileEntity
+from .hub import async_turn_classes
 from .ledger import Kind
 from .metering import metered
 from .profiles import BREVITY, DEFAULT_BREVITY, LLM_HASS_API, PROFILE_AGENT, PROMPT
 from .providers.base import ProviderError
+from .speech.tiers import (
+    INTENT_ACTION_DONE,
+    MessageClass,
+    classify_agent_reply,
+    classify_intent,
+)
 
 PARALLEL_UPDATES = 0
 
@@ -89,7 +96,28 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
                 conversation_id=chat_log.conversation_id,
                 continue_conversation=False,
             )
-        return conversation.async_get_result_from_chat_log(user_input, chat_log)
+        result = conversation.async_get_result_from_chat_log(user_input, chat_log)
+        async_turn_classes(self.hass).remember(
+            result.response.speech.get("plain", {}).get("speech", ""),
+            _turn_class(chat_log, continue_conversation=result.continue_conversation),
+        )
+        return result
+
+
+def _turn_class(chat_log: conversation.ChatLog, *, continue_conversation: bool) -> MessageClass:
+    """Classify the turn just answered: an action done is a confirmation, else an answer."""
+    if continue_conversation:
+        return MessageClass.CONVERSATION
+    this_turn: list[conversation.Content] = []
+    for content in reversed(chat_log.content):
+        if isinstance(content, conversation.UserContent):
+            break
+        this_turn.append(content)
+    results = [c.result for c in this_turn if isinstance(c, conversation.ToolResultContent)]
+    actions = [r.data.get("response_type") for r in results if not r.error]
+    if actions and all(kind == INTENT_ACTION_DONE for kind in actions):
+        return classify_intent(INTENT_ACTION_DONE)
+    return classify_agent_reply()
 
 
 async def _spoken_error(hass: HomeAssistant, language: str) -> str:

@@ -10,7 +10,7 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from .hub import async_get_router
-from .profiles import chain_of
+from .profiles import all_links
 from .providers.connection import API_KEY, KIND, KIND_HUB
 
 TO_REDACT = {API_KEY}
@@ -31,7 +31,7 @@ async def async_get_config_entry_diagnostics(
                     "title": sub.title,
                     "data": dict(sub.data),
                     "chain_health": {
-                        link.connection: health.get(link.connection) for link in chain_of(sub.data)
+                        link.connection: health.get(link.connection) for link in all_links(sub.data)
                     },
                 }
                 for sub in entry.subentries.values()

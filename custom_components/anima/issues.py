@@ -6,7 +6,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from .const import DOMAIN
-from .profiles import chain_of, profiles_using
+from .profiles import all_links, profiles_using
 
 _PREFIX = "missing_connection_"
 
@@ -28,7 +28,7 @@ def async_check_chains(hass: HomeAssistant, removed_titles: dict[str, str] | Non
     missing = {
         link.connection
         for _, data in profiles.values()
-        for link in chain_of(data)
+        for link in all_links(data)
         if link.connection not in existing
     }
     registry = ir.async_get(hass)

@@ -40,13 +40,19 @@ from .profiles import (
     LANGUAGE,
     LLM_HASS_API,
     MAX_TOKENS,
+    POLICY,
     PROFILE_AGENT,
+    PROFILE_VOICE,
     PROMPT,
     TEMPERATURE,
+    TIER_CHAINS,
     Link,
+    all_links,
     chain_of,
     link_choices,
+    policy_of,
 )
+from .speech.tiers import TIERS, MessageClass, PolicyError, Tier, VoicePolicy
 
 DEFAULT_NAMES = {"agent": "Assistant", "listener": "Listener", "voice": "Voice"}
 
@@ -71,24 +77,32 @@ class ProfileFlow(ConfigSubentryFlow):
         self, user_input: dict[str, Any] | None, current: dict[str, Any]
     ) -> SubentryFlowResult:
         step_id = "user" if self.source == "user" else "reconfigure"
-        choices = self._chain_choices(chain_of(current))
+        voice = self._subentry_type == PROFILE_VOICE
+        chain_keys = tuple(TIER_CHAINS.values()) if voice else (CHAIN,)
+        choices = self._chain_choices(all_links(current))
         if not choices:
             return self.async_abort(reason="no_connections")
         errors: dict[str, str] = {}
         if user_input is not None:
             data = dict(user_input)
             name = str(data.pop(CONF_NAME)).strip()
-            try:
-                links = [Link.from_option(value) for value in data.pop(CHAIN, [])]
-            except ValueError:
-                errors[CHAIN] = "invalid_link"
-                links = []
-            if not links and not errors:
+            for key in chain_keys:
+                try:
+                    data[key] = [Link.from_option(v).as_data() for v in data.get(key) or []]
+                except ValueError:
+                    errors[key] = "invalid_link"
+            if not data.get(CHAIN) and not errors:
                 errors[CHAIN] = "chain_required"
             if not name:
                 errors[CONF_NAME] = "name_required"
+            if voice:
+                try:
+                    data[POLICY] = VoicePolicy.from_dict(
+                        {cls: data.pop(cls) for cls in MessageClass if cls in data}
+                    ).to_dict()
+                except PolicyError as err:
+                    errors[err.key] = "alert_must_speak"
             if not errors:
-                data[CHAIN] = [link.as_data() for link in links]
                 if step_id == "user":
                     return self.async_create_entry(title=name, data=data)
                 return self.async_update_and_abort(
@@ -96,7 +110,8 @@ class ProfileFlow(ConfigSubentryFlow):
                 )
         suggested = {
             **current,
-            CHAIN: [link.option() for link in chain_of(current)],
+            **policy_of(current).to_dict(),
+            **{key: [link.option() for link in chain_of(current, key)] for key in chain_keys},
             **(user_input or {}),
         }
         suggested.setdefault(CONF_NAME, DEFAULT_NAMES[self._subentry_type])
@@ -155,4 +170,12 @@ class ProfileFlow(ConfigSubentryFlow):
             }
         else:
             schema[vol.Optional(LANGUAGE)] = LanguageSelector()
+        if self._subentry_type == PROFILE_VOICE:
+            cheaper = SelectSelectorConfig(
+                options=choices, multiple=True, mode=SelectSelectorMode.DROPDOWN
+            )
+            tiers = SelectSelectorConfig(options=list(TIERS), translation_key="tier")
+            schema |= {vol.Optional(TIER_CHAINS[Tier.COMPACT]): SelectSelector(cheaper)}
+            schema |= {vol.Optional(TIER_CHAINS[Tier.FORMANT]): SelectSelector(cheaper)}
+            schema |= {vol.Required(cls): SelectSelector(tiers) for cls in MessageClass}
         return vol.Schema(schema)

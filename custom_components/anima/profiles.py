@@ -13,6 +13,7 @@ from typing import Any, Final
 
 from .providers.base import Capability
 from .providers.connection import ProviderConnection, models_for
+from .speech.tiers import Tier, VoicePolicy
 
 # Subentry types of the hub entry.
 PROFILE_AGENT: Final = "agent"
@@ -39,6 +40,13 @@ MAX_TOKENS: Final = "max_tokens"
 VISION: Final = "vision"
 AI_TASK: Final = "ai_task"
 LANGUAGE: Final = "language"
+POLICY: Final = "policy"
+#: Where a voice profile keeps the chain of each spoken tier (the earcon needs none).
+TIER_CHAINS: Final[Mapping[Tier, str]] = {
+    Tier.EXPRESSIVE: CHAIN,
+    Tier.COMPACT: "compact_chain",
+    Tier.FORMANT: "formant_chain",
+}
 
 DEFAULT_BREVITY: Final = (
     "Your answers are spoken aloud by a small speaker. Answer in one or two short sentences "
@@ -87,9 +95,19 @@ class Link:
         return cls(parts[0], parts[1] or None, parts[2] or None)
 
 
-def chain_of(profile: Mapping[str, Any]) -> tuple[Link, ...]:
-    """Return the links of a profile's chain, best first."""
-    return tuple(Link.from_data(link) for link in profile.get(CHAIN, ()))
+def chain_of(profile: Mapping[str, Any], key: str = CHAIN) -> tuple[Link, ...]:
+    """Return the links of a profile's chain (or of a voice tier's), best first."""
+    return tuple(Link.from_data(link) for link in profile.get(key) or ())
+
+
+def all_links(profile: Mapping[str, Any]) -> tuple[Link, ...]:
+    """Return every link a profile names: its chain and its voice tiers' chains."""
+    return tuple(link for key in TIER_CHAINS.values() for link in chain_of(profile, key))
+
+
+def policy_of(profile: Mapping[str, Any]) -> VoicePolicy:
+    """Return a voice profile's policy (class -> tier); the default when none is stored."""
+    return VoicePolicy.from_dict(profile.get(POLICY))
 
 
 def profiles_using(
@@ -99,7 +117,7 @@ def profiles_using(
     return sorted(
         title
         for title, data in profiles.values()
-        if any(link.connection == connection for link in chain_of(data))
+        if any(link.connection == connection for link in all_links(data))
     )
 
 

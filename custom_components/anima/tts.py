@@ -1,4 +1,10 @@
-"""Text-to-speech entities: one per voice profile, speaking through its chain.
+"""Text-to-speech entities: one per voice profile, speaking in the tier each message needs.
+
+Each message has a class (the `message_class` option; else what the agent said it was; else an
+answer). The profile's policy maps the class to a tier (earcon, formant, compact, expressive),
+the budget may step it down or keep it local, and the tier's chain speaks: the profile's main
+chain is the expressive tier, `compact_chain` and `formant_chain` the cheaper ones, and the
+earcon needs no provider. See speech/tiers.py.
 
 Streamed input (an agent still writing) is cut into sentences and each is spoken as soon as it
 is complete. A provider that fails before a sentence's first audio is replaced by the next in
@@ -9,6 +15,7 @@ carries on with the next sentence.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+import hashlib
 from typing import Any, override
 
 from homeassistant.components import tts
@@ -17,24 +24,45 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .budgeting import KEEPER
+from .budgets import Degradation
 from .entity import AnimaProfileEntity
 from .hub import (
     NoProviderError,
     async_get_router,
+    async_turn_classes,
     chain_languages,
     connection_voices,
+    loaded_connection,
     resolve_chain,
 )
 from .ledger import Kind
 from .metering import METER, metered
-from .profiles import LANGUAGE, PROFILE_VOICE
+from .profiles import LANGUAGE, PROFILE_VOICE, TIER_CHAINS, Link, chain_of, policy_of
 from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability, ProviderError, ProviderResponseError, Usage
+from .providers.connection import is_local
 from .routing import Route
-from .speech.shaping import ShapeOptions
-from .speech.stream import EARCON_FORMAT, SentenceSynthesizer, speak_pcm, speak_wav
+from .speech.shaping import options_for_tier
+from .speech.stream import (
+    EARCON_FORMAT,
+    SentenceSynthesizer,
+    earcon_chunk,
+    speak_pcm,
+    wav_stream,
+)
+from .speech.tiers import (
+    ALWAYS_LOCAL,
+    MessageClass,
+    Tier,
+    choose_tier,
+    earcon_for,
+    parse_message_class,
+)
 
 PARALLEL_UPDATES = 0
+#: TTS option: the class of the message (confirmation, notification, alert, answer, conversation).
+MESSAGE_CLASS = "message_class"
 
 
 async def async_setup_entry(
@@ -61,7 +89,15 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
         self._attr_name = subentry.title
-        self._attr_supported_options = [tts.ATTR_VOICE]
+        self._attr_supported_options = [tts.ATTR_VOICE, MESSAGE_CLASS]
+
+    @property
+    @override
+    def default_options(self) -> dict[str, Any]:
+        """What decides the audio besides the text: Home Assistant's cache keys on it."""
+        tier = self._plan(MessageClass.ANSWER)[0]
+        profile = hashlib.sha256(repr(sorted(self.profile.items())).encode()).hexdigest()[:12]
+        return {"plan": f"{profile}-{tier}"}
 
     @property
     @override
@@ -92,28 +128,78 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     ) -> tts.TtsAudioType:
         """Speak a whole message as one WAV file."""
         pcm, audio_format = bytearray(), None
-        async for chunk in speak_pcm(
-            _once(message), self._synthesizer(language, options), ShapeOptions(language=language)
-        ):
+        known = async_turn_classes(self.hass).class_of(message)
+        async for chunk in self._speak(_once(message), language, options, known):
             audio_format = audio_format or chunk.format
             pcm += chunk.audio
-        if audio_format is None:
-            return "wav", wav_bytes(b"", EARCON_FORMAT)
-        return "wav", wav_bytes(bytes(pcm), audio_format)
+        return "wav", wav_bytes(bytes(pcm), audio_format or EARCON_FORMAT)
 
     @override
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Speak text while it is still being written, sentence by sentence."""
-        synthesize = self._synthesizer(request.language, request.options)
-        options = ShapeOptions(language=request.language)
-        return TTSAudioResponse("wav", speak_wav(request.message_gen, synthesize, options))
+        audio = self._speak(request.message_gen, request.language, request.options)
+        return TTSAudioResponse("wav", wav_stream(audio))
 
-    def _synthesizer(self, language: str, options: dict[str, Any]) -> SentenceSynthesizer:
-        """Return what speaks one sentence through the chain as it is at this call."""
+    def _plan(self, message_class: MessageClass) -> tuple[Tier, tuple[Link, ...], Degradation]:
+        """Choose the tier (and its links) for a message class under the house budget now."""
+        profile = self.profile
+        degradation = self.hass.data[KEEPER].status().degradation
+        chains = {tier: chain_of(profile, key) for tier, key in TIER_CHAINS.items()}
+        usable = {
+            tier
+            for tier, links in chains.items()
+            if any(_speaks(self.hass, link.connection) for link in links)
+        }
+        local = ALWAYS_LOCAL | {
+            tier
+            for tier, links in chains.items()
+            if links and all(_local(self.hass, link.connection) for link in links)
+        }
+        tier = choose_tier(
+            policy_of(profile),
+            message_class,
+            available=usable,
+            steps_down=degradation.tier_steps_down,
+            local_only=degradation.local_only,
+            local_tiers=local,
+        )
+        links = chains.get(tier, ())
+        if degradation.local_only:
+            links = tuple(link for link in links if _local(self.hass, link.connection))
+        return tier, links, degradation
+
+    def _speak(
+        self,
+        text: AsyncIterator[str],
+        language: str,
+        options: dict[str, Any],
+        known: MessageClass | None = None,
+    ) -> AsyncIterator[AudioChunk]:
+        """Speak `text` in the tier its class gets now; an earcon needs no provider at all."""
+        message_class = (
+            (parse_message_class(options[MESSAGE_CLASS]) if options.get(MESSAGE_CLASS) else None)
+            or known
+            or MessageClass.ANSWER
+        )
+        tier, links, degradation = self._plan(message_class)
+        earcon = earcon_chunk(earcon_for(message_class))
+        if tier is Tier.EARCON:
+            return _only(earcon)
+        return speak_pcm(
+            text,
+            self._synthesizer(links, language, options),
+            options_for_tier(tier, language=language),
+            lead=earcon if degradation.earcon_first else None,
+        )
+
+    def _synthesizer(
+        self, links: tuple[Link, ...], language: str, options: dict[str, Any]
+    ) -> SentenceSynthesizer:
+        """Return what speaks one sentence through `links` as they are at this call."""
         router = async_get_router(self.hass)
         chosen_voice = options.get(tts.ATTR_VOICE)
         try:
-            chain = resolve_chain(self.hass, self.chain, Capability.TTS)
+            chain = resolve_chain(self.hass, links, Capability.TTS)
         except ProviderError:
             chain = None
 
@@ -162,3 +248,17 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
 
 async def _once(text: str) -> AsyncIterator[str]:
     yield text
+
+
+async def _only(chunk: AudioChunk) -> AsyncIterator[AudioChunk]:
+    yield chunk
+
+
+def _speaks(hass: HomeAssistant, entry_id: str) -> bool:
+    connection = loaded_connection(hass, entry_id)
+    return connection is not None and Capability.TTS in connection.capabilities
+
+
+def _local(hass: HomeAssistant, entry_id: str) -> bool:
+    entry = hass.config_entries.async_get_entry(entry_id)
+    return entry is not None and is_local(entry.data)

@@ -12,7 +12,13 @@ from custom_components.anima.providers.base import (
 )
 from custom_components.anima.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.speech.shaping import ShapeOptions
-from custom_components.anima.speech.stream import EARCON_FORMAT, sentences, speak_pcm, speak_wav
+from custom_components.anima.speech.stream import (
+    EARCON_FORMAT,
+    earcon_chunk,
+    sentences,
+    speak_pcm,
+    wav_stream,
+)
 
 FORMAT = AudioFormat(rate=16000)
 
@@ -75,6 +81,14 @@ async def test_a_sentence_breaking_off_does_not_end_the_answer() -> None:
 
 
 async def test_empty_text_is_still_a_valid_wav_stream() -> None:
-    chunks = [chunk async for chunk in speak_wav(_pieces("", "  "), Voice(), ShapeOptions())]
+    audio = speak_pcm(_pieces("", "  "), Voice(), ShapeOptions())
+    chunks = [chunk async for chunk in wav_stream(audio)]
     assert len(chunks) == 1
     assert chunks[0][:4] == b"RIFF"
+
+
+async def test_a_lead_earcon_plays_first_and_sets_the_format() -> None:
+    lead = earcon_chunk("notify")
+    audio = [c async for c in speak_pcm(_pieces("One."), Voice(), ShapeOptions(), lead=lead)]
+    assert audio[0] == lead
+    assert {chunk.format for chunk in audio} == {EARCON_FORMAT}  # the voice's 16 kHz converted

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+import ipaddress
 import re
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from .base import Capability, ProviderResponseError
 from .openai_compat import OpenAICompatClient
@@ -69,6 +71,22 @@ def unique_id_of(data: Mapping[str, Any]) -> str:
     if data[KIND] == KIND_WYOMING:
         return f"wyoming://{str(data[HOST]).strip().lower()}:{int(data[PORT])}"
     return normalize_base_url(str(data[BASE_URL]))
+
+
+def is_local(data: Mapping[str, Any]) -> bool:
+    """Whether a connection stays inside the house (what "local only" budgets allow).
+
+    Wyoming servers and OpenAI-compatible servers on a loopback, private or link-local address
+    or a `.local`/single-label host name are local; a public host name is a cloud.
+    """
+    if data[KIND] == KIND_WYOMING:
+        return True
+    host = URL(str(data.get(BASE_URL, ""))).host or ""
+    try:
+        address = ipaddress.ip_address(host)
+    except ValueError:
+        return host == "localhost" or host.endswith(".local") or "." not in host
+    return address.is_private or address.is_loopback or address.is_link_local
 
 
 def models_for(models: tuple[str, ...], capability: Capability) -> list[str]:

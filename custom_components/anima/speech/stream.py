@@ -25,6 +25,12 @@ from .shaping import ShapeOptions, shape, split_sentences
 _LOGGER = logging.getLogger(__name__)
 EARCON_FORMAT = AudioFormat(rate=SAMPLE_RATE)
 
+
+def earcon_chunk(name: str) -> AudioChunk:
+    """Return a named earcon as one chunk of audio."""
+    return AudioChunk(earcon_pcm(name), EARCON_FORMAT)
+
+
 #: Opens the audio of one sentence: its first chunk and an iterator of the rest.
 type SentenceSynthesizer = Callable[[str], Awaitable[tuple[AudioChunk, AsyncIterator[AudioChunk]]]]
 
@@ -46,10 +52,20 @@ async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIte
 
 
 async def speak_pcm(
-    text: AsyncIterable[str], synthesize: SentenceSynthesizer, options: ShapeOptions
+    text: AsyncIterable[str],
+    synthesize: SentenceSynthesizer,
+    options: ShapeOptions,
+    *,
+    lead: AudioChunk | None = None,
 ) -> AsyncIterator[AudioChunk]:
-    """Yield the audio of each sentence in one format, sentence by sentence."""
+    """Yield the audio of each sentence in one format, sentence by sentence.
+
+    `lead` (an earcon, say) plays first and sets the format.
+    """
     target: AudioFormat | None = None
+    if lead is not None:
+        target = lead.format
+        yield lead
     async for sentence in sentences(text, options):
         try:
             first, rest = await synthesize(sentence)
@@ -67,12 +83,10 @@ async def speak_pcm(
             _LOGGER.warning("Speech broke off mid-sentence; going on with the next: %s", err)
 
 
-async def speak_wav(
-    text: AsyncIterable[str], synthesize: SentenceSynthesizer, options: ShapeOptions
-) -> AsyncGenerator[bytes]:
-    """Yield a streamed WAV file: a header without length, then the PCM of each sentence."""
+async def wav_stream(audio: AsyncIterable[AudioChunk]) -> AsyncGenerator[bytes]:
+    """Yield a streamed WAV file: a header without length, then the PCM of each chunk."""
     header_sent = False
-    async for chunk in speak_pcm(text, synthesize, options):
+    async for chunk in audio:
         if not header_sent:
             header_sent = True
             yield wav_stream_header(chunk.format)

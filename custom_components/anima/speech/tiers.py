@@ -182,6 +182,31 @@ class VoicePolicy:
 
 
 DEFAULT_POLICY = VoicePolicy()
+#: Named policies a voice's `select` entity offers (automations switch them, e.g. quiet hours).
+POLICY_PRESETS: Mapping[str, VoicePolicy] = {
+    "standard": DEFAULT_POLICY,
+    "quiet": VoicePolicy(
+        confirmation=Tier.EARCON,
+        notification=Tier.EARCON,
+        alert=Tier.FORMANT,
+        answer=Tier.COMPACT,
+        conversation=Tier.COMPACT,
+    ),
+    "economy": VoicePolicy(
+        confirmation=Tier.EARCON,
+        notification=Tier.FORMANT,
+        alert=Tier.FORMANT,
+        answer=Tier.COMPACT,
+        conversation=Tier.COMPACT,
+    ),
+    "full": VoicePolicy(
+        confirmation=Tier.COMPACT,
+        notification=Tier.COMPACT,
+        alert=Tier.EXPRESSIVE,
+        answer=Tier.EXPRESSIVE,
+        conversation=Tier.EXPRESSIVE,
+    ),
+}
 
 
 def choose_tier(

@@ -1,0 +1,269 @@
+"""Voice tiers chosen per message class and budget, budget repairs, the lift action and the
+voice policy select, on real Home Assistant with real Piper and formant (espeak-ng) servers."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+import wave
+
+from homeassistant import config_entries
+from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import issue_registry as ir, llm
+from homeassistant.setup import async_setup_component
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.anima.budgeting import HOUSE_DAILY, WARNING_PERCENT
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.ledger import Kind
+from custom_components.anima.metering import METER
+from custom_components.anima.profiles import (
+    CHAIN,
+    LLM_HASS_API,
+    PROFILE_AGENT,
+    PROFILE_VOICE,
+    TIER_CHAINS,
+    Link,
+)
+from custom_components.anima.speech.earcons import earcon_pcm
+from custom_components.anima.speech.tiers import Tier
+from custom_components.anima.tts import AnimaTextToSpeechEntity
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fixtures.speech_servers import SpeechServer
+from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+
+JOE = "en_US-joe-medium"
+
+
+def _pcm(data: bytes) -> bytes:
+    with wave.open(io.BytesIO(data)) as reader:
+        return reader.readframes(reader.getnframes())
+
+
+async def _setup(
+    hass: HomeAssistant, piper: SpeechServer, formant: SpeechServer, **hub_options: Any
+) -> tuple[MockConfigEntry, str, str]:
+    joe = await add_wyoming(hass, piper, "Piper")
+    robot = await add_wyoming(hass, formant, "Formant")
+    voice = profile(PROFILE_VOICE, "Voice", [Link(joe.entry_id, voice=JOE)])
+    voice["data"] = {
+        **voice["data"],
+        TIER_CHAINS[Tier.FORMANT]: [Link(robot.entry_id, voice="en-us").as_data()],
+    }
+    hub = await add_hub(hass, voice)
+    if hub_options:
+        hass.config_entries.async_update_entry(hub, options=hub_options)
+        await hass.async_block_till_done()
+    return hub, joe.entry_id, robot.entry_id
+
+
+def _voice(hass: HomeAssistant) -> AnimaTextToSpeechEntity:
+    entity = hass.data["tts"].get_entity("tts.anima_voice")
+    assert isinstance(entity, AnimaTextToSpeechEntity)
+    return entity
+
+
+async def _say(hass: HomeAssistant, text: str, **options: Any) -> tuple[bytes, str | None]:
+    """Speak; return the PCM and which connection spoke (None: no provider, an earcon)."""
+    before = len(hass.data[METER].ledger.records())
+    _, data = await _voice(hass).async_get_tts_audio(text, "en", options)
+    spoken = [r for r in hass.data[METER].ledger.records()[before:] if r.kind is Kind.TTS]
+    return _pcm(data), spoken[0].provider if spoken else None
+
+
+async def test_each_message_class_gets_its_tier(
+    hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
+) -> None:
+    _, joe, robot = await _setup(hass, piper_server, formant_server)
+    pcm, by = await _say(hass, "Paris is the capital of France.")  # an answer by default
+    assert by == joe
+    pcm, by = await _say(hass, "The washing is done.", message_class="notification")
+    assert by == robot
+    pcm, by = await _say(hass, "Turned on the light.", message_class="confirmation")
+    assert (pcm, by) == (earcon_pcm("confirm"), None)  # a tone, no provider, no cost
+    # The policy asks for a compact voice, which this profile lacks: the next cheaper one.
+    pcm, by = await _say(hass, "Smoke in the kitchen.", message_class="alert")
+    assert by == robot
+
+
+async def test_an_agents_action_turn_is_confirmed_with_an_earcon(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    formant_server: SpeechServer,
+) -> None:
+    assert await async_setup_component(hass, "intent", {})
+    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
+    async_expose_entity(hass, conversation.DOMAIN, "light.kitchen", True)
+    hass.services.async_register("light", "turn_on", lambda call: None)
+    hub, _, _ = await _setup(hass, piper_server, formant_server)
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    hass.config_entries.async_add_subentry(
+        hub,
+        config_entries.ConfigSubentry(
+            data={**agent["data"], LLM_HASS_API: [llm.LLM_API_ASSIST]},
+            subentry_type=PROFILE_AGENT,
+            title="Assistant",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(
+        Reply.tool_call("intent__HassTurnOn", {"name": "Kitchen light"}),
+        Reply.text("Turned on the kitchen light."),
+    )
+    result = await conversation.async_converse(
+        hass,
+        "Turn on the kitchen light",
+        None,
+        Context(),
+        "en",
+        agent_id="conversation.anima_assistant",
+    )
+    speech = result.response.speech["plain"]["speech"]
+    pcm, by = await _say(hass, speech)
+    assert (pcm, by) == (earcon_pcm("confirm"), None)
+    openai_server.reply(Reply.text("The capital of France is Paris."))
+    result = await conversation.async_converse(
+        hass, "Capital of France?", None, Context(), "en", agent_id="conversation.anima_assistant"
+    )
+    _, by = await _say(hass, result.response.speech["plain"]["speech"])
+    assert by is not None  # an answer is spoken, not toned
+
+
+async def test_exceeded_budget_goes_local_earcon_first_raises_a_repair_and_can_be_lifted(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    formant_server: SpeechServer,
+) -> None:
+    hub, joe, robot = await _setup(hass, piper_server, formant_server, **{HOUSE_DAILY: 0.0005})
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    hass.config_entries.async_add_subentry(
+        hub,
+        config_entries.ConfigSubentry(
+            data=agent["data"], subentry_type=PROFILE_AGENT, title="Assistant", unique_id=None
+        ),
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(Reply.text("Hello.", usage=(1200, 300)))  # USD 0.00096 > 0.0005
+    await conversation.async_converse(
+        hass, "Hello", None, Context(), "en", agent_id="conversation.anima_assistant"
+    )
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "budget_house")
+    assert issue is not None
+    assert issue.translation_key == "budget_exceeded"
+    assert issue.translation_placeholders["limit"] == "0.0005"
+    assert issue.translation_placeholders["spent"] == "0.0010"
+    assert issue.translation_placeholders["period"] == "day"
+
+    pcm, by = await _say(hass, "Paris is the capital of France.")
+    assert pcm.startswith(earcon_pcm("done"))  # an earcon first, so the change is heard
+    assert by == robot  # one tier down, local only
+
+    response = await hass.services.async_call(
+        DOMAIN, "lift_budget", {}, blocking=True, return_response=True
+    )
+    assert response["until"].endswith("T00:00:00-08:00")  # the next local midnight
+    await hass.async_block_till_done()
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "budget_house") is None
+    pcm, by = await _say(hass, "Paris is the capital of France.")
+    assert by == joe
+    assert not pcm.startswith(earcon_pcm("done"))
+
+
+async def test_warning_level_steps_the_voice_down(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    formant_server: SpeechServer,
+) -> None:
+    options = {HOUSE_DAILY: 0.001, WARNING_PERCENT: 80}
+    hub, _, robot = await _setup(hass, piper_server, formant_server, **options)
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    hass.config_entries.async_add_subentry(
+        hub,
+        config_entries.ConfigSubentry(
+            data=agent["data"], subentry_type=PROFILE_AGENT, title="Assistant", unique_id=None
+        ),
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(Reply.text("Hello.", usage=(1200, 300)))  # 96% of the limit
+    await conversation.async_converse(
+        hass, "Hello", None, Context(), "en", agent_id="conversation.anima_assistant"
+    )
+    await hass.async_block_till_done()
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "budget_house")
+    assert issue is not None
+    assert issue.translation_key == "budget_warning"
+    pcm, by = await _say(hass, "Paris is the capital of France.")
+    assert by == robot
+    assert not pcm.startswith(earcon_pcm("done"))  # no earcon before the limit
+
+
+async def test_voice_policy_select_switches_to_quiet_and_back(
+    hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
+) -> None:
+    hub, joe, robot = await _setup(hass, piper_server, formant_server)
+    state = hass.states.get("select.voice_voice_policy")
+    assert state.state == "standard"
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.voice_voice_policy", "option": "quiet"},
+        blocking=True,
+    )
+    assert hass.states.get("select.voice_voice_policy").state == "quiet"
+    _, by = await _say(hass, "Paris is the capital of France.")
+    assert by == robot  # quiet: answers compact, which falls to the formant voice here
+    pcm, by = await _say(hass, "The washing is done.", message_class="notification")
+    assert (pcm, by) == (earcon_pcm("notify"), None)
+    await hass.services.async_call(
+        "select",
+        "select_option",
+        {"entity_id": "select.voice_voice_policy", "option": "standard"},
+        blocking=True,
+    )
+    _, by = await _say(hass, "Paris is the capital of France.")
+    assert by == joe
+    assert hub.state is config_entries.ConfigEntryState.LOADED
+
+
+async def test_voice_profile_form_sets_tier_chains_and_refuses_a_silent_alert(
+    hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
+) -> None:
+    joe = await add_wyoming(hass, piper_server, "Piper")
+    robot = await add_wyoming(hass, formant_server, "Formant")
+    hub = await add_hub(hass)
+    result = await hass.config_entries.subentries.async_init(
+        (hub.entry_id, PROFILE_VOICE), context={"source": config_entries.SOURCE_USER}
+    )
+    policy = {
+        "confirmation": "earcon",
+        "notification": "formant",
+        "alert": "earcon",
+        "answer": "expressive",
+        "conversation": "compact",
+    }
+    form = {
+        "name": "Hall",
+        CHAIN: [Link(joe.entry_id, voice=JOE).option()],
+        TIER_CHAINS[Tier.FORMANT]: [Link(robot.entry_id, voice="en-us").option()],
+        **policy,
+    }
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], form)
+    assert result["errors"] == {"alert": "alert_must_speak"}
+    result = await hass.config_entries.subentries.async_configure(
+        result["flow_id"], {**form, "alert": "formant"}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    data = result["data"]
+    assert data["policy"] == {**policy, "alert": "formant"}
+    assert data[TIER_CHAINS[Tier.FORMANT]] == [{"connection": robot.entry_id, "voice": "en-us"}]
