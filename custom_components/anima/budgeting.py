@@ -10,7 +10,8 @@ storage so a restart does not end them.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from decimal import Decimal
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry
@@ -22,10 +23,13 @@ from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 from homeassistant.util.hass_dict import HassKey
 
-from .budgets import HOUSE, Budget, BudgetConfig, Budgets, BudgetStatus, Level
+from .budgets import HOUSE, Budget, BudgetConfig, Budgets, BudgetStatus, Degradation, Level
 from .const import DOMAIN
+from .hub import connection_is_local
 from .ledger import Ledger, to_decimal
 from .metering import METER, SIGNAL_RECORDED
+from .profiles import Link
+from .providers.connection import PRESET
 
 KEEPER: HassKey[BudgetKeeper] = HassKey(f"{DOMAIN}_budgets")
 LIFTS_KEY = f"{DOMAIN}.budget_lifts"
@@ -131,3 +135,28 @@ async def async_setup_budgets(hass: HomeAssistant) -> BudgetKeeper:
     keeper = hass.data[KEEPER] = BudgetKeeper(hass, hass.data[METER].ledger)
     await keeper.async_load()
     return keeper
+
+
+def links_within_budget(
+    hass: HomeAssistant, links: Sequence[Link], degradation: Degradation
+) -> tuple[Link, ...]:
+    """Reorder (and at the limit, filter) a chain as the budget asks.
+
+    Warning: the cheapest link goes first (by its output token price; local and unknown-priced
+    links keep their place after priced ones). Exceeded: only local links remain.
+    """
+    if degradation.local_only:
+        links = [link for link in links if connection_is_local(hass, link.connection)]
+    if not degradation.prefer_cheapest:
+        return tuple(links)
+    prices = hass.data[METER].ledger.prices
+
+    def rate(link: Link) -> Decimal:
+        if connection_is_local(hass, link.connection):
+            return Decimal(0)
+        entry = hass.config_entries.async_get_entry(link.connection)
+        preset = str(entry.data.get(PRESET, "")) if entry else ""
+        price = prices.lookup(link.connection, preset, link.model, link.voice)
+        return Decimal("Infinity") if price is None else price.output_per_1m + price.input_per_1m
+
+    return tuple(sorted(links, key=rate))  # stable: equal rates keep the user's order

@@ -12,6 +12,7 @@ from homeassistant.helpers import intent
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
 
+from .budgeting import KEEPER, links_within_budget
 from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .entity import AnimaProfileEntity
@@ -82,8 +83,10 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
         except conversation.ConverseError as err:
             return err.as_conversation_result()
         try:
+            budget = self.hass.data[KEEPER].status(user_input.device_id).degradation
+            links = links_within_budget(self.hass, self.chain, budget)
             with metered(Kind.CHAT, profile=self.subentry_id, endpoint=user_input.device_id):
-                await async_run_chat(self.hass, self.entity_id, self.chain, profile, chat_log)
+                await async_run_chat(self.hass, self.entity_id, links, profile, chat_log)
         except ProviderError as err:
             LOGGER.warning("%s could not answer: %s", self.entity_id, err)
             response = intent.IntentResponse(language=user_input.language)

@@ -8,7 +8,7 @@ coming back after an outage takes effect on the next turn, without reloading any
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 import time
 from typing import Any
@@ -22,7 +22,7 @@ from .const import DOMAIN, LOGGER
 from .metering import METER
 from .profiles import AI_TASK, Link
 from .providers.base import Capability, ProviderError
-from .providers.connection import KIND, KIND_HUB, PRESET, ProviderConnection
+from .providers.connection import KIND, KIND_HUB, PRESET, ProviderConnection, is_local
 from .providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
 from .providers.presets import PRESETS
 from .routing import Attempt, Chain, Route, Router
@@ -124,9 +124,10 @@ def resolve_chain(
     return Chain(tuple(routes), first_token_timeout, total_timeout)
 
 
-def connection_titles(hass: HomeAssistant) -> Mapping[str, str]:
-    """Return connection entry id -> title, for messages and selectors."""
-    return {entry.entry_id: entry.title for entry in connection_entries(hass)}
+def connection_is_local(hass: HomeAssistant, entry_id: str) -> bool:
+    """Whether a connection stays inside the house (see `providers.connection.is_local`)."""
+    entry = hass.config_entries.async_get_entry(entry_id)
+    return entry is not None and is_local(entry.data)
 
 
 def connection_languages(connection: ProviderConnection, capability: Capability) -> set[str]:

@@ -24,7 +24,7 @@ from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .budgeting import KEEPER
+from .budgeting import KEEPER, links_within_budget
 from .budgets import Degradation
 from .entity import AnimaProfileEntity
 from .hub import (
@@ -32,6 +32,7 @@ from .hub import (
     async_get_router,
     async_turn_classes,
     chain_languages,
+    connection_is_local,
     connection_voices,
     loaded_connection,
     resolve_chain,
@@ -41,7 +42,6 @@ from .metering import METER, metered
 from .profiles import LANGUAGE, PROFILE_VOICE, TIER_CHAINS, Link, chain_of, policy_of
 from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability, ProviderError, ProviderResponseError, Usage
-from .providers.connection import is_local
 from .routing import Route
 from .speech.shaping import options_for_tier
 from .speech.stream import (
@@ -153,7 +153,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         local = ALWAYS_LOCAL | {
             tier
             for tier, links in chains.items()
-            if links and all(_local(self.hass, link.connection) for link in links)
+            if links and all(connection_is_local(self.hass, link.connection) for link in links)
         }
         tier = choose_tier(
             policy_of(profile),
@@ -163,9 +163,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
             local_only=degradation.local_only,
             local_tiers=local,
         )
-        links = chains.get(tier, ())
-        if degradation.local_only:
-            links = tuple(link for link in links if _local(self.hass, link.connection))
+        links = links_within_budget(self.hass, chains.get(tier, ()), degradation)
         return tier, links, degradation
 
     def _speak(
@@ -257,8 +255,3 @@ async def _only(chunk: AudioChunk) -> AsyncIterator[AudioChunk]:
 def _speaks(hass: HomeAssistant, entry_id: str) -> bool:
     connection = loaded_connection(hass, entry_id)
     return connection is not None and Capability.TTS in connection.capabilities
-
-
-def _local(hass: HomeAssistant, entry_id: str) -> bool:
-    entry = hass.config_entries.async_get_entry(entry_id)
-    return entry is not None and is_local(entry.data)

@@ -267,3 +267,50 @@ async def test_voice_profile_form_sets_tier_chains_and_refuses_a_silent_alert(
     data = result["data"]
     assert data["policy"] == {**policy, "alert": "formant"}
     assert data[TIER_CHAINS[Tier.FORMANT]] == [{"connection": robot.entry_id, "voice": "en-us"}]
+
+
+async def test_budget_puts_the_cheapest_model_first_then_keeps_to_local_ones(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """gpt-4.1 costs 25 times gpt-4.1-nano; a local Ollama is free."""
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    async with FakeOpenAIServer(api_key=None) as ollama_server:
+        ollama_server.models = ["llama3.2"]
+        ollama = await add_openai(hass, ollama_server, "Ollama", preset="ollama")
+        chain = [
+            Link(cloud.entry_id, "gpt-4.1"),
+            Link(cloud.entry_id, "gpt-4.1-nano"),
+            Link(ollama.entry_id, "llama3.2"),
+        ]
+        hub = await add_hub(hass, profile(PROFILE_AGENT, "Assistant", chain))
+
+        async def models_asked(*replies: tuple[FakeOpenAIServer, Reply]) -> list[str]:
+            for server, reply in replies:
+                server.reply(reply)
+            before = {id(s): len(s.requests) for s in (openai_server, ollama_server)}
+            await conversation.async_converse(
+                hass, "Hi", None, Context(), "en", agent_id="conversation.anima_assistant"
+            )
+            return [
+                r.json["model"]
+                for s in (openai_server, ollama_server)
+                for r in s.requests[before[id(s)] :]
+                if r.path.endswith("/chat/completions")
+            ]
+
+        ok = Reply.text("Hi.", usage=(1000, 1000))
+        assert await models_asked((openai_server, ok)) == ["gpt-4.1"]  # the user's order
+        spent = hass.data[METER].ledger.day().cost
+        hass.config_entries.async_update_entry(hub, options={HOUSE_DAILY: float(spent) * 1.1})
+        await hass.async_block_till_done()
+        # Warning: free local first; when it fails, the cheapest cloud model before the dearest.
+        failing_local = (ollama_server, Reply.error(500))
+        asked = await models_asked(failing_local, (openai_server, ok))
+        assert asked == ["llama3.2", "gpt-4.1-nano"] or sorted(asked) == [
+            "gpt-4.1-nano",
+            "llama3.2",
+        ]
+        hass.config_entries.async_update_entry(hub, options={HOUSE_DAILY: float(spent) / 2})
+        await hass.async_block_till_done()
+        # Exceeded: local only; the cloud is not asked even when the local model fails.
+        assert await models_asked(failing_local) == ["llama3.2"]

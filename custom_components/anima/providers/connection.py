@@ -17,6 +17,7 @@ from yarl import URL
 
 from .base import Capability, ProviderResponseError
 from .openai_compat import OpenAICompatClient
+from .presets import CUSTOM, LOCAL_PRESETS
 from .wyoming import WyomingClient, WyomingServices
 
 # Keys of a connection's config entry data.
@@ -76,11 +77,14 @@ def unique_id_of(data: Mapping[str, Any]) -> str:
 def is_local(data: Mapping[str, Any]) -> bool:
     """Whether a connection stays inside the house (what "local only" budgets allow).
 
-    Wyoming servers and OpenAI-compatible servers on a loopback, private or link-local address
-    or a `.local`/single-label host name are local; a public host name is a cloud.
+    Wyoming servers and the local presets (Ollama, vLLM/LocalAI) are local; a cloud preset is a
+    cloud wherever its URL points (a proxy still bills). A custom base URL is local on a
+    loopback, private or link-local address or a `.local`/single-label host name.
     """
-    if data[KIND] == KIND_WYOMING:
+    if data[KIND] == KIND_WYOMING or data.get(PRESET) in LOCAL_PRESETS:
         return True
+    if data.get(PRESET, CUSTOM) != CUSTOM:
+        return False
     host = URL(str(data.get(BASE_URL, ""))).host or ""
     try:
         address = ipaddress.ip_address(host)

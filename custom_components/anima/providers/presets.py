@@ -27,6 +27,8 @@ class Preset:
 
 
 CUSTOM = "custom"
+#: Presets of servers that run in the house.
+LOCAL_PRESETS = frozenset({"ollama", "local_server"})
 
 PRESETS: dict[str, Preset] = {
     preset.id: preset
