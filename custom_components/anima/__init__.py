@@ -20,9 +20,10 @@ from homeassistant.helpers.typing import ConfigType
 
 from .budgeting import KEEPER, async_setup_budgets, budget_config
 from .const import DOMAIN, VALIDATION_TIMEOUT
+from .entity import profile_device_info
 from .hub import HubRuntime, async_get_router
 from .issues import async_check_chains
-from .metering import async_setup_meter
+from .metering import METER, async_setup_meter
 from .providers.base import ProviderAuthError, ProviderError
 from .providers.connection import (
     KIND,
@@ -71,8 +72,10 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     entry.runtime_data = HubRuntime.of(entry)
     hass.data[KEEPER].watch(entry)
-    # The hub's service device carries the house's usage and cost sensors.
-    dr.async_get(hass).async_get_or_create(
+    # The hub's service device carries the house's usage and cost sensors; each profile has
+    # one too, made here so that every platform finds it named (they set up concurrently).
+    devices = dr.async_get(hass)
+    devices.async_get_or_create(
         config_entry_id=entry.entry_id,
         identifiers={(DOMAIN, entry.entry_id)},
         name=entry.title,
@@ -80,6 +83,12 @@ async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
         model="Hub",
         entry_type=dr.DeviceEntryType.SERVICE,
     )
+    for subentry in entry.subentries.values():
+        devices.async_get_or_create(
+            config_entry_id=entry.entry_id,
+            config_subentry_id=subentry.subentry_id,
+            **profile_device_info(subentry),
+        )
     await hass.config_entries.async_forward_entry_setups(entry, HUB_PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
     async_check_chains(hass)
@@ -104,6 +113,8 @@ async def _async_setup_connection(hass: HomeAssistant, entry: AnimaConfigEntry) 
         ) from err
     # A fresh set-up (after reauth, say) starts with a clean record.
     async_get_router(hass).reset(entry.entry_id)
+    hass.data[METER].use_prices(entry.entry_id, entry.options)
+    entry.async_on_unload(entry.add_update_listener(_async_connection_updated))
     # One service device per connection: where its health and usage entities live.
     dr.async_get(hass).async_get_or_create(
         config_entry_id=entry.entry_id,
@@ -136,3 +147,8 @@ async def _async_hub_updated(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     hass.data[KEEPER].configure(budget_config(entry.options))
     if HubRuntime.of(entry) != entry.runtime_data:
         await hass.config_entries.async_reload(entry.entry_id)
+
+
+async def _async_connection_updated(hass: HomeAssistant, entry: AnimaConfigEntry) -> None:
+    """Apply new prices from the next call; nothing else in the options needs a reload."""
+    hass.data[METER].use_prices(entry.entry_id, entry.options)

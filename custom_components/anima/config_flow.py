@@ -36,7 +36,7 @@ from yarl import URL
 
 from .budgeting import HOUSE_DAILY, HOUSE_MONTHLY, WARNING_PERCENT
 from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
-from .metering import METER
+from .metering import METER, PRICE_OPTIONS
 from .profile_flow import ProfileFlow
 from .profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE
 from .providers.base import (
@@ -164,15 +164,17 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
     @callback
     @override
     def async_supports_options_flow(cls, config_entry: ConfigEntry) -> bool:
-        """Offer options for the hub (its budgets), not for connections."""
-        return config_entry.data.get(KIND) == KIND_HUB
+        """Offer options everywhere: the hub has budgets, connections their prices."""
+        return True
 
     @staticmethod
     @callback
     @override
-    def async_get_options_flow(config_entry: ConfigEntry) -> HubOptionsFlow:
-        """Edit the hub's budgets."""
-        return HubOptionsFlow()
+    def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
+        """Edit the hub's budgets or a connection's prices."""
+        if config_entry.data.get(KIND) == KIND_HUB:
+            return HubOptionsFlow()
+        return PricesOptionsFlow()
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
@@ -302,7 +304,7 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-MONEY = NumberSelector(NumberSelectorConfig(min=0, step=0.01, mode=NumberSelectorMode.BOX))
+MONEY = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
 
 
 class HubOptionsFlow(OptionsFlow):
@@ -323,6 +325,28 @@ class HubOptionsFlow(OptionsFlow):
         )
         return self.async_show_form(
             step_id="init",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+            description_placeholders={"currency": self.hass.data[METER].ledger.currency},
+        )
+
+
+RATE = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
+
+
+class PricesOptionsFlow(OptionsFlow):
+    """A connection's own prices, for every model it serves (empty: Anima's default prices)."""
+
+    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Go to the prices form (the hub's options use the `init` step's strings)."""
+        return await self.async_step_prices(user_input)
+
+    async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
+        """Ask for the rates."""
+        if user_input is not None:
+            return self.async_create_entry(data=user_input)
+        schema = vol.Schema({vol.Optional(key): RATE for key in PRICE_OPTIONS})
+        return self.async_show_form(
+            step_id="prices",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
             description_placeholders={"currency": self.hass.data[METER].ledger.currency},
         )

@@ -30,13 +30,7 @@ class AnimaProfileEntity(Entity):
         self.subentry_id = subentry.subentry_id
         self._attr_unique_id = subentry.subentry_id
         self.entity_id = f"{platform}.anima_{slugify(subentry.title)}"
-        self._attr_device_info = dr.DeviceInfo(
-            identifiers={(DOMAIN, subentry.subentry_id)},
-            name=subentry.title,
-            manufacturer="Anima",
-            model=f"{subentry.subentry_type.capitalize()} profile",
-            entry_type=dr.DeviceEntryType.SERVICE,
-        )
+        self._attr_device_info = profile_device_info(subentry)
 
     @property
     def profile(self) -> Mapping[str, Any]:
@@ -47,3 +41,14 @@ class AnimaProfileEntity(Entity):
     def chain(self) -> tuple[Link, ...]:
         """The profile's links, best first."""
         return chain_of(self.profile)
+
+
+def profile_device_info(subentry: ConfigSubentry) -> dr.DeviceInfo:
+    """Describe the service device of a profile, where its entities, cost and policy live."""
+    return dr.DeviceInfo(
+        identifiers={(DOMAIN, subentry.subentry_id)},
+        name=subentry.title,
+        manufacturer="Anima",
+        model=f"{subentry.subentry_type.capitalize()} profile",
+        entry_type=dr.DeviceEntryType.SERVICE,
+    )

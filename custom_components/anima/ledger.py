@@ -430,6 +430,14 @@ class PriceBook:
         }
         self._cache: dict[tuple[str, str, str | None, str | None], Price | None] = {}
 
+    def set_override(self, provider: str, table: PriceTable | None) -> None:
+        """Replace (None: remove) one connection's own prices; later records use them."""
+        if table is None:
+            self.overrides.pop(provider, None)
+        else:
+            self.overrides[provider] = table
+        self._cache.clear()
+
     def lookup(
         self, provider: str, preset: str, model: str | None, voice: str | None = None
     ) -> Price | None:

@@ -12,7 +12,7 @@ power cut loses at most the last 10 s of records) and on shutdown; see `ledger.p
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
@@ -25,7 +25,16 @@ from homeassistant.helpers.storage import Store as HAStore
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
-from .ledger import PRESET_WYOMING, Kind, Ledger, PriceBook, UsageRecord, default_tables
+from .ledger import (
+    ANY_MODEL,
+    PRESET_WYOMING,
+    Kind,
+    Ledger,
+    PriceBook,
+    PriceTable,
+    UsageRecord,
+    default_tables,
+)
 from .providers.base import Usage
 from .providers.connection import KIND, KIND_WYOMING, PRESET
 from .routing import Attempt, Outcome
@@ -36,6 +45,14 @@ SIGNAL_RECORDED = f"{DOMAIN}_recorded"
 STORAGE_KEY = f"{DOMAIN}.ledger"
 ARCHIVE_KEY = f"{DOMAIN}.ledger_archive"
 STORAGE_VERSION = 1
+#: A connection's options that override its default prices (for every model it serves).
+PRICE_OPTIONS = (
+    "input_per_1m",
+    "output_per_1m",
+    "per_image",
+    "audio_per_minute",
+    "characters_per_1m",
+)
 
 
 @dataclass(slots=True)
@@ -125,6 +142,16 @@ class Meter:
             )
         )
         async_dispatcher_send(self.hass, SIGNAL_RECORDED, record)
+
+    @callback
+    def use_prices(self, entry_id: str, options: Mapping[str, Any]) -> None:
+        """Price a connection's calls with its own rates (its options), if it has any."""
+        rates = {key: options[key] for key in PRICE_OPTIONS if options.get(key) not in (None, "")}
+        table = None
+        if rates:
+            currency = self.ledger.currency
+            table = PriceTable.from_dict({"currency": currency, "models": {ANY_MODEL: rates}})
+        self.ledger.prices.set_override(entry_id, table)
 
     def _preset(self, entry_id: str) -> str:
         entry = self.hass.config_entries.async_get_entry(entry_id)

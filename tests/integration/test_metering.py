@@ -121,3 +121,26 @@ async def test_speech_is_metered_in_seconds_and_characters(
     assert heard.audio_seconds == pytest.approx(1.0)
     assert _value(hass, "sensor.anima_speech_characters_today") == sum(r.characters for r in spoken)
     assert _value(hass, "sensor.anima_cost_today") == 0  # local services are free
+
+
+async def test_a_connections_own_prices_apply_from_the_next_call(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Custom")
+    await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "my-model")]))
+    openai_server.reply(Reply.text("Hi.", usage=(1000, 1000)))
+    await _converse(hass)
+    assert hass.data[METER].ledger.records()[-1].priced is False  # nobody knows my-model
+
+    result = await hass.config_entries.options.async_init(cloud.entry_id)
+    assert result["step_id"] == "prices"
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"input_per_1m": 1.0, "output_per_1m": 2.0}
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(Reply.text("Hi.", usage=(1000, 1000)))
+    await _converse(hass)
+    last = hass.data[METER].ledger.records()[-1]
+    assert last.priced is True
+    assert last.cost == Decimal("0.003")  # 1000 * 1.0 / 1M + 1000 * 2.0 / 1M
+    assert _value(hass, "sensor.custom_cost_today") == Decimal("0.003")  # the first was unknown

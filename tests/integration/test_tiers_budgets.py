@@ -3,6 +3,7 @@ voice policy select, on real Home Assistant with real Piper and formant (espeak-
 
 from __future__ import annotations
 
+from decimal import Decimal
 import io
 from typing import Any
 import wave
@@ -16,7 +17,7 @@ from homeassistant.helpers import issue_registry as ir, llm
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.anima.budgeting import HOUSE_DAILY, WARNING_PERCENT
+from custom_components.anima.budgeting import HOUSE_DAILY, KEEPER, WARNING_PERCENT
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.ledger import Kind
 from custom_components.anima.metering import METER
@@ -313,3 +314,16 @@ async def test_budget_puts_the_cheapest_model_first_then_keeps_to_local_ones(
         await hass.async_block_till_done()
         # Exceeded: local only; the cloud is not asked even when the local model fails.
         assert await models_asked(failing_local) == ["llama3.2"]
+
+
+async def test_hub_options_set_the_house_budget(hass: HomeAssistant) -> None:
+    hub = await add_hub(hass)
+    result = await hass.config_entries.options.async_init(hub.entry_id)
+    assert result["step_id"] == "init"
+    await hass.config_entries.options.async_configure(
+        result["flow_id"], {HOUSE_DAILY: 0.5, "house_monthly": 10, WARNING_PERCENT: 90}
+    )
+    await hass.async_block_till_done()
+    config = hass.data[KEEPER].budgets.config
+    assert (config.house.daily, config.house.monthly) == (Decimal("0.5"), Decimal("10"))
+    assert config.warning_at == Decimal("0.9")
