@@ -18,7 +18,7 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .budgeting import KEEPER, async_setup_budgets, budget_config
+from .budgeting import KEEPER, async_setup_budgets
 from .const import DOMAIN, VALIDATION_TIMEOUT
 from .entity import profile_device_info
 from .hub import HubRuntime, async_get_router
@@ -87,7 +87,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
         devices.async_get_or_create(
             config_entry_id=entry.entry_id,
             config_subentry_id=subentry.subentry_id,
-            **profile_device_info(subentry),
+            **profile_device_info(hass, subentry),
         )
     await hass.config_entries.async_forward_entry_setups(entry, HUB_PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
@@ -144,7 +144,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 async def _async_hub_updated(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
-    hass.data[KEEPER].configure(budget_config(entry.options))
+    hass.data[KEEPER].configure_from(entry)
     if HubRuntime.of(entry) != entry.runtime_data:
         await hass.config_entries.async_reload(entry.entry_id)
 

@@ -25,7 +25,7 @@ from homeassistant.util.hass_dict import HassKey
 
 from .budgets import HOUSE, Budget, BudgetConfig, Budgets, BudgetStatus, Degradation, Level
 from .const import DOMAIN
-from .hub import connection_is_local
+from .hub import connection_is_local, endpoint_registry
 from .ledger import Ledger, to_decimal
 from .metering import METER, SIGNAL_RECORDED
 from .profiles import Link
@@ -40,7 +40,9 @@ WARNING_PERCENT = "warning_percent"
 _ISSUE_PREFIX = "budget_"
 
 
-def budget_config(options: Mapping[str, Any]) -> BudgetConfig:
+def budget_config(
+    options: Mapping[str, Any], endpoints: Mapping[str, Budget] | None = None
+) -> BudgetConfig:
     """Read the house budget from the hub's options (empty limits: no budget)."""
 
     def limit(key: str) -> Any:
@@ -50,6 +52,7 @@ def budget_config(options: Mapping[str, Any]) -> BudgetConfig:
     percent = options.get(WARNING_PERCENT, 80)
     return BudgetConfig(
         house=Budget(limit(HOUSE_DAILY), limit(HOUSE_MONTHLY)),
+        endpoints=endpoints or {},
         warning_at=to_decimal(percent, what=WARNING_PERCENT) / 100,
     )
 
@@ -64,6 +67,7 @@ class BudgetKeeper:
         self.budgets = Budgets()
         self._store: Store[dict[str, float]] = Store(hass, 1, LIFTS_KEY)
         self._levels: dict[str | None, Level] = {}
+        self._names: dict[str, str] = {}  # endpoint device id -> endpoint name
 
     async def async_load(self) -> None:
         """Restore lifts."""
@@ -73,16 +77,18 @@ class BudgetKeeper:
     @callback
     def watch(self, entry: ConfigEntry) -> None:
         """Use the hub's budgets and watch spending while the hub is loaded."""
-        self.configure(budget_config(entry.options))
+        self.configure_from(entry)
         entry.async_on_unload(async_dispatcher_connect(self.hass, SIGNAL_RECORDED, self._changed))
         entry.async_on_unload(
             async_track_time_change(self.hass, self._changed, hour=0, minute=0, second=0)
         )
 
     @callback
-    def configure(self, config: BudgetConfig) -> None:
-        """Use new limits (the hub's options changed) and re-evaluate."""
-        self.budgets.config = config
+    def configure_from(self, entry: ConfigEntry) -> None:
+        """Use the limits of the hub's options and its endpoints, and re-evaluate."""
+        endpoints = endpoint_registry(entry)
+        self._names = {endpoint.device_id: endpoint.name for endpoint in endpoints}
+        self.budgets.config = budget_config(entry.options, endpoints.budgets())
         self._changed()
 
     def status(self, endpoint: str | None = HOUSE) -> BudgetStatus:
@@ -118,7 +124,7 @@ class BudgetKeeper:
                 else ir.IssueSeverity.ERROR,
                 translation_key=f"budget_{status.level}",
                 translation_placeholders={
-                    "target": "the house" if target is None else target,
+                    "target": "the house" if target is None else self._names.get(target, target),
                     "period": str(check.period),
                     "spent": f"{check.spent:.4f}",
                     "limit": f"{check.limit:.4f}",

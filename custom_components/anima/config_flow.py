@@ -36,9 +36,10 @@ from yarl import URL
 
 from .budgeting import HOUSE_DAILY, HOUSE_MONTHLY, WARNING_PERCENT
 from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
+from .endpoint_flow import EndpointFlow
 from .metering import METER, PRICE_OPTIONS
 from .profile_flow import ProfileFlow
-from .profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE
+from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
 from .providers.base import (
     ProviderAuthError,
     ProviderConnectionError,
@@ -158,7 +159,10 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
         """Only the hub holds profiles."""
         if config_entry.data.get(KIND) != KIND_HUB:
             return {}
-        return {kind: ProfileFlow for kind in (PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE)}
+        flows: dict[str, type[ConfigSubentryFlow]] = {
+            kind: ProfileFlow for kind in (PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE)
+        }
+        return flows | {PROFILE_ENDPOINT: EndpointFlow}
 
     @classmethod
     @callback

@@ -16,7 +16,7 @@ from .budgeting import KEEPER, links_within_budget
 from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .entity import AnimaProfileEntity
-from .hub import async_turn_classes
+from .hub import async_endpoint_of, async_turn_classes
 from .ledger import Kind
 from .metering import metered
 from .profiles import BREVITY, DEFAULT_BREVITY, LLM_HASS_API, PROFILE_AGENT, PROMPT
@@ -70,8 +70,13 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
     ) -> conversation.ConversationResult:
         """Answer one turn; if no provider answers, say so rather than stay silent."""
         profile = self.profile
+        # An endpoint's persona ("You are the kitchen speaker ...") joins the instructions.
+        endpoint = async_endpoint_of(self.hass, user_input.device_id)
+        persona = endpoint.persona if endpoint else ""
         prompt = "\n".join(
-            part for part in (profile.get(PROMPT), profile.get(BREVITY, DEFAULT_BREVITY)) if part
+            part
+            for part in (profile.get(PROMPT), profile.get(BREVITY, DEFAULT_BREVITY), persona)
+            if part
         )
         try:
             await chat_log.async_provide_llm_data(

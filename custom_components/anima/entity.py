@@ -6,12 +6,14 @@ from collections.abc import Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity import Entity
 from homeassistant.util import slugify
 
 from .const import DOMAIN
-from .profiles import Link, chain_of
+from .endpoints import DEVICE
+from .profiles import PROFILE_ENDPOINT, Link, chain_of
 
 
 class AnimaProfileEntity(Entity):
@@ -30,7 +32,7 @@ class AnimaProfileEntity(Entity):
         self.subentry_id = subentry.subentry_id
         self._attr_unique_id = subentry.subentry_id
         self.entity_id = f"{platform}.anima_{slugify(subentry.title)}"
-        self._attr_device_info = profile_device_info(subentry)
+        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
 
     @property
     def profile(self) -> Mapping[str, Any]:
@@ -43,8 +45,23 @@ class AnimaProfileEntity(Entity):
         return chain_of(self.profile)
 
 
-def profile_device_info(subentry: ConfigSubentry) -> dr.DeviceInfo:
-    """Describe the service device of a profile, where its entities, cost and policy live."""
+def profile_device_info(hass: HomeAssistant, subentry: ConfigSubentry) -> dr.DeviceInfo:
+    """Describe the device of a profile or endpoint, where its entities, cost and policy live.
+
+    An endpoint's device is Anima's own, connected through the device it binds (a device
+    belongs to one integration, so Anima cannot add entities to the ESPHome or Wyoming one).
+    """
+    if subentry.subentry_type == PROFILE_ENDPOINT:
+        bound = dr.async_get(hass).async_get(str(subentry.data.get(DEVICE)))
+        info = dr.DeviceInfo(
+            identifiers={(DOMAIN, subentry.subentry_id)},
+            name=subentry.title,
+            manufacturer="Anima",
+            model="Endpoint",
+        )
+        if bound is not None:
+            info["via_device_id"] = bound.id
+        return info
     return dr.DeviceInfo(
         identifiers={(DOMAIN, subentry.subentry_id)},
         name=subentry.title,

@@ -19,8 +19,9 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
+from .endpoints import Endpoint, EndpointRegistry
 from .metering import METER
-from .profiles import AI_TASK, Link
+from .profiles import AI_TASK, PROFILE_ENDPOINT, Link
 from .providers.base import Capability, ProviderError
 from .providers.connection import KIND, KIND_HUB, PRESET, ProviderConnection, is_local
 from .providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
@@ -218,3 +219,28 @@ def async_turn_classes(hass: HomeAssistant) -> TurnClasses:
     if (classes := hass.data.get(TURN_CLASSES)) is None:
         classes = hass.data[TURN_CLASSES] = TurnClasses()
     return classes
+
+
+def hub_entry(hass: HomeAssistant) -> ConfigEntry | None:
+    """Return the hub's entry, if there is one."""
+    return next(
+        (e for e in hass.config_entries.async_entries(DOMAIN) if e.data.get(KIND) == KIND_HUB),
+        None,
+    )
+
+
+def endpoint_registry(entry: ConfigEntry | None) -> EndpointRegistry:
+    """Return the endpoints bound in the hub, as they are now."""
+    if entry is None:
+        return EndpointRegistry()
+    return EndpointRegistry(
+        Endpoint.from_data(sub.subentry_id, sub.title, sub.data)
+        for sub in entry.subentries.values()
+        if sub.subentry_type == PROFILE_ENDPOINT
+    )
+
+
+@callback
+def async_endpoint_of(hass: HomeAssistant, device_id: str | None) -> Endpoint | None:
+    """Return the endpoint a turn from `device_id` comes from, if that device is one."""
+    return endpoint_registry(hub_entry(hass)).for_device(device_id)

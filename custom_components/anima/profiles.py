@@ -19,6 +19,8 @@ from .speech.tiers import Tier, VoicePolicy
 PROFILE_AGENT: Final = "agent"
 PROFILE_LISTENER: Final = "listener"
 PROFILE_VOICE: Final = "voice"
+#: Not a profile but a subentry of the hub as well: a device bound as an endpoint.
+PROFILE_ENDPOINT: Final = "endpoint"
 
 #: The provider capability each profile type's chain needs.
 CHAIN_CAPABILITY: Final[Mapping[str, Capability]] = {

@@ -33,9 +33,11 @@ from homeassistant.helpers.event import async_track_time_change
 from homeassistant.util import dt as dt_util
 
 from .const import DOMAIN
+from .endpoints import DEVICE
 from .hub import SIGNAL_ATTEMPT, async_get_router
 from .ledger import Period, Scope, Totals
 from .metering import METER, SIGNAL_RECORDED
+from .profiles import PROFILE_ENDPOINT
 from .providers.connection import KIND, KIND_HUB
 from .routing import Attempt, HealthState
 
@@ -101,15 +103,18 @@ async def async_setup_entry(
     """Add the sensors of a connection or of the hub and its profiles."""
     if entry.data.get(KIND) != KIND_HUB:
         async_add_entities([ProviderHealthSensor(entry)], update_before_add=True)
-        owner = (Scope.PROVIDER, entry.entry_id)
-        async_add_entities(UsageSensor(d, entry.entry_id, owner) for d in COSTS)
+        provider = (Scope.PROVIDER, entry.entry_id)
+        async_add_entities(UsageSensor(d, entry.entry_id, provider) for d in COSTS)
         return
     async_add_entities(
         UsageSensor(d, entry.entry_id, (Scope.TOTAL, None)) for d in (*COSTS, *HOUSE_USAGE)
     )
-    for subentry_id in entry.subentries:
+    for subentry_id, subentry in entry.subentries.items():
+        owner: tuple[Scope, str | None] = (Scope.PROFILE, subentry_id)
+        if subentry.subentry_type == PROFILE_ENDPOINT:  # spending of turns from the device
+            owner = (Scope.ENDPOINT, subentry.data[DEVICE])
         async_add_entities(
-            [UsageSensor(d, subentry_id, (Scope.PROFILE, subentry_id)) for d in COSTS],
+            [UsageSensor(d, subentry_id, owner) for d in COSTS],
             config_subentry_id=subentry_id,
         )
 
@@ -124,7 +129,7 @@ class UsageSensor(SensorEntity):
     def __init__(
         self, description: UsageDescription, device: str, owner: tuple[Scope, str | None]
     ) -> None:
-        """Show `description` of `owner`'s totals on the device identified by `device`."""
+        """Show `description` of `owner`'s totals on Anima's device `device`."""
         self.entity_description = description
         self._scope, self._key = owner
         self._attr_unique_id = f"{device}-{description.key}"

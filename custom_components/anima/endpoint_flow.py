@@ -1,0 +1,144 @@
+"""The hub's endpoint subentry flow: bind an adopted device (ESPHome, Wyoming) as an endpoint.
+
+Only the device is required: its satellite, camera and speaker entities and its area are found
+on it (and can be chosen by hand); the endpoint then picks its agent and voice profiles, a
+persona, a budget and how it uses its camera.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.const import CONF_NAME
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers.selector import (
+    BooleanSelector,
+    DeviceSelector,
+    DeviceSelectorConfig,
+    EntitySelector,
+    EntitySelectorConfig,
+    NumberSelector,
+    NumberSelectorConfig,
+    NumberSelectorMode,
+    SelectOptionDict,
+    SelectSelector,
+    SelectSelectorConfig,
+    TextSelector,
+    TextSelectorConfig,
+)
+import probatio as vol
+
+from .endpoints import (
+    AGENT,
+    AREA,
+    CAMERA,
+    DAILY_BUDGET,
+    DEVICE,
+    MONTHLY_BUDGET,
+    PERSONA,
+    SATELLITE,
+    SHARE_CAMERA,
+    SPEAKER,
+    VISION_MODE,
+    VOICE,
+    VisionMode,
+)
+from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
+
+#: Entity domains an endpoint takes from its device, by the key they are stored under.
+DEVICE_ENTITIES = {SATELLITE: "assist_satellite", CAMERA: "camera", SPEAKER: "media_player"}
+
+
+def entities_of_device(hass: HomeAssistant, device_id: str) -> dict[str, str]:
+    """Return the satellite, camera and speaker entities a device has (first of each)."""
+    found: dict[str, str] = {}
+    for entity in er.async_entries_for_device(er.async_get(hass), device_id):
+        for key, domain in DEVICE_ENTITIES.items():
+            if entity.domain == domain and key not in found:
+                found[key] = entity.entity_id
+    return found
+
+
+class EndpointFlow(ConfigSubentryFlow):
+    """Add or change one endpoint."""
+
+    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
+        """Bind a device."""
+        return await self._async_form(user_input, {})
+
+    async def async_step_reconfigure(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Change an endpoint; the device stays bound."""
+        subentry = self._get_reconfigure_subentry()
+        return await self._async_form(user_input, {**subentry.data, CONF_NAME: subentry.title})
+
+    async def _async_form(
+        self, user_input: dict[str, Any] | None, current: dict[str, Any]
+    ) -> SubentryFlowResult:
+        new = self.source == "user"
+        errors: dict[str, str] = {}
+        if user_input is not None:
+            data = {**current, **user_input}
+            device = dr.async_get(self.hass).async_get(str(data.get(DEVICE, "")))
+            bound = {
+                sub.data.get(DEVICE)
+                for sub in self._get_entry().subentries.values()
+                if sub.subentry_type == ENDPOINT
+            }
+            if device is None:
+                errors[DEVICE] = "device_not_found"
+            elif new and device.id in bound:
+                errors[DEVICE] = "already_bound"
+            else:
+                for key, entity_id in entities_of_device(self.hass, device.id).items():
+                    data.setdefault(key, entity_id)
+                if not data.get(AREA) and device.area_id:
+                    data[AREA] = device.area_id
+                name = str(data.pop(CONF_NAME, "") or device.name_by_user or device.name)
+                if new:
+                    return self.async_create_entry(title=name, data=data)
+                return self.async_update_and_abort(
+                    self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
+                )
+        return self.async_show_form(
+            step_id="user" if new else "reconfigure",
+            data_schema=self.add_suggested_values_to_schema(
+                self._schema(new), {**current, **(user_input or {})}
+            ),
+            errors=errors,
+        )
+
+    def _profiles(self, kind: str) -> list[SelectOptionDict]:
+        return [
+            SelectOptionDict(value=sub.subentry_id, label=sub.title)
+            for sub in self._get_entry().subentries.values()
+            if sub.subentry_type == kind
+        ]
+
+    def _schema(self, new: bool) -> vol.Schema:
+        money = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
+        schema: dict[Any, Any] = {}
+        if new:
+            schema[vol.Required(DEVICE)] = DeviceSelector(DeviceSelectorConfig())
+        schema |= {
+            vol.Optional(CONF_NAME): str,
+            vol.Optional(AGENT): SelectSelector(
+                SelectSelectorConfig(options=self._profiles(PROFILE_AGENT))
+            ),
+            vol.Optional(VOICE): SelectSelector(
+                SelectSelectorConfig(options=self._profiles(PROFILE_VOICE))
+            ),
+            vol.Optional(PERSONA): TextSelector(TextSelectorConfig(multiline=True)),
+            vol.Optional(VISION_MODE, default=VisionMode.ON_DEMAND.value): SelectSelector(
+                SelectSelectorConfig(options=list(VisionMode), translation_key="vision_mode")
+            ),
+            vol.Optional(SHARE_CAMERA, default=False): BooleanSelector(),
+            vol.Optional(DAILY_BUDGET): money,
+            vol.Optional(MONTHLY_BUDGET): money,
+        }
+        for key, domain in DEVICE_ENTITIES.items():
+            schema[vol.Optional(key)] = EntitySelector(EntitySelectorConfig(domain=domain))
+        return vol.Schema(schema)

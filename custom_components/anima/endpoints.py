@@ -1,0 +1,130 @@
+"""The endpoint registry: which Home Assistant device is which Anima endpoint, and what it has.
+
+Pure data: no Home Assistant imports. An endpoint binds a device (an ESPHome board or a Wyoming
+satellite, adopted by Home Assistant the normal way) to its satellite, camera and speaker
+entities, its area, its persona, the agent and voice profiles it uses, its budget and how it
+uses its camera. Conversation turns find their endpoint from `ConversationInput.device_id`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from typing import Any, Final
+
+from .budgets import Budget
+
+# Keys of an endpoint's subentry data.
+DEVICE: Final = "device_id"
+SATELLITE: Final = "satellite"
+CAMERA: Final = "camera"
+SPEAKER: Final = "speaker"
+AREA: Final = "area"
+PERSONA: Final = "persona"
+AGENT: Final = "agent"
+VOICE: Final = "voice"
+DAILY_BUDGET: Final = "daily_budget"
+MONTHLY_BUDGET: Final = "monthly_budget"
+VISION_MODE: Final = "vision_mode"
+SHARE_CAMERA: Final = "share_camera"
+
+
+class VisionMode(StrEnum):
+    """When an endpoint's camera frame goes to the agent (images cost tokens)."""
+
+    OFF = "off"  # never
+    ON_DEMAND = "on_demand"  # only when the agent calls a look tool
+    EAGER = "eager"  # attached when the question sounds visual (a local word check)
+    ALWAYS = "always"  # attached to every turn
+
+
+@dataclass(frozen=True, slots=True)
+class Endpoint:
+    """One bound device."""
+
+    id: str  # the subentry id
+    name: str
+    device_id: str
+    satellite: str | None = None  # assist_satellite entity id
+    camera: str | None = None  # camera entity id
+    speaker: str | None = None  # media_player entity id
+    area: str | None = None  # area id
+    persona: str = ""  # added to the agent's instructions for turns from this endpoint
+    agent: str | None = None  # agent profile (subentry) id
+    voice: str | None = None  # voice profile (subentry) id
+    budget: Budget = field(default_factory=Budget)
+    vision_mode: VisionMode = VisionMode.ON_DEMAND
+    #: Whether other endpoints' agents may look through this endpoint's camera.
+    share_camera: bool = False
+
+    @classmethod
+    def from_data(cls, endpoint_id: str, name: str, data: Mapping[str, Any]) -> Endpoint:
+        """Read an endpoint subentry's data."""
+
+        def money(key: str) -> Decimal | None:
+            value = data.get(key)
+            return None if value in (None, "") else Decimal(str(value))
+
+        return cls(
+            id=endpoint_id,
+            name=name,
+            device_id=str(data[DEVICE]),
+            satellite=data.get(SATELLITE) or None,
+            camera=data.get(CAMERA) or None,
+            speaker=data.get(SPEAKER) or None,
+            area=data.get(AREA) or None,
+            persona=str(data.get(PERSONA) or ""),
+            agent=data.get(AGENT) or None,
+            voice=data.get(VOICE) or None,
+            budget=Budget(money(DAILY_BUDGET), money(MONTHLY_BUDGET)),
+            vision_mode=VisionMode(data.get(VISION_MODE, VisionMode.ON_DEMAND)),
+            share_camera=bool(data.get(SHARE_CAMERA, False)),
+        )
+
+
+class EndpointRegistry:
+    """All endpoints, found by device, area or name."""
+
+    def __init__(self, endpoints: Iterable[Endpoint] = ()) -> None:
+        """Index the endpoints by device id."""
+        self._by_device = {endpoint.device_id: endpoint for endpoint in endpoints}
+
+    def __iter__(self) -> Iterator[Endpoint]:
+        """Iterate over the endpoints."""
+        return iter(self._by_device.values())
+
+    def __len__(self) -> int:
+        """Return how many endpoints there are."""
+        return len(self._by_device)
+
+    def for_device(self, device_id: str | None) -> Endpoint | None:
+        """Return the endpoint of the device a turn came from, if it is one."""
+        return None if device_id is None else self._by_device.get(device_id)
+
+    def in_area(self, area: str) -> list[Endpoint]:
+        """Return the endpoints of an area."""
+        return [endpoint for endpoint in self._by_device.values() if endpoint.area == area]
+
+    def named(self, name: str) -> Endpoint | None:
+        """Return the endpoint called `name` (case-insensitive), if any."""
+        wanted = name.strip().casefold()
+        return next((e for e in self._by_device.values() if e.name.casefold() == wanted), None)
+
+    def budgets(self) -> dict[str, Budget]:
+        """Return each endpoint's budget by device id (what `BudgetConfig.endpoints` takes)."""
+        return {
+            endpoint.device_id: endpoint.budget
+            for endpoint in self._by_device.values()
+            if endpoint.budget != Budget()
+        }
+
+    def camera_visible_to(self, asking: Endpoint | None, owner: Endpoint) -> bool:
+        """Whether a turn from `asking` may look through `owner`'s camera.
+
+        An endpoint always sees through its own camera; another's only if that one shares it.
+        """
+        if owner.camera is None:
+            return False
+        return owner.share_camera or (asking is not None and asking.id == owner.id)

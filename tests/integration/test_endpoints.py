@@ -1,0 +1,133 @@
+"""Endpoints: adopted devices bound in the hub, found from a turn's device, with persona,
+budget and cost of their own."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from homeassistant import config_entries
+from homeassistant.components import conversation
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.helpers import (
+    area_registry as ar,
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+)
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.endpoints import (
+    AREA,
+    CAMERA,
+    DAILY_BUDGET,
+    DEVICE,
+    PERSONA,
+    SATELLITE,
+    VisionMode,
+)
+from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.integration.anima_setup import add_hub, add_openai, profile
+
+
+def _satellite_device(hass: HomeAssistant) -> dr.DeviceEntry:
+    """A Wyoming satellite with a camera, in the kitchen, as Home Assistant adopts one."""
+    wyoming = MockConfigEntry(domain="wyoming", title="Kitchen satellite")
+    wyoming.add_to_hass(hass)
+    kitchen = ar.async_get(hass).async_create("Kitchen")
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=wyoming.entry_id,
+        identifiers={("wyoming", "kitchen-satellite")},
+        name="Kitchen satellite",
+    )
+    device = dr.async_get(hass).async_update_device(device.id, area_id=kitchen.id) or device
+    entities = er.async_get(hass)
+    for domain, object_id in (("assist_satellite", "kitchen"), ("camera", "kitchen")):
+        entities.async_get_or_create(
+            domain,
+            "wyoming",
+            f"kitchen-{domain}",
+            suggested_object_id=object_id,
+            config_entry=wyoming,
+            device_id=device.id,
+        )
+    return device
+
+
+async def _bind(hass: HomeAssistant, hub_id: str, form: dict[str, Any]) -> dict[str, Any]:
+    result = await hass.config_entries.subentries.async_init(
+        (hub_id, PROFILE_ENDPOINT), context={"source": config_entries.SOURCE_USER}
+    )
+    assert result["type"] is FlowResultType.FORM
+    return dict(await hass.config_entries.subentries.async_configure(result["flow_id"], form))
+
+
+async def test_binding_a_device_finds_its_satellite_camera_and_area(hass: HomeAssistant) -> None:
+    device = _satellite_device(hass)
+    hub = await add_hub(hass)
+    result = await _bind(hass, hub.entry_id, {DEVICE: device.id})
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert result["title"] == "Kitchen satellite"
+    data = result["data"]
+    assert data[SATELLITE] == "assist_satellite.kitchen"
+    assert data[CAMERA] == "camera.kitchen"
+    assert data[AREA] == device.area_id
+    assert data.get("vision_mode", VisionMode.ON_DEMAND) == VisionMode.ON_DEMAND
+    # One device, one endpoint.
+    again = await _bind(hass, hub.entry_id, {DEVICE: device.id})
+    assert again["errors"] == {DEVICE: "already_bound"}
+
+
+async def test_a_turn_from_the_device_uses_its_persona_budget_and_cost(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    device = _satellite_device(hass)
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    hub = await add_hub(
+        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    )
+    await _bind(
+        hass,
+        hub.entry_id,
+        {DEVICE: device.id, PERSONA: "You are the kitchen speaker.", DAILY_BUDGET: 0.0005},
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(Reply.text("Hello.", usage=(1200, 300)))  # USD 0.00096
+    await conversation.async_converse(
+        hass,
+        "Hi",
+        None,
+        Context(),
+        "en",
+        agent_id="conversation.anima_assistant",
+        device_id=device.id,
+    )
+    await hass.async_block_till_done()
+    system = openai_server.requests[-1].json["messages"][0]["content"]
+    assert "You are the kitchen speaker." in system
+    state = hass.states.get("sensor.kitchen_satellite_cost_today")
+    assert state is not None
+    assert float(state.state) > 0
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, f"budget_{device.id}")
+    assert issue is not None
+    assert issue.translation_key == "budget_exceeded"
+    assert issue.translation_placeholders["target"] == "Kitchen satellite"
+    # The house has no budget: a turn from elsewhere is not held back.
+    assert ir.async_get(hass).async_get_issue(DOMAIN, "budget_house") is None
+
+
+async def test_an_endpoint_has_a_device_of_its_own_connected_through_the_bound_one(
+    hass: HomeAssistant,
+) -> None:
+    device = _satellite_device(hass)
+    hub = await add_hub(hass)
+    await _bind(hass, hub.entry_id, {DEVICE: device.id})
+    await hass.async_block_till_done()
+    subentry_id = next(iter(hub.subentries))
+    own = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, subentry_id), hub.entry_id)
+    assert own is not None
+    assert own.via_device_id == device.id
+    assert own.name == "Kitchen satellite"
+    assert hass.states.get("sensor.kitchen_satellite_cost_today") is not None
