@@ -20,6 +20,7 @@ from homeassistant.helpers.typing import ConfigType
 
 from .budgeting import KEEPER, async_setup_budgets
 from .const import DOMAIN, VALIDATION_TIMEOUT
+from .discovery import async_offer_satellites, async_watch_satellites
 from .entity import profile_device_info
 from .hub import HubRuntime, async_get_router
 from .issues import async_check_chains
@@ -72,6 +73,7 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
 async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     entry.runtime_data = HubRuntime.of(entry)
     hass.data[KEEPER].watch(entry)
+    async_watch_satellites(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
     # one too, made here so that every platform finds it named (they set up concurrently).
     devices = dr.async_get(hass)
@@ -144,6 +146,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 async def _async_hub_updated(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
+    async_offer_satellites(hass, entry)
     hass.data[KEEPER].configure_from(entry)
     if HubRuntime.of(entry) != entry.runtime_data:
         await hass.config_entries.async_reload(entry.entry_id)

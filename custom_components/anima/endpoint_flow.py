@@ -51,13 +51,15 @@ from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
 DEVICE_ENTITIES = {SATELLITE: "assist_satellite", CAMERA: "camera", SPEAKER: "media_player"}
 
 
-def entities_of_device(hass: HomeAssistant, device_id: str) -> dict[str, str]:
-    """Return the satellite, camera and speaker entities a device has (first of each)."""
-    found: dict[str, str] = {}
-    for entity in er.async_entries_for_device(er.async_get(hass), device_id):
+def endpoint_data(hass: HomeAssistant, device: dr.BaseDeviceEntry) -> dict[str, str]:
+    """Return what binding `device` finds on it: satellite, camera, speaker and area."""
+    found: dict[str, str] = {DEVICE: device.id}
+    for entity in er.async_entries_for_device(er.async_get(hass), device.id):
         for key, domain in DEVICE_ENTITIES.items():
             if entity.domain == domain and key not in found:
                 found[key] = entity.entity_id
+    if device.area_id:
+        found[AREA] = device.area_id
     return found
 
 
@@ -93,10 +95,9 @@ class EndpointFlow(ConfigSubentryFlow):
             elif new and device.id in bound:
                 errors[DEVICE] = "already_bound"
             else:
-                for key, entity_id in entities_of_device(self.hass, device.id).items():
-                    data.setdefault(key, entity_id)
-                if not data.get(AREA) and device.area_id:
-                    data[AREA] = device.area_id
+                for key, value in endpoint_data(self.hass, device).items():
+                    if not data.get(key):
+                        data[key] = value
                 name = str(data.pop(CONF_NAME, "") or device.name_by_user or device.name)
                 if new:
                     return self.async_create_entry(title=name, data=data)

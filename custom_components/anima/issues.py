@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
@@ -32,10 +34,7 @@ def async_check_chains(hass: HomeAssistant, removed_titles: dict[str, str] | Non
         if link.connection not in existing
     }
     registry = ir.async_get(hass)
-    for (domain, issue_id), _issue in list(registry.issues.items()):
-        stale = issue_id.startswith(_PREFIX) and issue_id.removeprefix(_PREFIX) not in missing
-        if domain == DOMAIN and stale:
-            ir.async_delete_issue(hass, DOMAIN, issue_id)
+    async_delete_issues_except(hass, _PREFIX, missing)
     for connection in missing:
         issue_id = _PREFIX + connection
         title = removed_titles.get(connection)
@@ -53,3 +52,12 @@ def async_check_chains(hass: HomeAssistant, removed_titles: dict[str, str] | Non
                 "profiles": ", ".join(profiles_using(profiles, connection)),
             },
         )
+
+
+@callback
+def async_delete_issues_except(hass: HomeAssistant, prefix: str, keep: Collection[str]) -> None:
+    """Delete Anima's issues `<prefix><key>` whose key is not in `keep`."""
+    for domain, issue_id in list(ir.async_get(hass).issues):
+        ours = domain == DOMAIN and issue_id.startswith(prefix)
+        if ours and issue_id.removeprefix(prefix) not in keep:
+            ir.async_delete_issue(hass, DOMAIN, issue_id)

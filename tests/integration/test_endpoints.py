@@ -15,7 +15,9 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.endpoints import (
@@ -131,3 +133,31 @@ async def test_an_endpoint_has_a_device_of_its_own_connected_through_the_bound_o
     assert own.via_device_id == device.id
     assert own.name == "Kitchen satellite"
     assert hass.states.get("sensor.kitchen_satellite_cost_today") is not None
+
+
+async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    hub = await add_hub(hass)
+    device = _satellite_device(hass)  # adopted while the hub runs
+    await hass.async_block_till_done()
+    issue_id = f"new_satellite_{device.id}"
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, issue_id)
+    assert issue is not None
+    assert issue.is_fixable
+    assert issue.translation_placeholders == {"name": "Kitchen satellite"}
+
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix", json={"handler": DOMAIN, "issue_id": issue_id}
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
+    assert (await response.json())["type"] == "create_entry"
+    await hass.async_block_till_done()
+    (endpoint,) = hub.subentries.values()
+    assert endpoint.subentry_type == PROFILE_ENDPOINT
+    assert endpoint.data[SATELLITE] == "assist_satellite.kitchen"
+    assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # offered no more
