@@ -24,6 +24,7 @@ from .discovery import async_offer_satellites, async_watch_satellites
 from .entity import profile_device_info
 from .hub import HubRuntime, async_get_router
 from .issues import async_check_chains
+from .looking import async_prefetch_on_listening
 from .metering import METER, async_setup_meter
 from .providers.base import ProviderAuthError, ProviderError
 from .providers.connection import (
@@ -74,6 +75,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     entry.runtime_data = HubRuntime.of(entry)
     hass.data[KEEPER].watch(entry)
     async_watch_satellites(hass, entry)
+    async_prefetch_on_listening(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
     # one too, made here so that every platform finds it named (they set up concurrently).
     devices = dr.async_get(hass)

@@ -51,15 +51,20 @@ async def async_run_chat(
     chat_log: conversation.ChatLog,
     *,
     json_schema: dict[str, Any] | None = None,
+    images: tuple[ImagePart, ...] = (),
 ) -> None:
     """Answer the chat log, running tool calls, until the model has the last word.
 
-    Raises ProviderError subclasses when no provider of the chain answers.
+    `images` go with the turn's question (a camera frame taken for it). Raises ProviderError
+    subclasses when no provider of the chain answers.
     """
     router = async_get_router(hass)
     chain = resolve_chain(hass, tuple(links), Capability.CHAT)
     tools = _tools(chat_log.llm_api)
     messages = await _messages(hass, chat_log.content)
+    if images and messages and messages[-1].role == "user":
+        last = messages[-1]
+        messages[-1] = ChatMessage("user", last.content, (*last.images, *images))
     temperature = float(profile.get(TEMPERATURE, DEFAULT_TEMPERATURE))
     max_tokens = int(profile.get(MAX_TOKENS, DEFAULT_MAX_TOKENS))
 

@@ -13,20 +13,25 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.translation import async_get_translations
 
 from .budgeting import KEEPER, links_within_budget
+from .budgets import Degradation
 from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
+from .endpoints import Endpoint, VisionMode
 from .entity import AnimaProfileEntity
 from .hub import async_endpoint_of, async_turn_classes
 from .ledger import Kind
+from .looking import FRAMES, LookError
 from .metering import metered
-from .profiles import BREVITY, DEFAULT_BREVITY, LLM_HASS_API, PROFILE_AGENT, PROMPT
-from .providers.base import ProviderError
+from .profiles import BREVITY, DEFAULT_BREVITY, LLM_HASS_API, PROFILE_AGENT, PROMPT, Link
+from .providers.base import ImagePart, ProviderError
+from .providers.presets import accepts_images
 from .speech.tiers import (
     INTENT_ACTION_DONE,
     MessageClass,
     classify_agent_reply,
     classify_intent,
 )
+from .vision import limits_for, looks_visual
 
 PARALLEL_UPDATES = 0
 
@@ -90,8 +95,12 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
         try:
             budget = self.hass.data[KEEPER].status(user_input.device_id).degradation
             links = links_within_budget(self.hass, self.chain, budget)
-            with metered(Kind.CHAT, profile=self.subentry_id, endpoint=user_input.device_id):
-                await async_run_chat(self.hass, self.entity_id, links, profile, chat_log)
+            images = await _eager_frame(self.hass, endpoint, user_input.text, links, budget)
+            kind = Kind.VISION if images else Kind.CHAT
+            with metered(kind, profile=self.subentry_id, endpoint=user_input.device_id):
+                await async_run_chat(
+                    self.hass, self.entity_id, links, profile, chat_log, images=images
+                )
         except ProviderError as err:
             LOGGER.warning("%s could not answer: %s", self.entity_id, err)
             response = intent.IntentResponse(language=user_input.language)
@@ -110,6 +119,38 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
             _turn_class(chat_log, continue_conversation=result.continue_conversation),
         )
         return result
+
+
+async def _eager_frame(
+    hass: HomeAssistant,
+    endpoint: Endpoint | None,
+    question: str,
+    links: tuple[Link, ...],
+    budget: Degradation,
+) -> tuple[ImagePart, ...]:
+    """Return the asking endpoint's camera frame when its vision mode wants it for `question`.
+
+    One model call instead of a tool round trip: the frame (usually taken while the user was
+    still speaking) goes with the question. A budget under pressure turns `always` into
+    `on_demand`, and at its limit `eager` too; the look tool stays available.
+    """
+    if endpoint is None or endpoint.camera is None:
+        return ()
+    mode = endpoint.vision_mode
+    if budget.prefer_cheapest and mode is VisionMode.ALWAYS:
+        mode = VisionMode.ON_DEMAND
+    if budget.local_only and mode is VisionMode.EAGER:
+        mode = VisionMode.ON_DEMAND
+    wanted = mode is VisionMode.ALWAYS or (mode is VisionMode.EAGER and looks_visual(question))
+    model = next((link.model for link in links if accepts_images(link.model or "")), None)
+    if not wanted or model is None:
+        return ()
+    try:
+        frame = await hass.data[FRAMES].take(hass, endpoint, model)
+    except LookError as err:
+        LOGGER.info("No frame from %s for the question: %s", endpoint.camera, err)
+        return ()
+    return (ImagePart(frame.jpeg, "image/jpeg", limits_for(model).detail),)
 
 
 def _turn_class(chat_log: conversation.ChatLog, *, continue_conversation: bool) -> MessageClass:

@@ -19,7 +19,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
-from .endpoints import Endpoint, EndpointRegistry
+from .endpoints import CAMERA, SATELLITE, VISION_MODE, Endpoint, EndpointRegistry
 from .metering import METER
 from .profiles import AI_TASK, PROFILE_ENDPOINT, Link
 from .providers.base import Capability, ProviderError
@@ -36,16 +36,21 @@ SIGNAL_ATTEMPT = f"{DOMAIN}_attempt"
 
 @dataclass(frozen=True, slots=True)
 class HubRuntime:
-    """What the hub entry set up: (profile id, title, AI task on) of each profile."""
+    """What the hub entry set up from its subentries: a reload is due when this changes.
 
-    profiles: frozenset[tuple[str, str, bool]]
+    Per subentry: its id and title, whether an agent has an AI task entity, and what an
+    endpoint's frame prefetch watches (satellite, camera, vision mode).
+    """
+
+    profiles: frozenset[tuple[str, str, tuple[Any, ...]]]
 
     @classmethod
     def of(cls, entry: ConfigEntry) -> HubRuntime:
-        """Describe the entities the entry's profiles need now."""
+        """Describe what the entry's subentries need set up now."""
+        watched = (AI_TASK, SATELLITE, CAMERA, VISION_MODE)
         return cls(
             frozenset(
-                (sub.subentry_id, sub.title, bool(sub.data.get(AI_TASK)))
+                (sub.subentry_id, sub.title, tuple(sub.data.get(key) for key in watched))
                 for sub in entry.subentries.values()
             )
         )

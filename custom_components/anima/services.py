@@ -1,17 +1,53 @@
-"""Actions of the integration: `anima.lift_budget`."""
+"""Actions of the integration: `anima.describe`, `anima.ask` and `anima.lift_budget`.
+
+`describe` and `ask` return their text as response data for automations, and can speak it on
+endpoints (through each endpoint's satellite, else its speaker with its voice profile).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.helpers import config_validation as cv
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .budgeting import KEEPER
 from .const import DOMAIN
+from .hub import endpoint_registry, hub_entry
+from .looking import LookError, async_ask_about, async_frame, vision_links
+from .profiles import PROFILE_AGENT, Link, chain_of
+from .vision import FrameError, PreparedFrame, limits_for, prepare_frame
 
 SERVICE_LIFT_BUDGET = "lift_budget"
+SERVICE_DESCRIBE = "describe"
+SERVICE_ASK = "ask"
 ATTR_DEVICE_ID = "device_id"
+ATTR_CAMERA = "camera"
+ATTR_CAMERAS = "cameras"
+ATTR_IMAGE_FILE = "image_file"
+ATTR_PROMPT = "prompt"
+ATTR_SPEAK_ON = "speak_on"
+DEFAULT_DESCRIBE = "Describe what you see in one or two short sentences."
+ASK_INSTRUCTIONS = "Answer for a smart home automation, briefly and in plain text."
+
+DESCRIBE_SCHEMA = vol.Schema(
+    {
+        vol.Exclusive(ATTR_CAMERA, "source"): cv.entity_id,
+        vol.Exclusive(ATTR_IMAGE_FILE, "source"): cv.string,
+        vol.Optional(ATTR_PROMPT, default=DEFAULT_DESCRIBE): cv.string,
+        vol.Optional(ATTR_SPEAK_ON, default=[]): vol.All(cv.ensure_list, [cv.string]),
+    }
+)
+ASK_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_PROMPT): cv.string,
+        vol.Optional(ATTR_CAMERAS, default=[]): vol.All(cv.ensure_list, [cv.entity_id]),
+        vol.Optional(ATTR_SPEAK_ON, default=[]): vol.All(cv.ensure_list, [cv.string]),
+    }
+)
 
 
 async def async_setup_services(hass: HomeAssistant) -> None:
@@ -22,10 +58,108 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         until = await hass.data[KEEPER].async_lift(call.data.get(ATTR_DEVICE_ID))
         return {"until": dt_util.as_local(dt_util.utc_from_timestamp(until)).isoformat()}
 
-    hass.services.async_register(
-        DOMAIN,
-        SERVICE_LIFT_BUDGET,
-        lift_budget,
-        schema=vol.Schema({vol.Optional(ATTR_DEVICE_ID): cv.string}),
-        supports_response=SupportsResponse.OPTIONAL,
+    async def describe(call: ServiceCall) -> ServiceResponse:
+        """Describe a camera's frame or an image file."""
+        links = vision_links(hass, None)
+        model = links[0].model or ""
+        if camera := call.data.get(ATTR_CAMERA):
+            frames = [await async_frame(hass, camera, model)]
+        elif image_file := call.data.get(ATTR_IMAGE_FILE):
+            frames = [await _file_frame(hass, image_file, model)]
+        else:
+            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_source")
+        text = await async_ask_about(hass, links, call.data[ATTR_PROMPT], frames)
+        await _speak(hass, call.data[ATTR_SPEAK_ON], text)
+        return {"text": text}
+
+    async def ask(call: ServiceCall) -> ServiceResponse:
+        """Ask the first agent profile, with frames of the cameras if any."""
+        cameras: list[str] = call.data[ATTR_CAMERAS]
+        if cameras:
+            links = vision_links(hass, None)
+            model = links[0].model or ""
+            frames = [await async_frame(hass, camera, model) for camera in cameras]
+        else:
+            links, frames = _first_agent_links(hass), []
+        text = await async_ask_about(
+            hass, links, call.data[ATTR_PROMPT], frames, instructions=ASK_INSTRUCTIONS
+        )
+        await _speak(hass, call.data[ATTR_SPEAK_ON], text)
+        return {"response": text}
+
+    lift_schema = vol.Schema({vol.Optional(ATTR_DEVICE_ID): cv.string})
+    for name, handler, schema in (
+        (SERVICE_LIFT_BUDGET, lift_budget, lift_schema),
+        (SERVICE_DESCRIBE, describe, DESCRIBE_SCHEMA),
+        (SERVICE_ASK, ask, ASK_SCHEMA),
+    ):
+        hass.services.async_register(
+            DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
+        )
+
+
+def _first_agent_links(hass: HomeAssistant) -> tuple[Link, ...]:
+    entry = hub_entry(hass)
+    for sub in entry.subentries.values() if entry else ():
+        if sub.subentry_type == PROFILE_AGENT:
+            return chain_of(sub.data)
+    raise LookError("no_agent")
+
+
+async def _file_frame(hass: HomeAssistant, image_file: str, model: str) -> PreparedFrame:
+    if not hass.config.is_allowed_path(image_file):
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="path_not_allowed",
+            translation_placeholders={"path": image_file},
+        )
+    try:
+        data = await hass.async_add_executor_job(Path(image_file).read_bytes)
+        return await hass.async_add_executor_job(prepare_frame, data, limits_for(model))
+    except OSError as err:
+        raise LookError("camera_not_found", name=image_file) from err
+    except FrameError as err:
+        raise LookError(f"frame_{err.code}", name=image_file) from err
+
+
+async def _speak(hass: HomeAssistant, devices: list[str], text: str) -> None:
+    """Say `text` on each endpoint: through its satellite, else its speaker and voice."""
+    registry = endpoint_registry(hub_entry(hass))
+    for device_id in devices:
+        endpoint = registry.for_device(device_id)
+        if endpoint is None:
+            raise ServiceValidationError(
+                translation_domain=DOMAIN,
+                translation_key="not_an_endpoint",
+                translation_placeholders={"device": device_id},
+            )
+        if endpoint.satellite:
+            await hass.services.async_call(
+                "assist_satellite",
+                "announce",
+                {"entity_id": endpoint.satellite, "message": text},
+                blocking=True,
+            )
+        elif endpoint.speaker and endpoint.voice:
+            await hass.services.async_call(
+                "tts",
+                "speak",
+                {
+                    "entity_id": _voice_entity(hass, endpoint.voice),
+                    "media_player_entity_id": endpoint.speaker,
+                    "message": text,
+                },
+                blocking=True,
+            )
+
+
+def _voice_entity(hass: HomeAssistant, voice_profile: str) -> str | None:
+    """Return the tts entity of a voice profile."""
+    return next(
+        (
+            entity.entity_id
+            for entity in er.async_get(hass).entities.values()
+            if entity.domain == "tts" and entity.config_subentry_id == voice_profile
+        ),
+        None,
     )
