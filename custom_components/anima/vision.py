@@ -95,7 +95,9 @@ def prepare_frame(data: bytes, limits: VisionLimits = DEFAULT_LIMITS) -> Prepare
                 )
             image.draft("RGB", (limits.max_side, limits.max_side))  # fast JPEG downscale
             rgb = image.convert("RGB")
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as err:
+    except Image.DecompressionBombError as err:
+        raise FrameError("too_large", "The image is too large for one frame") from err
+    except (UnidentifiedImageError, OSError) as err:
         raise FrameError(
             "not_an_image", "The camera returned something that is not an image"
         ) from err

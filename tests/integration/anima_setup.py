@@ -6,10 +6,12 @@ from typing import Any
 
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.profiles import CHAIN, Link
+from custom_components.anima.endpoints import DEVICE
+from custom_components.anima.profiles import CHAIN, PROFILE_ENDPOINT, Link
 from custom_components.anima.providers.connection import (
     API_KEY,
     BASE_URL,
@@ -82,3 +84,23 @@ async def _load(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
     await hass.async_block_till_done()
     assert entry.state is ConfigEntryState.LOADED
     return entry
+
+
+def satellite_device(hass: HomeAssistant, name: str) -> str:
+    """A device as Home Assistant's Wyoming integration adopts a satellite; its id."""
+    wyoming = MockConfigEntry(domain="wyoming", title=name)
+    wyoming.add_to_hass(hass)
+    device = dr.async_get(hass).async_get_or_create(
+        config_entry_id=wyoming.entry_id, identifiers={("wyoming", name)}, name=name
+    )
+    return device.id
+
+
+def endpoint(name: str, device_id: str, **options: Any) -> ConfigSubentryData:
+    """One endpoint subentry of the hub."""
+    return ConfigSubentryData(
+        subentry_type=PROFILE_ENDPOINT,
+        title=name,
+        unique_id=None,
+        data={DEVICE: device_id, **options},
+    )

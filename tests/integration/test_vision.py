@@ -1,0 +1,199 @@
+"""Looking through endpoint cameras: eager frames, the look and watch tools, permissions, and
+the describe and ask actions. The camera is Home Assistant's real local_file camera; the
+vision model is the fake OpenAI-compatible server, which records the images it receives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from homeassistant.components import conversation
+from homeassistant.const import CONF_FILE_PATH, CONF_NAME
+from homeassistant.core import Context, HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import llm
+from PIL import Image
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
+
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.endpoints import CAMERA, SHARE_CAMERA, VISION_MODE
+from custom_components.anima.profiles import LLM_HASS_API, PROFILE_AGENT, Link
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    endpoint,
+    profile,
+    satellite_device,
+)
+
+AGENT = "conversation.anima_assistant"
+
+
+async def _porch_camera(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """camera.porch: a real camera entity showing a 1280x960 picture."""
+    image = tmp_path / "porch.jpg"
+    Image.new("RGB", (1280, 960), (200, 40, 40)).save(image, "JPEG")
+    entry = MockConfigEntry(
+        domain="local_file", options={CONF_NAME: "Porch", CONF_FILE_PATH: str(image)}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return image
+
+
+async def _setup(
+    hass: HomeAssistant, server: FakeOpenAIServer, tmp_path: Path, **kitchen: Any
+) -> str:
+    """The kitchen satellite (camera.porch as its camera) and an agent; the device id."""
+    await _porch_camera(hass, tmp_path)
+    cloud = await add_openai(hass, server, "OpenAI", preset="openai")
+    device = satellite_device(hass, "Kitchen")
+    agent = profile(
+        PROFILE_AGENT,
+        "Assistant",
+        [Link(cloud.entry_id, "gpt-4.1-mini")],
+        **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+    )
+    await add_hub(hass, agent, endpoint("Kitchen", device, **kitchen))
+    return device
+
+
+async def _ask(hass: HomeAssistant, text: str, device: str | None) -> str:
+    result = await conversation.async_converse(
+        hass, text, None, Context(), "en", agent_id=AGENT, device_id=device
+    )
+    return str(result.response.speech["plain"]["speech"])
+
+
+def _chats(server: FakeOpenAIServer) -> list[Any]:
+    return [r for r in server.requests if r.path.endswith("/chat/completions")]
+
+
+async def test_eager_mode_answers_in_one_call_with_the_frame_attached(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    device = await _setup(
+        hass, openai_server, tmp_path, **{CAMERA: "camera.porch", VISION_MODE: "eager"}
+    )
+    openai_server.reply(Reply.text("A red wall."))
+    assert await _ask(hass, "What do you see?", device) == "A red wall."
+    (request,) = _chats(openai_server)  # one model call, no tool round trip
+    (image,) = request.images
+    assert (image.width, image.height, image.detail) == (512, 384, "low")
+    # A question that is not about the camera goes without a picture (images cost tokens).
+    openai_server.reply(Reply.text("Paris."))
+    await _ask(hass, "What is the capital of France?", device)
+    assert _chats(openai_server)[-1].images == []
+
+
+async def test_on_demand_mode_looks_through_the_tool(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    device = await _setup(hass, openai_server, tmp_path, **{CAMERA: "camera.porch"})
+    openai_server.reply(
+        Reply.tool_call("anima__look", {"question": "What do you see?"}),
+        Reply.text("A red wall."),  # the vision model, asked by the tool
+        Reply.text("I see a red wall."),
+    )
+    assert await _ask(hass, "What do you see?", device) == "I see a red wall."
+    first, looked, last = _chats(openai_server)
+    assert first.images == []
+    assert any(tool["function"]["name"] == "anima__look" for tool in first.json["tools"])
+    assert len(looked.images) == 1
+    assert "tools" not in looked.json
+    tool_result = last.json["messages"][-1]
+    assert tool_result["role"] == "tool"
+    assert "A red wall." in tool_result["content"]
+
+
+async def test_another_endpoints_camera_needs_its_permission(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    await _porch_camera(hass, tmp_path)
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    kitchen, porch = satellite_device(hass, "Kitchen"), satellite_device(hass, "Porch")
+    agent = profile(
+        PROFILE_AGENT,
+        "Assistant",
+        [Link(cloud.entry_id, "gpt-4.1-mini")],
+        **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+    )
+    hub = await add_hub(
+        hass,
+        agent,
+        endpoint("Kitchen", kitchen),
+        endpoint("Porch", porch, **{CAMERA: "camera.porch"}),
+    )
+    look = Reply.tool_call("anima__look", {"question": "Anyone there?", "area": "Porch"})
+    openai_server.reply(look, Reply.text("I may not look there."))
+    await _ask(hass, "Is anyone on the porch?", kitchen)
+    refused = _chats(openai_server)[-1].json["messages"][-1]["content"]
+    assert "not allowed to look through the Porch camera" in refused
+    assert all(not r.images for r in _chats(openai_server))
+
+    porch_entry = next(s for s in hub.subentries.values() if s.title == "Porch")
+    hass.config_entries.async_update_subentry(
+        hub, porch_entry, data={**porch_entry.data, SHARE_CAMERA: True}
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(look, Reply.text("Nobody."), Reply.text("Nobody is there."))
+    assert await _ask(hass, "Is anyone on the porch?", kitchen) == "Nobody is there."
+    assert len(_chats(openai_server)[-2].images) == 1
+
+
+async def test_watch_sends_only_the_frames_that_changed(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    device = await _setup(hass, openai_server, tmp_path, **{CAMERA: "camera.porch"})
+    openai_server.reply(
+        Reply.tool_call("anima__watch", {"question": "Did anyone come in?", "seconds": 2}),
+        Reply.text("Nothing moved."),
+        Reply.text("Nobody came in."),
+    )
+    assert await _ask(hass, "Watch the porch: did anyone come in?", device) == "Nobody came in."
+    _, watched, last = _chats(openai_server)
+    assert len(watched.images) == 1  # four frames of a still picture: one is enough
+    assert '"frames": 1' in last.json["messages"][-1]["content"]
+
+
+async def test_describe_and_ask_actions_return_text_for_automations(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    await _setup(hass, openai_server, tmp_path)
+    image = tmp_path / "porch.jpg"
+    hass.config.allowlist_external_dirs = {str(tmp_path)}
+    openai_server.reply(Reply.text("A red wall."))
+    result = await hass.services.async_call(
+        DOMAIN, "describe", {"camera": "camera.porch"}, blocking=True, return_response=True
+    )
+    assert result == {"text": "A red wall."}
+    openai_server.reply(Reply.text("Still a red wall."))
+    result = await hass.services.async_call(
+        DOMAIN, "describe", {"image_file": str(image)}, blocking=True, return_response=True
+    )
+    assert result == {"text": "Still a red wall."}
+    assert _chats(openai_server)[-1].images[0].width == 512
+
+    (tmp_path / "notes.txt").write_text("not a picture")
+    with pytest.raises(HomeAssistantError, match="not an image"):
+        await hass.services.async_call(
+            DOMAIN,
+            "describe",
+            {"image_file": str(tmp_path / "notes.txt")},
+            blocking=True,
+            return_response=True,
+        )
+
+    openai_server.reply(Reply.text('{"open": false}'))
+    result = await hass.services.async_call(
+        DOMAIN,
+        "ask",
+        {"prompt": "Is the garage open? Answer JSON.", "cameras": ["camera.porch"]},
+        blocking=True,
+        return_response=True,
+    )
+    assert result == {"response": '{"open": false}'}
+    assert len(_chats(openai_server)[-1].images) == 1
