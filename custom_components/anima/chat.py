@@ -39,6 +39,7 @@ from .providers.base import (
 )
 from .providers.presets import accepts_images
 from .routing import Route
+from .vision import FrameError, prepare_frame
 
 type Delta = conversation.AssistantContentDeltaDict
 
@@ -176,10 +177,19 @@ async def _images(
             )
 
     def read() -> tuple[ImagePart, ...]:
-        return tuple(
-            ImagePart(attachment.path.read_bytes(), attachment.mime_type)
-            for attachment in attachments
-        )
+        # A camera snapshot can be megabytes: every image goes out prepared (JPEG, <= 1024 px).
+        parts = []
+        for attachment in attachments:
+            try:
+                frame = prepare_frame(attachment.path.read_bytes())
+            except (OSError, FrameError) as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="unreadable_attachment",
+                    translation_placeholders={"name": attachment.media_content_id},
+                ) from err
+            parts.append(ImagePart(frame.jpeg, "image/jpeg"))
+        return tuple(parts)
 
     return await hass.async_add_executor_job(read) if attachments else ()
 
