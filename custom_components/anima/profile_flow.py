@@ -97,8 +97,9 @@ class ProfileFlow(ConfigSubentryFlow):
                 errors[CONF_NAME] = "name_required"
             if voice:
                 try:
+                    chosen = {cls: data.pop(cls) for cls in MessageClass if cls in data}
                     data[POLICY] = VoicePolicy.from_dict(
-                        {cls: data.pop(cls) for cls in MessageClass if cls in data}
+                        policy_of(current).to_dict() | chosen  # classes not given keep theirs
                     ).to_dict()
                 except PolicyError as err:
                     errors[err.key] = "alert_must_speak"
@@ -177,5 +178,5 @@ class ProfileFlow(ConfigSubentryFlow):
             tiers = SelectSelectorConfig(options=list(TIERS), translation_key="tier")
             schema |= {vol.Optional(TIER_CHAINS[Tier.COMPACT]): SelectSelector(cheaper)}
             schema |= {vol.Optional(TIER_CHAINS[Tier.FORMANT]): SelectSelector(cheaper)}
-            schema |= {vol.Required(cls): SelectSelector(tiers) for cls in MessageClass}
+            schema |= {vol.Optional(cls): SelectSelector(tiers) for cls in MessageClass}
         return vol.Schema(schema)
