@@ -39,6 +39,7 @@ from .providers.base import (
 )
 from .providers.presets import accepts_images
 from .routing import Route
+from .timing import Stopwatch
 from .vision import FrameError, prepare_frame
 
 type Delta = conversation.AssistantContentDeltaDict
@@ -53,6 +54,7 @@ async def async_run_chat(
     *,
     json_schema: dict[str, Any] | None = None,
     images: tuple[ImagePart, ...] = (),
+    stopwatch: Stopwatch | None = None,
 ) -> None:
     """Answer the chat log, running tool calls, until the model has the last word.
 
@@ -81,13 +83,16 @@ async def async_run_chat(
             json_schema=json_schema,
         )
         stream: AsyncIterator[ChatDelta] = route.provider.stream_chat(request)
-        return stream
+        if stopwatch is None:
+            return stream
+        stopwatch.ask()
+        return _timed(stream, stopwatch)
 
     for _round in range(MAX_TOOL_ROUNDS):
         added = [
             content
             async for content in chat_log.async_add_delta_content_stream(
-                agent_id, _deltas(router.stream(chain, open_stream))
+                agent_id, _deltas(router.stream(chain, open_stream), stopwatch)
             )
         ]
         messages += await _messages(hass, added)
@@ -95,12 +100,16 @@ async def async_run_chat(
             return
 
 
-async def _deltas(stream: AsyncIterator[ChatDelta]) -> AsyncIterator[Delta]:
+async def _deltas(
+    stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch | None
+) -> AsyncIterator[Delta]:
     """Turn provider deltas into chat log deltas (one assistant message per model round)."""
     yield {"role": "assistant"}
     async for delta in stream:
         if delta.text:
             yield {"content": delta.text}
+            if stopwatch is not None:
+                stopwatch.deliver()
         if delta.tool_calls:
             yield {
                 "tool_calls": [
@@ -108,6 +117,15 @@ async def _deltas(stream: AsyncIterator[ChatDelta]) -> AsyncIterator[Delta]:
                     for call in delta.tool_calls
                 ]
             }
+
+
+async def _timed(
+    stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch
+) -> AsyncIterator[ChatDelta]:
+    """Mark when the provider's first delta arrives."""
+    async for delta in stream:
+        stopwatch.answer()
+        yield delta
 
 
 def _tools(api: llm.APIInstance | None) -> tuple[ToolSpec, ...]:

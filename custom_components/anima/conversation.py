@@ -18,7 +18,7 @@ from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .endpoints import Endpoint, VisionMode
 from .entity import AnimaProfileEntity
-from .hub import async_endpoint_of, async_turn_classes
+from .hub import async_endpoint_of, async_timings, async_turn_classes
 from .ledger import Kind
 from .looking import FRAMES, LookError
 from .metering import metered
@@ -31,6 +31,7 @@ from .speech.tiers import (
     classify_agent_reply,
     classify_intent,
 )
+from .timing import Stopwatch
 from .vision import limits_for, looks_visual
 
 PARALLEL_UPDATES = 0
@@ -74,6 +75,7 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
         chat_log: conversation.ChatLog,
     ) -> conversation.ConversationResult:
         """Answer one turn; if no provider answers, say so rather than stay silent."""
+        stopwatch = Stopwatch()
         profile = self.profile
         # An endpoint's persona ("You are the kitchen speaker ...") joins the instructions.
         endpoint = async_endpoint_of(self.hass, user_input.device_id)
@@ -99,8 +101,15 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
             kind = Kind.VISION if images else Kind.CHAT
             with metered(kind, profile=self.subentry_id, endpoint=user_input.device_id):
                 await async_run_chat(
-                    self.hass, self.entity_id, links, profile, chat_log, images=images
+                    self.hass,
+                    self.entity_id,
+                    links,
+                    profile,
+                    chat_log,
+                    images=images,
+                    stopwatch=stopwatch,
                 )
+            async_timings(self.hass).add(stopwatch.timing("llm", self.entity_id))
         except ProviderError as err:
             LOGGER.warning("%s could not answer: %s", self.entity_id, err)
             response = intent.IntentResponse(language=user_input.language)

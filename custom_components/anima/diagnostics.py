@@ -9,7 +9,7 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .hub import async_get_router
+from .hub import async_get_router, async_timings
 from .profiles import all_links
 from .providers.connection import API_KEY, KIND, KIND_HUB
 
@@ -25,6 +25,7 @@ async def async_get_config_entry_diagnostics(
         return {
             "title": entry.title,
             "state": entry.state.value,
+            "timings": async_timings(hass).as_dict(),
             "profiles": {
                 sub.subentry_id: {
                     "type": sub.subentry_type,

@@ -28,6 +28,7 @@ from .providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
 from .providers.presets import PRESETS
 from .routing import Attempt, Chain, Route, Router
 from .speech.tiers import MessageClass
+from .timing import TimingLog
 
 ROUTER: HassKey[Router] = HassKey(f"{DOMAIN}_router")
 #: Dispatcher signal sent after every provider attempt: health entities refresh on it.
@@ -249,3 +250,14 @@ def endpoint_registry(entry: ConfigEntry | None) -> EndpointRegistry:
 def async_endpoint_of(hass: HomeAssistant, device_id: str | None) -> Endpoint | None:
     """Return the endpoint a turn from `device_id` comes from, if that device is one."""
     return endpoint_registry(hub_entry(hass)).for_device(device_id)
+
+
+TIMINGS: HassKey[TimingLog] = HassKey(f"{DOMAIN}_timings")
+
+
+@callback
+def async_timings(hass: HomeAssistant) -> TimingLog:
+    """Return the integration's log of where turns' time went."""
+    if (log := hass.data.get(TIMINGS)) is None:
+        log = hass.data[TIMINGS] = TimingLog()
+    return log

@@ -12,13 +12,14 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import LOGGER
 from .entity import AnimaProfileEntity
-from .hub import async_get_router, chain_languages, resolve_chain
+from .hub import async_get_router, async_timings, chain_languages, resolve_chain
 from .ledger import Kind
 from .metering import METER, metered
 from .profiles import LANGUAGE, PROFILE_LISTENER
 from .providers.audio import ReplayableStream
 from .providers.base import AudioFormat, Capability, ProviderError, Transcript
 from .routing import Route
+from .timing import Stopwatch
 
 PARALLEL_UPDATES = 0
 #: What satellites and Home Assistant's pipeline send: 16 kHz, 16-bit, mono PCM.
@@ -93,10 +94,14 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
         audio = ReplayableStream(stream)
         language = metadata.language or self.profile.get(LANGUAGE)
 
+        stopwatch = Stopwatch()
+
         async def transcribe(route: Route[Any]) -> Transcript:
+            stopwatch.ask()
             transcript: Transcript = await route.provider.transcribe(
                 audio.read(), PIPELINE_FORMAT, model=route.model, language=language
             )
+            stopwatch.answer()
             return transcript
 
         try:
@@ -104,6 +109,7 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
             with metered(Kind.STT, profile=self.subentry_id, defer=True) as scope:
                 transcript = await async_get_router(self.hass).call(chain, transcribe)
             self.hass.data[METER].settle(scope, transcript.usage)
+            async_timings(self.hass).add(stopwatch.timing("stt", self.entity_id))
         except ProviderError as err:
             LOGGER.warning("%s could not transcribe: %s", self.entity_id, err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

@@ -30,6 +30,7 @@ from .entity import AnimaProfileEntity
 from .hub import (
     NoProviderError,
     async_get_router,
+    async_timings,
     async_turn_classes,
     chain_languages,
     connection_is_local,
@@ -59,6 +60,7 @@ from .speech.tiers import (
     earcon_for,
     parse_message_class,
 )
+from .timing import Stopwatch
 
 PARALLEL_UPDATES = 0
 #: TTS option: the class of the message (confirmation, notification, alert, answer, conversation).
@@ -203,10 +205,14 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
 
         meter = self.hass.data[METER]
         spoken_by: dict[str, str | None] = {}
+        timings = async_timings(self.hass)
+        first_sentence = True
 
         async def synthesize(sentence: str) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+            nonlocal first_sentence
             if chain is None:
                 raise NoProviderError("No loaded connection of the chain can speak")
+            stopwatch = Stopwatch()
 
             async def first_chunk(
                 route: Route[Any],
@@ -217,16 +223,22 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
                 ):
                     voice = chosen_voice
                 spoken_by["voice"] = voice
+                stopwatch.ask()
                 audio: AsyncIterator[AudioChunk] = route.provider.synthesize(
                     sentence, voice=voice, model=route.model, language=language
                 )
                 try:
-                    return await anext(audio), audio
+                    first = await anext(audio)
+                    stopwatch.answer()
+                    return first, audio
                 except StopAsyncIteration:
                     raise ProviderResponseError("The provider returned no audio") from None
 
             with metered(Kind.TTS, profile=self.subentry_id, defer=True) as scope:
                 first, rest = await router.call(chain, first_chunk)
+            if first_sentence:  # what the listener waits for: the first sentence's audio
+                first_sentence = False
+                timings.add(stopwatch.timing("tts", self.entity_id))
 
             async def counted() -> AsyncIterator[AudioChunk]:
                 """Yield the rest of the sentence; record its usage once it has all played."""

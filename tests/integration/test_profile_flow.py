@@ -166,6 +166,9 @@ async def test_hub_diagnostics_show_profiles_and_provider_health_without_keys(
     (only,) = diagnostics["profiles"].values()
     assert only["title"] == "Assistant"
     assert only["chain_health"][cloud.entry_id]["state"] == "closed"
+    llm_stage = diagnostics["timings"]["summary"]["llm"]
+    assert llm_stage["count"] == 1
+    assert 0 <= llm_stage["own_ms_95"] <= llm_stage["total_ms_95"]
     assert openai_server.api_key not in str(diagnostics)
     connection = await get_diagnostics_for_config_entry(hass, hass_client, cloud)
     assert connection["health"]["consecutive_failures"] == 0
