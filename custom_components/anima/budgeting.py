@@ -17,7 +17,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
-from homeassistant.helpers.dispatcher import async_dispatcher_connect
+from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dispatcher_send
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
@@ -41,13 +41,18 @@ _ISSUE_PREFIX = "budget_"
 
 
 def budget_config(
-    options: Mapping[str, Any], endpoints: Mapping[str, Budget] | None = None
+    options: Mapping[str, Any],
+    endpoints: Mapping[str, Budget] | None = None,
+    rate: Decimal = Decimal(1),
 ) -> BudgetConfig:
-    """Read the house budget from the hub's options (empty limits: no budget)."""
+    """Read the house budget from the hub's options (empty limits: no budget).
+
+    Limits are entered in the shown currency; `rate` (shown per ledger unit) converts them.
+    """
 
     def limit(key: str) -> Any:
         value = options.get(key)
-        return None if value in (None, "") else to_decimal(value, what=key)
+        return None if value in (None, "") else to_decimal(value, what=key) / rate
 
     percent = options.get(WARNING_PERCENT, 80)
     return BudgetConfig(
@@ -87,9 +92,17 @@ class BudgetKeeper:
     def configure_from(self, entry: ConfigEntry) -> None:
         """Use the limits of the hub's options and its endpoints, and re-evaluate."""
         endpoints = endpoint_registry(entry)
+        meter = self.hass.data[METER]
+        meter.show_in(entry.options)
         self._names = {endpoint.device_id: endpoint.name for endpoint in endpoints}
-        self.budgets.config = budget_config(entry.options, endpoints.budgets())
+        rate = meter.rate
+        budgets = {
+            device: Budget(*(None if v is None else v / rate for v in (b.daily, b.monthly)))
+            for device, b in endpoints.budgets().items()
+        }
+        self.budgets.config = budget_config(entry.options, budgets, rate)
         self._changed()
+        async_dispatcher_send(self.hass, SIGNAL_RECORDED, None)  # sensors: a new currency
 
     def status(self, endpoint: str | None = HOUSE) -> BudgetStatus:
         """Return the verdict for an endpoint (its own budget and the house's) or the house."""
@@ -105,6 +118,7 @@ class BudgetKeeper:
     @callback
     def _changed(self, *_: Any) -> None:
         """Re-evaluate every budget and raise or clear its repair issue."""
+        meter = self.hass.data[METER]
         for target, status in self.budgets.evaluate_all(self.ledger).items():
             if self._levels.get(target) is status.level:
                 continue
@@ -126,9 +140,9 @@ class BudgetKeeper:
                 translation_placeholders={
                     "target": "the house" if target is None else self._names.get(target, target),
                     "period": str(check.period),
-                    "spent": f"{check.spent:.4f}",
-                    "limit": f"{check.limit:.4f}",
-                    "currency": status.currency,
+                    "spent": f"{meter.shown(check.spent):.4f}",
+                    "limit": f"{meter.shown(check.limit):.4f}",
+                    "currency": meter.currency,
                     "resets": dt_util.as_local(dt_util.utc_from_timestamp(check.resets_at))
                     .replace(microsecond=0)
                     .isoformat(sep=" "),

@@ -37,7 +37,7 @@ from yarl import URL
 from .budgeting import HOUSE_DAILY, HOUSE_MONTHLY, WARNING_PERCENT
 from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
 from .endpoint_flow import EndpointFlow
-from .metering import METER, PRICE_OPTIONS
+from .metering import CURRENCY, METER, PRICE_OPTIONS, RATE
 from .profile_flow import ProfileFlow
 from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
 from .providers.base import (
@@ -308,7 +308,7 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
         )
 
 
-MONEY = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
+AMOUNT = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
 
 
 class HubOptionsFlow(OptionsFlow):
@@ -320,8 +320,10 @@ class HubOptionsFlow(OptionsFlow):
             return self.async_create_entry(data=user_input)
         schema = vol.Schema(
             {
-                vol.Optional(HOUSE_DAILY): MONEY,
-                vol.Optional(HOUSE_MONTHLY): MONEY,
+                vol.Optional(CURRENCY): str,
+                vol.Optional(RATE): AMOUNT,
+                vol.Optional(HOUSE_DAILY): AMOUNT,
+                vol.Optional(HOUSE_MONTHLY): AMOUNT,
                 vol.Required(WARNING_PERCENT, default=80): NumberSelector(
                     NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.SLIDER)
                 ),
@@ -330,11 +332,8 @@ class HubOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-            description_placeholders={"currency": self.hass.data[METER].ledger.currency},
+            description_placeholders={"currency": self.hass.data[METER].currency},
         )
-
-
-RATE = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
 
 
 class PricesOptionsFlow(OptionsFlow):
@@ -348,9 +347,9 @@ class PricesOptionsFlow(OptionsFlow):
         """Ask for the rates."""
         if user_input is not None:
             return self.async_create_entry(data=user_input)
-        schema = vol.Schema({vol.Optional(key): RATE for key in PRICE_OPTIONS})
+        schema = vol.Schema({vol.Optional(key): AMOUNT for key in PRICE_OPTIONS})
         return self.async_show_form(
             step_id="prices",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-            description_placeholders={"currency": self.hass.data[METER].ledger.currency},
+            description_placeholders={"currency": self.hass.data[METER].currency},
         )

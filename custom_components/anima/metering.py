@@ -16,6 +16,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
@@ -45,6 +46,9 @@ SIGNAL_RECORDED = f"{DOMAIN}_recorded"
 STORAGE_KEY = f"{DOMAIN}.ledger"
 ARCHIVE_KEY = f"{DOMAIN}.ledger_archive"
 STORAGE_VERSION = 1
+# Keys of the hub's options: the currency costs are shown in, and 1 USD in it.
+CURRENCY = "currency"
+RATE = "usd_rate"
 #: A connection's options that override its default prices (for every model it serves).
 PRICE_OPTIONS = (
     "input_per_1m",
@@ -104,6 +108,24 @@ class Meter:
         """Wrap a loaded ledger."""
         self.hass = hass
         self.ledger = ledger
+        #: The currency costs are shown in, and how many of it one ledger unit (USD) is. The
+        #: ledger itself stays in its prices' currency, so changing this never rewrites history.
+        self.currency = ledger.currency
+        self.rate = Decimal(1)
+
+    @callback
+    def show_in(self, options: Mapping[str, Any]) -> None:
+        """Show costs and take budgets in the hub's currency (its options), at its rate."""
+        currency = str(options.get(CURRENCY) or self.ledger.currency).strip().upper()
+        rate = options.get(RATE)
+        self.currency = currency
+        self.rate = (
+            Decimal(1) if currency == self.ledger.currency or not rate else Decimal(str(rate))
+        )
+
+    def shown(self, amount: Decimal) -> Decimal:
+        """Return an amount of the ledger's currency in the shown currency."""
+        return amount * self.rate
 
     @callback
     def on_attempt(self, attempt: Attempt) -> None:

@@ -149,12 +149,15 @@ class UsageSensor(SensorEntity):
         self.async_write_ha_state()
 
     def _update(self) -> None:
-        ledger = self.hass.data[METER].ledger
+        meter = self.hass.data[METER]
+        ledger = meter.ledger
         period = self.entity_description.period
         totals = ledger.totals(period, scope=self._scope, key=self._key)
-        self._attr_native_value = self.entity_description.value(totals)
+        value = self.entity_description.value(totals)
         if self.entity_description.device_class is SensorDeviceClass.MONETARY:
-            self._attr_native_unit_of_measurement = ledger.currency
+            value = meter.shown(Decimal(value))
+            self._attr_native_unit_of_measurement = meter.currency
+        self._attr_native_value = value
         bounds = ledger.day_bounds() if period is Period.DAY else ledger.month_bounds()
         self._attr_last_reset = dt_util.utc_from_timestamp(bounds[0])
 

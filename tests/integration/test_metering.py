@@ -8,9 +8,11 @@ from decimal import Decimal
 
 from homeassistant.components import conversation, stt
 from homeassistant.core import Context, HomeAssistant
+from homeassistant.helpers import issue_registry as ir
 import pytest
 import pytest_asyncio
 
+from custom_components.anima.const import DOMAIN
 from custom_components.anima.ledger import Kind
 from custom_components.anima.metering import METER
 from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE, Link
@@ -144,3 +146,31 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
     assert last.priced is True
     assert last.cost == Decimal("0.003")  # 1000 * 1.0 / 1M + 1000 * 2.0 / 1M
     assert _value(hass, "sensor.custom_cost_today") == Decimal("0.003")  # the first was unknown
+
+
+async def test_costs_are_shown_and_budgets_set_in_the_users_currency(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    hub = await add_hub(
+        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    )
+    openai_server.reply(Reply.text("Hi there.", usage=(1200, 300)))
+    await _converse(hass)
+    # 1 USD = 0.5 EUR; a daily budget of 0.0006 EUR is 0.0012 USD: 80% used -> warning.
+    hass.config_entries.async_update_entry(
+        hub, options={"currency": "eur", "usd_rate": 0.5, "house_daily": 0.0006}
+    )
+    await hass.async_block_till_done()
+    state = hass.states.get("sensor.anima_cost_today")
+    assert state.attributes["unit_of_measurement"] == "EUR"
+    assert Decimal(state.state) == TURN_COST / 2
+    issue = ir.async_get(hass).async_get_issue(DOMAIN, "budget_house")
+    assert issue is not None
+    assert issue.translation_key == "budget_warning"
+    assert issue.translation_placeholders["currency"] == "EUR"
+    assert issue.translation_placeholders["limit"] == "0.0006"
+    # The ledger itself stays in USD: switching back shows the same spending in dollars.
+    hass.config_entries.async_update_entry(hub, options={})
+    await hass.async_block_till_done()
+    assert _value(hass, "sensor.anima_cost_today") == TURN_COST
