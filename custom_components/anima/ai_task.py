@@ -15,7 +15,7 @@ import probatio
 
 from .chat import async_run_chat, structure_schema
 from .const import DOMAIN
-from .entity import AnimaProfileEntity
+from .entity import AnimaProfileEntity, async_add_per_subentry
 from .ledger import Kind
 from .metering import metered
 from .profiles import AI_TASK, PROFILE_AGENT
@@ -30,11 +30,13 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an AI task entity for each agent profile that enables it."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == PROFILE_AGENT and subentry.data.get(AI_TASK):
-            async_add_entities(
-                [AnimaTaskEntity(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    async_add_per_subentry(
+        entry,
+        async_add_entities,
+        PROFILE_AGENT,
+        AnimaTaskEntity,
+        lambda sub: bool(sub.data.get(AI_TASK)),
+    )
 
 
 class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):

@@ -17,7 +17,7 @@ from .budgets import Degradation
 from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .endpoints import Endpoint, VisionMode
-from .entity import AnimaProfileEntity
+from .entity import AnimaProfileEntity, async_add_per_subentry
 from .hub import async_endpoint_of, async_timings, async_turn_classes
 from .ledger import Kind
 from .looking import FRAMES, LookError
@@ -43,12 +43,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one agent per agent profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == PROFILE_AGENT:
-            async_add_entities(
-                [AnimaConversationEntity(entry, subentry)],
-                config_subentry_id=subentry.subentry_id,
-            )
+    async_add_per_subentry(entry, async_add_entities, PROFILE_AGENT, AnimaConversationEntity)
 
 
 class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntity):

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
-from homeassistant.core import HomeAssistant
+from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity import Entity
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import slugify
 
 from .const import DOMAIN
@@ -69,3 +70,17 @@ def profile_device_info(hass: HomeAssistant, subentry: ConfigSubentry) -> dr.Dev
         model=f"{subentry.subentry_type.capitalize()} profile",
         entry_type=dr.DeviceEntryType.SERVICE,
     )
+
+
+@callback
+def async_add_per_subentry(
+    entry: ConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+    kind: str,
+    make: Callable[[ConfigEntry, ConfigSubentry], Entity],
+    wanted: Callable[[ConfigSubentry], bool] = lambda _: True,
+) -> None:
+    """Add one entity for each subentry of `kind` (that `wanted` accepts), tied to it."""
+    for subentry in entry.subentries.values():
+        if subentry.subentry_type == kind and wanted(subentry):
+            async_add_entities([make(entry, subentry)], config_subentry_id=subentry.subentry_id)

@@ -14,6 +14,7 @@ from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
+from .entity import async_add_per_subentry
 from .profiles import POLICY, PROFILE_VOICE, policy_of
 from .speech.tiers import POLICY_PRESETS
 
@@ -27,11 +28,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the policy select of each voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == PROFILE_VOICE:
-            async_add_entities(
-                [VoicePolicySelect(entry, subentry)], config_subentry_id=subentry.subentry_id
-            )
+    async_add_per_subentry(entry, async_add_entities, PROFILE_VOICE, VoicePolicySelect)
 
 
 class VoicePolicySelect(SelectEntity):

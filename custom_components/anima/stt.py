@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import LOGGER
-from .entity import AnimaProfileEntity
+from .entity import AnimaProfileEntity, async_add_per_subentry
 from .hub import async_get_router, async_timings, chain_languages, resolve_chain
 from .ledger import Kind
 from .metering import METER, metered
@@ -32,12 +32,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one speech-to-text entity per listener profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == PROFILE_LISTENER:
-            async_add_entities(
-                [AnimaSpeechToTextEntity(entry, subentry)],
-                config_subentry_id=subentry.subentry_id,
-            )
+    async_add_per_subentry(entry, async_add_entities, PROFILE_LISTENER, AnimaSpeechToTextEntity)
 
 
 class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):

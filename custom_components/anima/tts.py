@@ -26,7 +26,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .budgeting import KEEPER, links_within_budget
 from .budgets import Degradation
-from .entity import AnimaProfileEntity
+from .entity import AnimaProfileEntity, async_add_per_subentry
 from .hub import (
     NoProviderError,
     async_get_router,
@@ -73,12 +73,7 @@ async def async_setup_entry(
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one text-to-speech entity per voice profile."""
-    for subentry in entry.subentries.values():
-        if subentry.subentry_type == PROFILE_VOICE:
-            async_add_entities(
-                [AnimaTextToSpeechEntity(entry, subentry)],
-                config_subentry_id=subentry.subentry_id,
-            )
+    async_add_per_subentry(entry, async_add_entities, PROFILE_VOICE, AnimaTextToSpeechEntity)
 
 
 class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):

@@ -61,6 +61,21 @@ async def _setup(
     return hub, joe.entry_id, robot.entry_id
 
 
+async def _add_priced_agent(
+    hass: HomeAssistant, hub: MockConfigEntry, server: FakeOpenAIServer
+) -> None:
+    """Add an agent on OpenAI's priced gpt-4.1-mini to the hub."""
+    cloud = await add_openai(hass, server, "OpenAI", preset="openai")
+    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    hass.config_entries.async_add_subentry(
+        hub,
+        config_entries.ConfigSubentry(
+            data=agent["data"], subentry_type=PROFILE_AGENT, title="Assistant", unique_id=None
+        ),
+    )
+    await hass.async_block_till_done()
+
+
 def _voice(hass: HomeAssistant) -> AnimaTextToSpeechEntity:
     entity = hass.data["tts"].get_entity("tts.anima_voice")
     assert isinstance(entity, AnimaTextToSpeechEntity)
@@ -143,15 +158,7 @@ async def test_exceeded_budget_goes_local_earcon_first_raises_a_repair_and_can_b
     formant_server: SpeechServer,
 ) -> None:
     hub, joe, robot = await _setup(hass, piper_server, formant_server, **{HOUSE_DAILY: 0.0005})
-    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
-    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
-    hass.config_entries.async_add_subentry(
-        hub,
-        config_entries.ConfigSubentry(
-            data=agent["data"], subentry_type=PROFILE_AGENT, title="Assistant", unique_id=None
-        ),
-    )
-    await hass.async_block_till_done()
+    await _add_priced_agent(hass, hub, openai_server)
     openai_server.reply(Reply.text("Hello.", usage=(1200, 300)))  # USD 0.00096 > 0.0005
     await conversation.async_converse(
         hass, "Hello", None, Context(), "en", agent_id="conversation.anima_assistant"
@@ -187,15 +194,7 @@ async def test_warning_level_steps_the_voice_down(
 ) -> None:
     options = {HOUSE_DAILY: 0.001, WARNING_PERCENT: 80}
     hub, _, robot = await _setup(hass, piper_server, formant_server, **options)
-    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
-    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
-    hass.config_entries.async_add_subentry(
-        hub,
-        config_entries.ConfigSubentry(
-            data=agent["data"], subentry_type=PROFILE_AGENT, title="Assistant", unique_id=None
-        ),
-    )
-    await hass.async_block_till_done()
+    await _add_priced_agent(hass, hub, openai_server)
     openai_server.reply(Reply.text("Hello.", usage=(1200, 300)))  # 96% of the limit
     await conversation.async_converse(
         hass, "Hello", None, Context(), "en", agent_id="conversation.anima_assistant"
