@@ -66,3 +66,35 @@ def test_every_error_a_user_can_meet_has_a_message() -> None:
         for kind in (KIND_OPENAI, KIND_WYOMING):
             error = cls.__new__(cls)
             assert _error_key(error, kind) in errors, (cls, kind)
+
+
+def test_every_translation_key_in_the_code_has_its_string() -> None:
+    """Errors, repair issues and look errors name keys; each must exist in strings.json."""
+    strings = _json(INTEGRATION / "strings.json")
+    code = "\n".join(path.read_text() for path in INTEGRATION.rglob("*.py"))
+    exceptions = set(strings["exceptions"])
+    issues = set(strings["issues"])
+    selectors = set(strings["selector"])
+    entities = {key for platform in strings["entity"].values() for key in platform}
+    for key in re.findall(r'translation_key="([a-z_]+)"', code):
+        assert key in exceptions | issues | selectors | entities, key
+    for key in re.findall(r'_attr_translation_key = "([a-z_]+)"', code):
+        assert key in entities, key
+    assert {"cost_day", "cost_month"} <= entities  # translation_key=f"cost_{period}"
+    for key in re.findall(r'LookError\(\s*"([a-z_]+)"', code):
+        assert key in exceptions, key
+    for code_name in ("empty", "not_an_image", "too_large"):  # LookError(f"frame_{err.code}")
+        assert f"frame_{code_name}" in exceptions
+    for level in ("warning", "exceeded"):  # translation_key=f"budget_{status.level}"
+        assert f"budget_{level}" in issues
+    assert {"missing_connection", "new_satellite"} <= issues
+
+
+def test_every_action_is_described() -> None:
+    services = (INTEGRATION / "services.yaml").read_text()
+    strings = _json(INTEGRATION / "strings.json")["services"]
+    icons = _json(INTEGRATION / "icons.json")["services"]
+    for name in ("lift_budget", "describe", "ask"):
+        assert f"{name}:" in services
+        assert strings[name]["name"]
+        assert name in icons
