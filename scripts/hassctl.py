@@ -386,7 +386,8 @@ async def _default_profiles(hass: HassProcess, formant: str | None) -> None:
         return {"name": "Listener", "chain": [value for value, _ in chain_options(form)][:1]}
 
     def voice(form: dict[str, Any]) -> dict[str, Any]:
-        # Piper's Joe first, the formant voice (espeak-ng) as the free fallback.
+        # Piper's Joe speaks answers; the formant voice (espeak-ng) is the formant tier, which
+        # speaks notifications (docs/voice-tiers-and-budgets.md).
         options = chain_options(form)
         joe = [value for value, label in options if "joe" in label.lower()][:1]
         robotic = [
@@ -394,7 +395,7 @@ async def _default_profiles(hass: HassProcess, formant: str | None) -> None:
             for value, label in options
             if formant and label.startswith(f"{formant} ·") and "America" in label
         ][:1]
-        return {"name": "Voice", "chain": joe + robotic}
+        return {"name": "Voice", "chain": joe, "formant_chain": robotic}
 
     for kind, choose in (("listener", listener), ("voice", voice)):
         result = await hass.subentry_flow(hub["entry_id"], kind, choose)
