@@ -78,6 +78,8 @@ def test_every_translation_key_in_the_code_has_its_string() -> None:
     entities = {key for platform in strings["entity"].values() for key in platform}
     for key in re.findall(r'translation_key="([a-z_]+)"', code):
         assert key in exceptions | issues | selectors | entities, key
+    for key in re.findall(r'^    translation_key = "([a-z_]+)"', code, re.M):
+        assert key in exceptions, key  # the translation keys of error classes
     for key in re.findall(r'_attr_translation_key = "([a-z_]+)"', code):
         assert key in entities, key
     assert {"cost_day", "cost_month"} <= entities  # translation_key=f"cost_{period}"

@@ -22,10 +22,12 @@ from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest, TTSAudioResponse
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .budgeting import KEEPER, links_within_budget
 from .budgets import Degradation
+from .const import DOMAIN
 from .entity import AnimaProfileEntity, async_add_per_subentry
 from .hub import (
     NoProviderError,
@@ -55,6 +57,7 @@ from .speech.stream import (
 from .speech.tiers import (
     ALWAYS_LOCAL,
     MessageClass,
+    PolicyError,
     Tier,
     choose_tier,
     earcon_for,
@@ -171,11 +174,16 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         known: MessageClass | None = None,
     ) -> AsyncIterator[AudioChunk]:
         """Speak `text` in the tier its class gets now; an earcon needs no provider at all."""
-        message_class = (
-            (parse_message_class(options[MESSAGE_CLASS]) if options.get(MESSAGE_CLASS) else None)
-            or known
-            or MessageClass.ANSWER
-        )
+        message_class = known or MessageClass.ANSWER
+        if options.get(MESSAGE_CLASS):
+            try:
+                message_class = parse_message_class(options[MESSAGE_CLASS])
+            except PolicyError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key=err.translation_key,
+                    translation_placeholders={"error": str(err)},
+                ) from err
         tier, links, degradation = self._plan(message_class)
         earcon = earcon_chunk(earcon_for(message_class))
         if tier is Tier.EARCON:

@@ -13,8 +13,10 @@ from homeassistant.components import conversation
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import issue_registry as ir, llm
 from homeassistant.setup import async_setup_component
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.budgeting import HOUSE_DAILY, KEEPER, WARNING_PERCENT
@@ -326,3 +328,11 @@ async def test_hub_options_set_the_house_budget(hass: HomeAssistant) -> None:
     config = hass.data[KEEPER].budgets.config
     assert (config.house.daily, config.house.monthly) == (Decimal("0.5"), Decimal("10"))
     assert config.warning_at == Decimal("0.9")
+
+
+async def test_an_unknown_message_class_is_a_clear_error(
+    hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
+) -> None:
+    await _setup(hass, piper_server, formant_server)
+    with pytest.raises(HomeAssistantError, match="not a message class"):
+        await _voice(hass).async_get_tts_audio("Hi.", "en", {"message_class": "gossip"})
