@@ -7,8 +7,9 @@ For each source size (VGA, 1080p, a 5 MP snapshot), a realistic JPEG (noise over
 it compresses like a camera picture) goes through `vision.prepare_frame` with the limits of
 three model families; p50/p95 time in ms, bytes in and out, and the image tokens the provider
 would bill for the prepared frame versus the raw one. Plus `ChangeFilter.keep` per frame.
-Target: preparing a 1080p frame takes under 50 ms at p95 (the eager path's whole budget for
-Anima's own work is small next to a 1.5 s answer).
+Target (the vision issue): preparing a 1920x1080 frame takes at most 30 ms at p95 on this
+machine. `image_tokens_raw` / `image_tokens_sent` are gpt-4.1-mini's tokens for the raw 1080p
+frame at high detail and for the frame Anima sends.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ vision = import_pure("vision")
 
 SOURCES = {"vga": (640, 480), "1080p": (1920, 1080), "5mp": (2592, 1944)}
 MODELS = ("gpt-4.1-mini", "qwen-vl-plus", "llava")
-TARGET_P95_MS_1080P = 50.0
+TARGET_P95_MS_1080P = 30.0
 
 
 def camera_jpeg(width: int, height: int, seed: int = 1) -> bytes:
@@ -96,12 +97,12 @@ def markdown(data: dict[str, Any]) -> str:
             f" {row['prepare_ms_p95']} | {row['bytes_in']:,} | {row['bytes_out']:,} |"
             f" {row['sent']} | {row['tokens_raw']:,} | {row['tokens_sent']:,} |"
         )
-    p95 = data["prepare_ms_p95_1080p"]
-    verdict = "met" if p95 < TARGET_P95_MS_1080P else "missed"
+    p95 = data["prep_ms_p95_1080p"]
+    verdict = "met" if p95 <= TARGET_P95_MS_1080P else "missed"
     rows += [
         "",
         f"Preparing a 1080p frame, p95 over the model families: {p95} ms (target"
-        f" < {TARGET_P95_MS_1080P:.0f} ms: {verdict}). Change detection per frame, p95:"
+        f" <= {TARGET_P95_MS_1080P:.0f} ms: {verdict}). Change detection per frame, p95:"
         f" {data['results']['change_filter_us_p95']} µs.",
         "",
         f"{data['environment']['python']} on {data['environment']['machine']},"
@@ -117,13 +118,15 @@ def main() -> int:
     p95_1080p = max(results[f"1080p_{model}"]["prepare_ms_p95"] for model in MODELS)
     data = {
         "frames": frames,
-        "prepare_ms_p95_1080p": p95_1080p,
+        "prep_ms_p95_1080p": p95_1080p,
+        "image_tokens_raw": results["1080p_gpt-4.1-mini"]["tokens_raw"],
+        "image_tokens_sent": results["1080p_gpt-4.1-mini"]["tokens_sent"],
         "results": results,
         "environment": environment(),
     }
     write_results("vision", data, markdown(data))
     print(markdown(data))
-    return 0 if p95_1080p < TARGET_P95_MS_1080P else 1
+    return 0 if p95_1080p <= TARGET_P95_MS_1080P else 1
 
 
 if __name__ == "__main__":
