@@ -7,7 +7,7 @@ from typing import Any
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -188,3 +188,20 @@ async def test_profile_entities_have_stable_ids_and_devices(
     health = er.async_get(hass).async_get("sensor.cloud_health")
     assert health is not None
     assert health.entity_category is er.EntityCategory.DIAGNOSTIC
+
+
+async def test_removing_a_profile_removes_its_device_and_entities(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    hub = await add_hub(
+        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    )
+    subentry_id = next(iter(hub.subentries))
+    devices = dr.async_get(hass)
+    assert devices.async_get_device_by_identifier((DOMAIN, subentry_id), hub.entry_id)
+    hass.config_entries.async_remove_subentry(hub, subentry_id)
+    await hass.async_block_till_done()
+    assert devices.async_get_device_by_identifier((DOMAIN, subentry_id), hub.entry_id) is None
+    assert hass.states.get("conversation.anima_assistant") is None
+    assert er.async_get(hass).async_get("sensor.assistant_cost_today") is None
