@@ -142,14 +142,26 @@ class Meter:
             scope.failed_before = True
 
     @callback
-    def settle(self, scope: CallScope, usage: Usage, *, voice: str | None = None) -> None:
-        """Record the held successful attempt of `scope` with what it used."""
+    def settle(
+        self,
+        scope: CallScope,
+        usage: Usage,
+        *,
+        voice: str | None = None,
+        characters_saved: int = 0,
+    ) -> None:
+        """Record the held successful attempt of `scope` with what it used (and shaping saved)."""
         if (attempt := scope.pending) is not None:
             scope.pending = None
-            self._record(scope, attempt, usage, voice)
+            self._record(scope, attempt, usage, voice, characters_saved)
 
     def _record(
-        self, scope: CallScope, attempt: Attempt, usage: Usage | None, voice: str | None = None
+        self,
+        scope: CallScope,
+        attempt: Attempt,
+        usage: Usage | None,
+        voice: str | None = None,
+        characters_saved: int = 0,
     ) -> None:
         record = self.ledger.record(
             UsageRecord.from_attempt(
@@ -160,6 +172,7 @@ class Meter:
                 profile=scope.profile,
                 voice=voice,
                 usage=usage,
+                characters_saved=characters_saved,
                 fallback=scope.failed_before,
             )
         )

@@ -49,6 +49,7 @@ from .routing import Route
 from .speech.shaping import options_for_tier
 from .speech.stream import (
     EARCON_FORMAT,
+    Sentence,
     SentenceSynthesizer,
     earcon_chunk,
     speak_pcm,
@@ -211,7 +212,8 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         timings = async_timings(self.hass)
         first_sentence = True
 
-        async def synthesize(sentence: str) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+        async def synthesize(spoken: Sentence) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+            sentence = spoken.text
             nonlocal first_sentence
             if chain is None:
                 raise NoProviderError("No loaded connection of the chain can speak")
@@ -252,7 +254,12 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
                         yield chunk
                 finally:
                     usage = Usage(characters=len(sentence), audio_seconds=seconds)
-                    meter.settle(scope, usage, voice=spoken_by.get("voice"))
+                    meter.settle(
+                        scope,
+                        usage,
+                        voice=spoken_by.get("voice"),
+                        characters_saved=spoken.characters_saved,
+                    )
 
             return first, counted()
 

@@ -98,7 +98,7 @@ async def test_speech_is_metered_in_seconds_and_characters(
     )
     voice = hass.data["tts"].get_entity("tts.anima_voice")
     assert isinstance(voice, AnimaTextToSpeechEntity)
-    await voice.async_get_tts_audio("The door is open. The light is on.", "en", {})
+    await voice.async_get_tts_audio("The door is open. The light is on 🙂.", "en", {})
 
     async def silence() -> AsyncIterator[bytes]:
         yield b"\0" * 32000  # one second at 16 kHz
@@ -117,6 +117,7 @@ async def test_speech_is_metered_in_seconds_and_characters(
     records = hass.data[METER].ledger.records()
     spoken = [r for r in records if r.kind is Kind.TTS]
     assert [r.characters for r in spoken] == [len("The door is open."), len("The light is on.")]
+    assert sum(r.characters_saved for r in spoken) == 2  # the emoji and its space
     assert all(0.5 < r.audio_seconds < 3 for r in spoken)
     assert {r.voice for r in spoken} == {"en_US-joe-medium"}
     (heard,) = [r for r in records if r.kind is Kind.STT]

@@ -14,6 +14,7 @@ from custom_components.anima.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.speech.shaping import ShapeOptions
 from custom_components.anima.speech.stream import (
     EARCON_FORMAT,
+    Sentence,
     earcon_chunk,
     sentences,
     speak_pcm,
@@ -42,7 +43,8 @@ class Voice:
         self.said: list[str] = []
         self.fail_at, self.break_at = fail_at, break_at
 
-    async def __call__(self, sentence: str) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+    async def __call__(self, spoken: Sentence) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+        sentence = spoken.text
         number = len(self.said)
         self.said.append(sentence)
         if number == self.fail_at:
@@ -54,7 +56,14 @@ class Voice:
 async def test_sentences_come_out_as_soon_as_complete_and_speakable() -> None:
     text = _pieces("**Hello** there. ", "The light is ", "on 🙂. And the", " door is 50% open")
     said = [s async for s in sentences(text, ShapeOptions())]
-    assert said == ["Hello there.", "The light is on.", "And the door is 50 percent open"]
+    assert [s.text for s in said] == [
+        "Hello there.",
+        "The light is on.",
+        "And the door is 50 percent open",
+    ]
+    # What shaping removed from each release: the detector already dropped the "**"; the emoji
+    # and its space go; "percent" is longer than "%".
+    assert [s.characters_saved for s in said] == [0, 2, -7]
 
 
 async def test_each_sentence_is_spoken_in_order() -> None:

@@ -13,6 +13,7 @@ stream ends; a provider that breaks mid-sentence cuts only that sentence short.
 from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 import logging
 
 from sentence_stream import SentenceBoundaryDetector
@@ -32,23 +33,43 @@ def earcon_chunk(name: str) -> AudioChunk:
 
 
 #: Opens the audio of one sentence: its first chunk and an iterator of the rest.
-type SentenceSynthesizer = Callable[[str], Awaitable[tuple[AudioChunk, AsyncIterator[AudioChunk]]]]
+type SentenceSynthesizer = Callable[
+    [Sentence], Awaitable[tuple[AudioChunk, AsyncIterator[AudioChunk]]]
+]
 
 
-async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIterator[str]:
+@dataclass(frozen=True, slots=True)
+class Sentence:
+    """A sentence to speak, and the characters shaping removed from the text it came from."""
+
+    text: str
+    characters_saved: int = 0
+
+
+async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIterator[Sentence]:
     """Yield speakable sentences as soon as the text stream completes each one.
 
     The detector holds text back until the next sentence starts, so what it releases at the
     end (or for a message that came in one piece) may hold several sentences: they are split
-    again, so each still gets its own synthesis (and its own fallback).
+    again, so each still gets its own synthesis (and its own fallback). What shaping saved of a
+    release is counted on its first sentence (the ledger counts it per call).
     """
     detector = SentenceBoundaryDetector()
     async for piece in text:
         for released in detector.add_chunk(piece):
-            for sentence in split_sentences(shape(released, options).text):
+            for sentence in _speakable(released, options):
                 yield sentence
-    for sentence in split_sentences(shape(detector.finish(), options).text):
+    for sentence in _speakable(detector.finish(), options):
         yield sentence
+
+
+def _speakable(released: str, options: ShapeOptions) -> list[Sentence]:
+    shaped = shape(released, options)
+    parts = split_sentences(shaped.text)
+    return [
+        Sentence(part, shaped.characters_saved if index == 0 else 0)
+        for index, part in enumerate(parts)
+    ]
 
 
 async def speak_pcm(
