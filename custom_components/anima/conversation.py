@@ -18,7 +18,7 @@ from .chat import async_run_chat
 from .const import DOMAIN, LOGGER
 from .endpoints import Endpoint, VisionMode
 from .entity import AnimaProfileEntity, async_add_per_subentry
-from .hub import async_endpoint_of, async_timings, async_turn_classes
+from .hub import async_endpoint_of, async_timings, async_turn_notes
 from .ledger import Kind
 from .looking import FRAMES, LookError
 from .metering import metered
@@ -69,6 +69,20 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
         user_input: conversation.ConversationInput,
         chat_log: conversation.ChatLog,
     ) -> conversation.ConversationResult:
+        """Answer one turn, noting it for the voice that will speak it."""
+        notes = async_turn_notes(self.hass)
+        notes.begin(user_input.device_id)
+        result = await self._answer(user_input, chat_log)
+        notes.end(
+            user_input.device_id,
+            result.response.speech.get("plain", {}).get("speech", ""),
+            _turn_class(chat_log, continue_conversation=result.continue_conversation),
+        )
+        return result
+
+    async def _answer(
+        self, user_input: conversation.ConversationInput, chat_log: conversation.ChatLog
+    ) -> conversation.ConversationResult:
         """Answer one turn; if no provider answers, say so rather than stay silent."""
         stopwatch = Stopwatch()
         profile = self.profile
@@ -117,12 +131,7 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
                 conversation_id=chat_log.conversation_id,
                 continue_conversation=False,
             )
-        result = conversation.async_get_result_from_chat_log(user_input, chat_log)
-        async_turn_classes(self.hass).remember(
-            result.response.speech.get("plain", {}).get("speech", ""),
-            _turn_class(chat_log, continue_conversation=result.continue_conversation),
-        )
-        return result
+        return conversation.async_get_result_from_chat_log(user_input, chat_log)
 
 
 async def _eager_frame(

@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import Any, Final
 
 from .budgets import Budget
+from .speech.tiers import VoicePolicy
 
 # Keys of an endpoint's subentry data.
 DEVICE: Final = "device_id"
@@ -29,6 +30,7 @@ DAILY_BUDGET: Final = "daily_budget"
 MONTHLY_BUDGET: Final = "monthly_budget"
 VISION_MODE: Final = "vision_mode"
 SHARE_CAMERA: Final = "share_camera"
+POLICY: Final = "policy"  # the same key as a voice profile's
 
 
 class VisionMode(StrEnum):
@@ -58,6 +60,8 @@ class Endpoint:
     vision_mode: VisionMode = VisionMode.ON_DEMAND
     #: Whether other endpoints' agents may look through this endpoint's camera.
     share_camera: bool = False
+    #: The endpoint's own voice policy (its select), else None: its voice profile's.
+    policy: VoicePolicy | None = None
 
     @classmethod
     def from_data(cls, endpoint_id: str, name: str, data: Mapping[str, Any]) -> Endpoint:
@@ -81,6 +85,7 @@ class Endpoint:
             budget=Budget(money(DAILY_BUDGET), money(MONTHLY_BUDGET)),
             vision_mode=VisionMode(data.get(VISION_MODE, VisionMode.ON_DEMAND)),
             share_camera=bool(data.get(SHARE_CAMERA, False)),
+            policy=VoicePolicy.from_dict(data[POLICY]) if data.get(POLICY) else None,
         )
 
 

@@ -7,10 +7,8 @@ coming back after an outage takes effect on the next turn, without reloading any
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
-import time
 from typing import Any
 
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
@@ -27,8 +25,8 @@ from .providers.connection import KIND, KIND_HUB, PRESET, ProviderConnection, is
 from .providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
 from .providers.presets import PRESETS
 from .routing import Attempt, Chain, Route, Router
-from .speech.tiers import MessageClass
 from .timing import TimingLog
+from .turns import TurnNotes
 
 ROUTER: HassKey[Router] = HassKey(f"{DOMAIN}_router")
 #: Dispatcher signal sent after every provider attempt: health entities refresh on it.
@@ -188,43 +186,15 @@ def connection_voices(hass: HomeAssistant, entry_id: str, language: str | None =
     return list(preset.tts_voices) if preset and preset.tts_voices else [DEFAULT_TTS_VOICE]
 
 
-class TurnClasses:
-    """What the agents last said, by text, with its message class, for the voice to read.
-
-    Home Assistant hands a voice the text only. Short answers (confirmations among them) reach
-    it whole, not streamed, so the text finds the class the agent gave its turn. Bounded, and
-    entries older than a minute are forgotten.
-    """
-
-    def __init__(self, size: int = 64, ttl: float = 60.0) -> None:
-        """Keep at most `size` texts for `ttl` seconds."""
-        self._size, self._ttl = size, ttl
-        self._texts: OrderedDict[str, tuple[MessageClass, float]] = OrderedDict()
-
-    def remember(self, text: str, message_class: MessageClass) -> None:
-        """Note the class of something an agent is about to have spoken."""
-        self._texts[text.strip()] = (message_class, time.monotonic())
-        self._texts.move_to_end(text.strip())
-        while len(self._texts) > self._size:
-            self._texts.popitem(last=False)
-
-    def class_of(self, text: str) -> MessageClass | None:
-        """Return the class an agent gave `text`, if it said it within the last minute."""
-        found = self._texts.get(text.strip())
-        if found is None or time.monotonic() - found[1] > self._ttl:
-            return None
-        return found[0]
-
-
-TURN_CLASSES: HassKey[TurnClasses] = HassKey(f"{DOMAIN}_turn_classes")
+TURN_NOTES: HassKey[TurnNotes] = HassKey(f"{DOMAIN}_turn_notes")
 
 
 @callback
-def async_turn_classes(hass: HomeAssistant) -> TurnClasses:
-    """Return the integration's registry of turn classes."""
-    if (classes := hass.data.get(TURN_CLASSES)) is None:
-        classes = hass.data[TURN_CLASSES] = TurnClasses()
-    return classes
+def async_turn_notes(hass: HomeAssistant) -> TurnNotes:
+    """Return the integration's notes of what the agents are saying."""
+    if (notes := hass.data.get(TURN_NOTES)) is None:
+        notes = hass.data[TURN_NOTES] = TurnNotes()
+    return notes
 
 
 def hub_entry(hass: HomeAssistant) -> ConfigEntry | None:

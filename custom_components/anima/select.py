@@ -1,7 +1,8 @@
-"""A select per voice profile: its voice policy (message class -> tier), for automations.
+"""Voice policy selects (message class -> tier), for automations such as quiet hours.
 
-Switching to `quiet` at night and back to `standard` in the morning is one action each; the
-choice is stored in the profile, so it survives restarts and the voice uses it at once.
+One per voice profile, and one per endpoint: an endpoint follows its voice's policy unless its
+own select picks another. The choice is stored in the profile or endpoint, so it survives
+restarts and applies to the next message.
 """
 
 from __future__ import annotations
@@ -15,11 +16,12 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import DOMAIN
 from .entity import async_add_per_subentry
-from .profiles import POLICY, PROFILE_VOICE, policy_of
-from .speech.tiers import POLICY_PRESETS
+from .profiles import POLICY, PROFILE_ENDPOINT, PROFILE_VOICE
+from .speech.tiers import POLICY_PRESETS, VoicePolicy
 
 PARALLEL_UPDATES = 0
-CUSTOM = "custom"  # a policy set in the profile's form that matches no preset
+CUSTOM = "custom"  # a voice's policy set class by class in its form, matching no preset
+FOLLOW_VOICE = "voice"  # an endpoint without a policy of its own
 
 
 async def async_setup_entry(
@@ -27,8 +29,9 @@ async def async_setup_entry(
     entry: ConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
-    """Add the policy select of each voice profile."""
+    """Add the policy select of each voice profile and each endpoint."""
     async_add_per_subentry(entry, async_add_entities, PROFILE_VOICE, VoicePolicySelect)
+    async_add_per_subentry(entry, async_add_entities, PROFILE_ENDPOINT, EndpointPolicySelect)
 
 
 class VoicePolicySelect(SelectEntity):
@@ -37,17 +40,19 @@ class VoicePolicySelect(SelectEntity):
     _attr_has_entity_name = True
     _attr_translation_key = "voice_policy"
     _attr_entity_category = EntityCategory.CONFIG
+    #: The option of a subentry with no policy stored.
+    unset = CUSTOM
 
     def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
-        """Attach the select to the voice profile's device."""
+        """Attach the select to the subentry's device."""
         self._entry = entry
         self._subentry_id = subentry.subentry_id
         self._attr_unique_id = f"{subentry.subentry_id}-voice_policy"
         self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
-        self._attr_options = [*POLICY_PRESETS, CUSTOM]
+        self._attr_options = [*POLICY_PRESETS, self.unset]
 
     async def async_added_to_hass(self) -> None:
-        """Follow changes made in the profile's form too."""
+        """Follow changes made in the subentry's form too."""
 
         async def updated(*_: object) -> None:
             self.async_write_ha_state()
@@ -56,15 +61,28 @@ class VoicePolicySelect(SelectEntity):
 
     @property
     def current_option(self) -> str:
-        """The preset the profile's policy equals, else custom."""
-        policy = policy_of(self._entry.subentries[self._subentry_id].data)
+        """The preset the stored policy equals, else the unset option."""
+        stored = self._entry.subentries[self._subentry_id].data.get(POLICY)
+        if not stored:
+            return self.unset if self.unset == FOLLOW_VOICE else "standard"
+        policy = VoicePolicy.from_dict(stored)
         return next((name for name, p in POLICY_PRESETS.items() if p == policy), CUSTOM)
 
     async def async_select_option(self, option: str) -> None:
-        """Store the preset's policy in the profile; the voice uses it from the next message."""
+        """Store the preset's policy; the voice uses it from the next message."""
         if option == CUSTOM:
-            return  # custom is set class by class in the profile's form
+            return  # custom is set class by class in the voice's form
         subentry = self._entry.subentries[self._subentry_id]
-        data = {**subentry.data, POLICY: POLICY_PRESETS[option].to_dict()}
+        data = dict(subentry.data)
+        if option == FOLLOW_VOICE:
+            data.pop(POLICY, None)
+        else:
+            data[POLICY] = POLICY_PRESETS[option].to_dict()
         self.hass.config_entries.async_update_subentry(self._entry, subentry, data=data)
         self.async_write_ha_state()
+
+
+class EndpointPolicySelect(VoicePolicySelect):
+    """An endpoint's own policy, or `voice`: the policy of the voice that speaks for it."""
+
+    unset = FOLLOW_VOICE

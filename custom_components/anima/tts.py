@@ -31,9 +31,10 @@ from .const import DOMAIN
 from .entity import AnimaProfileEntity, async_add_per_subentry
 from .hub import (
     NoProviderError,
+    async_endpoint_of,
     async_get_router,
     async_timings,
-    async_turn_classes,
+    async_turn_notes,
     chain_languages,
     connection_is_local,
     connection_voices,
@@ -65,6 +66,7 @@ from .speech.tiers import (
     parse_message_class,
 )
 from .timing import Stopwatch
+from .turns import Note
 
 PARALLEL_UPDATES = 0
 #: TTS option: the class of the message (confirmation, notification, alert, answer, conversation).
@@ -96,7 +98,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     @override
     def default_options(self) -> dict[str, Any]:
         """What decides the audio besides the text: Home Assistant's cache keys on it."""
-        tier = self._plan(MessageClass.ANSWER)[0]
+        tier = self._plan(MessageClass.ANSWER, None)[0]
         profile = hashlib.sha256(repr(sorted(self.profile.items())).encode()).hexdigest()[:12]
         return {"plan": f"{profile}-{tier}"}
 
@@ -129,8 +131,8 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     ) -> tts.TtsAudioType:
         """Speak a whole message as one WAV file."""
         pcm, audio_format = bytearray(), None
-        known = async_turn_classes(self.hass).class_of(message)
-        async for chunk in self._speak(_once(message), language, options, known):
+        note = async_turn_notes(self.hass).note_for(message)
+        async for chunk in self._speak(_once(message), language, options, note):
             audio_format = audio_format or chunk.format
             pcm += chunk.audio
         return "wav", wav_bytes(bytes(pcm), audio_format or EARCON_FORMAT)
@@ -138,13 +140,23 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     @override
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Speak text while it is still being written, sentence by sentence."""
-        audio = self._speak(request.message_gen, request.language, request.options)
+        note = async_turn_notes(self.hass).streaming()
+        audio = self._speak(request.message_gen, request.language, request.options, note)
         return TTSAudioResponse("wav", wav_stream(audio))
 
-    def _plan(self, message_class: MessageClass) -> tuple[Tier, tuple[Link, ...], Degradation]:
-        """Choose the tier (and its links) for a message class under the house budget now."""
+    def _plan(
+        self, message_class: MessageClass, device_id: str | None
+    ) -> tuple[Tier, tuple[Link, ...], Degradation]:
+        """Choose the tier (and its links) for a message class, for its endpoint if known.
+
+        The endpoint's own policy (its select) wins over the voice's, and its budget counts.
+        """
         profile = self.profile
-        degradation = self.hass.data[KEEPER].status().degradation
+        degradation = self.hass.data[KEEPER].status(device_id).degradation
+        endpoint = async_endpoint_of(self.hass, device_id)
+        policy = policy_of(profile)
+        if endpoint is not None and endpoint.policy is not None:
+            policy = endpoint.policy
         chains = {tier: chain_of(profile, key) for tier, key in TIER_CHAINS.items()}
         usable = {
             tier
@@ -157,7 +169,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
             if links and all(connection_is_local(self.hass, link.connection) for link in links)
         }
         tier = choose_tier(
-            policy_of(profile),
+            policy,
             message_class,
             available=usable,
             steps_down=degradation.tier_steps_down,
@@ -172,10 +184,10 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         text: AsyncIterator[str],
         language: str,
         options: dict[str, Any],
-        known: MessageClass | None = None,
+        note: Note | None = None,
     ) -> AsyncIterator[AudioChunk]:
         """Speak `text` in the tier its class gets now; an earcon needs no provider at all."""
-        message_class = known or MessageClass.ANSWER
+        message_class = (note and note.message_class) or MessageClass.ANSWER
         if options.get(MESSAGE_CLASS):
             try:
                 message_class = parse_message_class(options[MESSAGE_CLASS])
@@ -185,7 +197,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
                     translation_key=err.translation_key,
                     translation_placeholders={"error": str(err)},
                 ) from err
-        tier, links, degradation = self._plan(message_class)
+        tier, links, degradation = self._plan(message_class, note.device_id if note else None)
         earcon = earcon_chunk(earcon_for(message_class))
         if tier is Tier.EARCON:
             return _only(earcon)

@@ -27,6 +27,7 @@ from custom_components.anima.profiles import (
     CHAIN,
     LLM_HASS_API,
     PROFILE_AGENT,
+    PROFILE_ENDPOINT,
     PROFILE_VOICE,
     TIER_CHAINS,
     Link,
@@ -36,9 +37,17 @@ from custom_components.anima.speech.tiers import Tier
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
-from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    add_wyoming,
+    endpoint,
+    profile,
+    satellite_device,
+)
 
 JOE = "en_US-joe-medium"
+AGENT = "conversation.anima_assistant"
 
 
 def _pcm(data: bytes) -> bytes:
@@ -336,3 +345,45 @@ async def test_an_unknown_message_class_is_a_clear_error(
     await _setup(hass, piper_server, formant_server)
     with pytest.raises(HomeAssistantError, match="not a message class"):
         await _voice(hass).async_get_tts_audio("Hi.", "en", {"message_class": "gossip"})
+
+
+async def test_an_endpoints_own_policy_applies_to_its_turns(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    formant_server: SpeechServer,
+) -> None:
+    hub, joe, robot = await _setup(hass, piper_server, formant_server)
+    await _add_priced_agent(hass, hub, openai_server)
+    kitchen = satellite_device(hass, "Kitchen")
+    hass.config_entries.async_add_subentry(
+        hub,
+        config_entries.ConfigSubentry(
+            data=endpoint("Kitchen", kitchen)["data"],
+            subentry_type=PROFILE_ENDPOINT,
+            title="Kitchen",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    select = "select.kitchen_voice_policy"
+    assert hass.states.get(select).state == "voice"  # follows its voice until told otherwise
+
+    async def answer_spoken_by() -> str | None:
+        openai_server.reply(Reply.text("Paris is the capital of France."))
+        result = await conversation.async_converse(
+            hass, "Capital?", None, Context(), "en", agent_id=AGENT, device_id=kitchen
+        )
+        return (await _say(hass, result.response.speech["plain"]["speech"]))[1]
+
+    assert await answer_spoken_by() == joe
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": "quiet"}, blocking=True
+    )
+    assert await answer_spoken_by() == robot  # quiet: answers compact -> formant here
+    # The same text asked from elsewhere is the voice's: the endpoint's policy is its own.
+    assert (await _say(hass, "Paris, from the hall."))[1] == joe
+    await hass.services.async_call(
+        "select", "select_option", {"entity_id": select, "option": "voice"}, blocking=True
+    )
+    assert await answer_spoken_by() == joe
