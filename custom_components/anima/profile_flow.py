@@ -45,6 +45,7 @@ from .profiles import (
     PROFILE_VOICE,
     PROMPT,
     TEMPERATURE,
+    TERSE_SENTENCES,
     TIER_CHAINS,
     Link,
     all_links,
@@ -179,4 +180,7 @@ class ProfileFlow(ConfigSubentryFlow):
             schema |= {vol.Optional(TIER_CHAINS[Tier.COMPACT]): SelectSelector(cheaper)}
             schema |= {vol.Optional(TIER_CHAINS[Tier.FORMANT]): SelectSelector(cheaper)}
             schema |= {vol.Optional(cls): SelectSelector(tiers) for cls in MessageClass}
+            schema[vol.Optional(TERSE_SENTENCES)] = NumberSelector(
+                NumberSelectorConfig(min=1, max=10, step=1, mode=NumberSelectorMode.BOX)
+            )
         return vol.Schema(schema)

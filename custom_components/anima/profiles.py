@@ -43,6 +43,8 @@ VISION: Final = "vision"
 AI_TASK: Final = "ai_task"
 LANGUAGE: Final = "language"
 POLICY: Final = "policy"
+#: How many sentences the cheap tiers (formant, compact) speak (empty: their defaults, 2 and 3).
+TERSE_SENTENCES: Final = "terse_sentences"
 #: Where a voice profile keeps the chain of each spoken tier (the earcon needs none).
 TIER_CHAINS: Final[Mapping[Tier, str]] = {
     Tier.EXPRESSIVE: CHAIN,

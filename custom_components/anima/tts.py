@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 import hashlib
-from typing import Any, override
+from typing import Any, Literal, override
 
 from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest, TTSAudioResponse
@@ -43,7 +43,15 @@ from .hub import (
 )
 from .ledger import Kind
 from .metering import METER, metered
-from .profiles import LANGUAGE, PROFILE_VOICE, TIER_CHAINS, Link, chain_of, policy_of
+from .profiles import (
+    LANGUAGE,
+    PROFILE_VOICE,
+    TERSE_SENTENCES,
+    TIER_CHAINS,
+    Link,
+    chain_of,
+    policy_of,
+)
 from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability, ProviderError, ProviderResponseError, Usage
 from .routing import Route
@@ -204,9 +212,16 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         return speak_pcm(
             text,
             self._synthesizer(links, language, options),
-            options_for_tier(tier, language=language),
+            options_for_tier(tier, language=language, max_sentences=self._terse(tier)),
             lead=earcon if degradation.earcon_first else None,
         )
+
+    def _terse(self, tier: Tier) -> int | Literal["default"]:
+        """How many sentences the profile lets a cheap tier speak (its own default if unset)."""
+        limit = self.profile.get(TERSE_SENTENCES)
+        if tier in (Tier.FORMANT, Tier.COMPACT) and limit:
+            return int(limit)
+        return "default"
 
     def _synthesizer(
         self, links: tuple[Link, ...], language: str, options: dict[str, Any]

@@ -387,3 +387,18 @@ async def test_an_endpoints_own_policy_applies_to_its_turns(
         "select", "select_option", {"entity_id": select, "option": "voice"}, blocking=True
     )
     assert await answer_spoken_by() == joe
+
+
+async def test_cheap_tiers_speak_only_the_first_sentences(
+    hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
+) -> None:
+    hub, _, _ = await _setup(hass, piper_server, formant_server)
+    text = "The wash is done. It took two hours. The dryer is next. Then the ironing."
+    notify = {"message_class": "notification"}  # the formant tier
+    one = (await _say(hass, "The wash is done.", **notify))[0]
+    two = (await _say(hass, "The wash is done. It took two hours.", **notify))[0]
+    assert len(one) < len(two)
+    assert (await _say(hass, text, **notify))[0] == two  # the tier's default: two sentences
+    voice = next(iter(hub.subentries.values()))
+    hass.config_entries.async_update_subentry(hub, voice, data={**voice.data, "terse_sentences": 1})
+    assert (await _say(hass, text, **notify))[0] == one

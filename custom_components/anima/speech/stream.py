@@ -55,11 +55,19 @@ async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIte
     release is counted on its first sentence (the ledger counts it per call).
     """
     detector = SentenceBoundaryDetector()
+    limit = options.max_sentences  # terse tiers: a whole message's first sentences only
+    spoken = 0
     async for piece in text:
         for released in detector.add_chunk(piece):
             for sentence in _speakable(released, options):
+                if limit is not None and spoken >= limit:
+                    return
+                spoken += 1
                 yield sentence
     for sentence in _speakable(detector.finish(), options):
+        if limit is not None and spoken >= limit:
+            return
+        spoken += 1
         yield sentence
 
 
