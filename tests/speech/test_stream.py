@@ -101,3 +101,22 @@ async def test_a_lead_earcon_plays_first_and_sets_the_format() -> None:
     audio = [c async for c in speak_pcm(_pieces("One."), Voice(), ShapeOptions(), lead=lead)]
     assert audio[0] == lead
     assert {chunk.format for chunk in audio} == {EARCON_FORMAT}  # the voice's 16 kHz converted
+
+
+async def test_a_long_first_sentence_starts_with_its_first_clause() -> None:
+    words = (
+        "I see the kitchen counter with a cutting board, some vegetables and a pot. Nothing else."
+    )
+    said = [
+        s.text async for s in sentences(_pieces(*(w + " " for w in words.split())), ShapeOptions())
+    ]
+    assert said == [
+        "I see the kitchen counter with a cutting board,",
+        "some vegetables and a pot.",
+        "Nothing else.",
+    ]
+    short = "Yes, it is. The door is open."
+    said = [
+        s.text async for s in sentences(_pieces(*(w + " " for w in short.split())), ShapeOptions())
+    ]
+    assert said == ["Yes, it is.", "The door is open."]  # short: whole sentences only

@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import AsyncGenerator, AsyncIterable, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 import logging
+import re
+from typing import Final
 
 from sentence_stream import SentenceBoundaryDetector
 
@@ -52,23 +54,58 @@ async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIte
     The detector holds text back until the next sentence starts, so what it releases at the
     end (or for a message that came in one piece) may hold several sentences: they are split
     again, so each still gets its own synthesis (and its own fallback). What shaping saved of a
-    release is counted on its first sentence (the ledger counts it per call).
+    release is counted on its first sentence (the ledger counts it per call). A long first
+    sentence starts with its first clause (`EARLY_CHARACTERS`).
     """
     detector = SentenceBoundaryDetector()
     limit = options.max_sentences  # terse tiers: a whole message's first sentences only
+    pieces = aiter(text)
+    clause, rest = await _first_clause(pieces)
+    releases = [clause] if clause else []
     spoken = 0
-    async for piece in text:
-        for released in detector.add_chunk(piece):
-            for sentence in _speakable(released, options):
-                if limit is not None and spoken >= limit:
-                    return
-                spoken += 1
+
+    async def released() -> AsyncIterator[str]:
+        for early in releases:
+            yield early
+        for sentence in detector.add_chunk(rest):  # what followed the clause
+            yield sentence
+        async for piece in pieces:
+            for sentence in detector.add_chunk(piece):
                 yield sentence
-    for sentence in _speakable(detector.finish(), options):
-        if limit is not None and spoken >= limit:
-            return
-        spoken += 1
-        yield sentence
+        yield detector.finish()
+
+    async for release in released():
+        for sentence in _speakable(release, options):
+            if limit is not None and spoken >= limit:
+                return
+            spoken += 1
+            yield sentence
+
+
+#: A long first sentence is spoken from its first clause once this much text waits, as Home
+#: Assistant's pipeline starts streaming to the voice after 60 characters: the listener hears
+#: the reply begin instead of waiting for the whole first sentence.
+EARLY_CHARACTERS: Final = 60
+_CLAUSE_END = re.compile(r"[,;:](?=\s)")
+_SENTENCE_END = re.compile(r"[.!?](?=\s|$)")
+
+
+async def _first_clause(pieces: AsyncIterator[str]) -> tuple[str, str]:
+    """Read the start of the text: (a first clause to speak at once or "", the text after it).
+
+    Reading stops at the first sentence end (a short first sentence: nothing to gain) or once
+    `EARLY_CHARACTERS` wait and a clause has ended.
+    """
+    waiting = ""
+    async for piece in pieces:
+        waiting += piece
+        if _SENTENCE_END.search(waiting):
+            break
+        clauses = list(_CLAUSE_END.finditer(waiting))
+        if len(waiting) >= EARLY_CHARACTERS and clauses:
+            cut = clauses[-1].end()
+            return waiting[:cut], waiting[cut:].lstrip()
+    return "", waiting
 
 
 def _speakable(released: str, options: ShapeOptions) -> list[Sentence]:
