@@ -1,0 +1,227 @@
+r"""A Wyoming satellite that Home Assistant's `wyoming` integration adopts as an Assist satellite.
+
+    anima-satellite --name Kitchen --uri tcp://0.0.0.0:10700 \\
+        --mic-command "arecord -r 16000 -c 1 -f S16_LE -t raw" \\
+        --snd-command "aplay -r 22050 -c 1 -f S16_LE -t raw"
+
+The satellite is a server; Home Assistant connects to it (a new connection replaces a stale one,
+so Home Assistant restarting just reconnects). On `run-satellite` it streams its microphone
+(16 kHz, 16-bit mono) with `run-pipeline`; wake on Home Assistant: the pipeline starts at wake
+word detection and restarts after each turn. A microphone that is a WAV file (`--mic-file`, for
+tests and demos) is spoken once per `run-satellite`, starting at speech-to-text, then the stream
+ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin (raw PCM
+in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played` is sent
+when it is done. `pause-satellite` stops the microphone; `ping` gets `pong`.
+
+Python >= 3.11 (Debian 12 boards): no newer syntax here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+import contextlib
+from dataclasses import dataclass, field
+from functools import partial
+import logging
+from pathlib import Path
+import shlex
+import wave
+
+from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.event import Event
+from wyoming.info import Attribution, Describe, Info, Satellite
+from wyoming.ping import Ping, Pong
+from wyoming.pipeline import PipelineStage, RunPipeline
+from wyoming.satellite import PauseSatellite, RunSatellite
+from wyoming.server import AsyncEventHandler, AsyncServer
+from wyoming.snd import Played
+
+from . import __version__
+
+_LOGGER = logging.getLogger(__name__)
+RATE, WIDTH, CHANNELS = 16000, 2, 1  # what Home Assistant's pipeline takes
+CHUNK_SAMPLES = 1024
+ATTRIBUTION = Attribution(name="Anima", url="https://github.com/anima-home/anima")
+#: Silence sent after a spoken file, so voice activity detection hears the speech end.
+TRAILING_SILENCE_S = 1.5
+
+
+@dataclass
+class SatelliteSettings:
+    """What the satellite is and what it listens and speaks with."""
+
+    name: str = "Anima satellite"
+    area: str | None = None
+    mic_command: Sequence[str] = ()
+    mic_file: Path | None = None
+    snd_command: Sequence[str] = ()
+    snd_file: Path | None = None
+    #: Pace a microphone file as if spoken (off in tests that want speed).
+    realtime: bool = True
+    #: Reply audio received, per `audio-start`: (rate, width, channels, PCM).
+    played: list[tuple[int, int, int, bytes]] = field(default_factory=list)
+    #: The connection Home Assistant uses now; a new one replaces it (HA restarted).
+    current: SatelliteHandler | None = None
+
+
+class SatelliteHandler(AsyncEventHandler):
+    """One connection from Home Assistant."""
+
+    def __init__(self, settings: SatelliteSettings, *args: object, **kwargs: object) -> None:
+        """Serve Home Assistant with `settings`."""
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.settings = settings
+        self._mic_task: asyncio.Task[None] | None = None
+        self._reply: bytearray | None = None
+        self._reply_format = (22050, 2, 1)
+
+    async def handle_event(self, event: Event) -> bool:
+        """React to one event from Home Assistant; False ends the connection."""
+        if Describe.is_type(event.type):
+            await self.write_event(self.info().event())
+        elif RunSatellite.is_type(event.type):
+            previous, self.settings.current = self.settings.current, self
+            if previous is not None and previous is not self:
+                await previous._stop_microphone()  # a stale connection of an earlier HA run
+            self._start_microphone()
+        elif PauseSatellite.is_type(event.type):
+            await self._stop_microphone()
+        elif Ping.is_type(event.type):
+            await self.write_event(Pong(text=Ping.from_event(event).text).event())
+        elif AudioStart.is_type(event.type):
+            start = AudioStart.from_event(event)
+            self._reply, self._reply_format = bytearray(), (start.rate, start.width, start.channels)
+        elif AudioChunk.is_type(event.type) and self._reply is not None:
+            self._reply += AudioChunk.from_event(event).audio
+        elif AudioStop.is_type(event.type) and self._reply is not None:
+            await self._play(bytes(self._reply))
+            self._reply = None
+            await self.write_event(Played().event())
+        return True
+
+    def info(self) -> Info:
+        """Describe the satellite: what Home Assistant's Wyoming integration adopts."""
+        return Info(
+            satellite=Satellite(
+                name=self.settings.name,
+                attribution=ATTRIBUTION,
+                installed=True,
+                description="Anima satellite",
+                version=__version__,
+                area=self.settings.area,
+            )
+        )
+
+    async def disconnect(self) -> None:
+        """Home Assistant went away: stop listening for it."""
+        await self._stop_microphone()
+
+    def _start_microphone(self) -> None:
+        if self._mic_task is None or self._mic_task.done():
+            self._mic_task = asyncio.create_task(self._stream_microphone(), name="microphone")
+
+    async def _stop_microphone(self) -> None:
+        if self._mic_task is not None:
+            self._mic_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._mic_task
+            self._mic_task = None
+
+    async def _stream_microphone(self) -> None:
+        """Start a pipeline and stream the microphone into it."""
+        from_file = self.settings.mic_file is not None
+        await self.write_event(
+            RunPipeline(
+                start_stage=PipelineStage.ASR if from_file else PipelineStage.WAKE,
+                end_stage=PipelineStage.TTS,
+                restart_on_end=not from_file,
+            ).event()
+        )
+        async for audio in self._microphone():
+            await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
+        if from_file:
+            await self.write_event(AudioStop().event())
+
+    async def _microphone(self) -> AsyncIterator[bytes]:
+        """Yield chunks of 16 kHz 16-bit mono audio from the file or the command."""
+        size = CHUNK_SAMPLES * WIDTH * CHANNELS
+        if self.settings.mic_file is not None:
+            pcm = read_pcm(self.settings.mic_file)
+            pcm += bytes(int(TRAILING_SILENCE_S * RATE) * WIDTH)
+            for start in range(0, len(pcm), size):
+                yield pcm[start : start + size]
+                if self.settings.realtime:
+                    await asyncio.sleep(CHUNK_SAMPLES / RATE)
+            return
+        process = await asyncio.create_subprocess_exec(
+            *self.settings.mic_command, stdout=asyncio.subprocess.PIPE
+        )
+        assert process.stdout is not None
+        try:
+            while chunk := await process.stdout.read(size):
+                yield chunk
+        finally:
+            if process.returncode is None:
+                process.kill()
+            await process.wait()
+
+    async def _play(self, pcm: bytes) -> None:
+        """Play reply audio: the playback command, the file, and the record of what played."""
+        self.settings.played.append((*self._reply_format, pcm))
+        if self.settings.snd_file is not None:
+            with self.settings.snd_file.open("ab") as out:
+                out.write(pcm)
+        if self.settings.snd_command:
+            process = await asyncio.create_subprocess_exec(
+                *self.settings.snd_command, stdin=asyncio.subprocess.PIPE
+            )
+            await process.communicate(pcm)
+
+
+def read_pcm(path: Path) -> bytes:
+    """Read a WAV file that is 16 kHz, 16-bit mono (what the pipeline takes)."""
+    with wave.open(str(path), "rb") as reader:
+        layout = (reader.getframerate(), reader.getsampwidth(), reader.getnchannels())
+        if layout != (RATE, WIDTH, CHANNELS):
+            raise ValueError(f"{path}: need 16 kHz 16-bit mono WAV, got {layout}")
+        return reader.readframes(reader.getnframes())
+
+
+async def serve(uri: str, settings: SatelliteSettings) -> None:
+    """Serve Home Assistant until cancelled."""
+    server = AsyncServer.from_uri(uri)
+    _LOGGER.info("Satellite %s on %s", settings.name, uri)
+    await server.run(partial(SatelliteHandler, settings))
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Run the `anima-satellite` command."""
+    parser = argparse.ArgumentParser(prog="anima-satellite", description="Anima satellite")
+    parser.add_argument("--uri", default="tcp://0.0.0.0:10700")
+    parser.add_argument("--name", default="Anima satellite")
+    parser.add_argument("--area")
+    parser.add_argument("--mic-command", type=shlex.split, default=[])
+    parser.add_argument("--mic-file", type=Path)
+    parser.add_argument("--snd-command", type=shlex.split, default=[])
+    parser.add_argument("--snd-file", type=Path)
+    parser.add_argument("--debug", action="store_true")
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
+    if not args.mic_command and args.mic_file is None:
+        parser.error("give --mic-command or --mic-file")
+    settings = SatelliteSettings(
+        name=args.name,
+        area=args.area,
+        mic_command=args.mic_command,
+        mic_file=args.mic_file,
+        snd_command=args.snd_command,
+        snd_file=args.snd_file,
+    )
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(serve(args.uri, settings))
+
+
+if __name__ == "__main__":
+    main()
