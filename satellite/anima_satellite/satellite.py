@@ -60,6 +60,8 @@ class SatelliteSettings:
     snd_file: Path | None = None
     #: Pace a microphone file as if spoken (off in tests that want speed).
     realtime: bool = True
+    #: A microphone file waits for this before it speaks (tests: set up first, then ask).
+    speak_when: asyncio.Event | None = None
     #: Reply audio received, per `audio-start`: (rate, width, channels, PCM).
     played: list[tuple[int, int, int, bytes]] = field(default_factory=list)
     #: The connection Home Assistant uses now; a new one replaces it (HA restarted).
@@ -148,6 +150,8 @@ class SatelliteHandler(AsyncEventHandler):
         """Yield chunks of 16 kHz 16-bit mono audio from the file or the command."""
         size = CHUNK_SAMPLES * WIDTH * CHANNELS
         if self.settings.mic_file is not None:
+            if self.settings.speak_when is not None:
+                await self.settings.speak_when.wait()
             pcm = read_pcm(self.settings.mic_file)
             pcm += bytes(int(TRAILING_SILENCE_S * RATE) * WIDTH)
             for start in range(0, len(pcm), size):

@@ -9,20 +9,33 @@ and the satellite receives the reply audio, which Whisper then transcribes again
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 import re
 import subprocess
+from types import MappingProxyType
 import wave
 
+from homeassistant.config_entries import ConfigSubentry
+from homeassistant.const import CONF_FILE_PATH, CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er, issue_registry as ir
 from homeassistant.setup import async_setup_component
+from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from anima_satellite.satellite import SatelliteSettings, serve
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.endpoints import CAMERA, DEVICE, VISION_MODE
+from custom_components.anima.profiles import (
+    PROFILE_AGENT,
+    PROFILE_ENDPOINT,
+    PROFILE_LISTENER,
+    PROFILE_VOICE,
+    Link,
+)
 from custom_components.anima.providers.audio import convert
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
@@ -39,10 +52,10 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z']+", text.lower()))
 
 
-def _spoken_question(path: Path) -> Path:
-    """espeak-ng says the question; 16 kHz 16-bit mono, as a satellite's microphone gives."""
+def _spoken(path: Path, text: str) -> Path:
+    """espeak-ng says `text`; 16 kHz 16-bit mono, as a satellite's microphone gives."""
     raw = path / "raw.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), QUESTION], check=True)
+    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
     with wave.open(str(raw), "rb") as reader:
         source = AudioFormat(reader.getframerate(), reader.getsampwidth(), reader.getnchannels())
         pcm = convert(reader.readframes(reader.getnframes()), source, AudioFormat(16000))
@@ -55,19 +68,19 @@ def _spoken_question(path: Path) -> Path:
     return mic
 
 
-async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
+async def _anima_with_pipeline(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
-    tmp_path: Path,
     openai_server: FakeOpenAIServer,
     piper_server: SpeechServer,
     whisper_server: SpeechServer,
-) -> None:
-    # Anima: Whisper listens, the (fake) cloud LLM answers, Piper speaks.
+) -> MockConfigEntry:
+    """Anima (Whisper listens, the fake cloud LLM answers, Piper speaks) as the preferred
+    pipeline; returns the hub."""
     whisper = await add_wyoming(hass, whisper_server, "Whisper")
     piper = await add_wyoming(hass, piper_server, "Piper")
     cloud = await add_openai(hass, openai_server, "Cloud")
-    await add_hub(
+    hub = await add_hub(
         hass,
         profile(PROFILE_LISTENER, "Listener", [Link(whisper.entry_id)]),
         profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
@@ -98,11 +111,13 @@ async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
         {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline}
     )
     assert (await ws.receive_json())["success"]
-    openai_server.reply(Reply.text(ANSWER))
+    return hub
 
-    # The satellite, adopted the normal way: a Wyoming config entry for its address.
+
+@asynccontextmanager
+async def _adopted(hass: HomeAssistant, settings: SatelliteSettings) -> AsyncIterator[str]:
+    """Run the satellite and adopt it the normal way (a Wyoming entry); its device id."""
     port = free_port()
-    settings = SatelliteSettings(name="Kitchen", mic_file=_spoken_question(tmp_path))
     satellite = hass.async_create_background_task(
         serve(f"tcp://127.0.0.1:{port}", settings), "anima satellite"
     )
@@ -112,12 +127,13 @@ async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
     try:
         assert await hass.config_entries.async_setup(wyoming.entry_id)
         await hass.async_block_till_done()
-        adopted = [
-            e.entity_id
+        (adopted,) = [
+            e
             for e in er.async_entries_for_config_entry(er.async_get(hass), wyoming.entry_id)
             if e.domain == "assist_satellite"
         ]
-        assert len(adopted) == 1
+        assert adopted.device_id is not None
+        yield adopted.device_id
         async with asyncio.timeout(90):
             while not settings.played:
                 await asyncio.sleep(0.1)
@@ -125,19 +141,83 @@ async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
         await hass.config_entries.async_unload(wyoming.entry_id)
         satellite.cancel()
 
+
+async def _transcribe(whisper: SpeechServer, played: tuple[int, int, int, bytes]) -> str:
+    rate, width, channels, pcm = played
+    client = WyomingClient(whisper.host, whisper.port, timeout=30)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield pcm
+
+    return _words(
+        (await client.transcribe(chunks(), AudioFormat(rate, width, channels), language="en")).text
+    )
+
+
+async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    tmp_path: Path,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    whisper_server: SpeechServer,
+) -> None:
+    await _anima_with_pipeline(hass, hass_ws_client, openai_server, piper_server, whisper_server)
+    openai_server.reply(Reply.text(ANSWER))
+    settings = SatelliteSettings(name="Kitchen", mic_file=_spoken(tmp_path, QUESTION))
+    async with _adopted(hass, settings):
+        pass
     heard = openai_server.requests[-1].json["messages"][-1]["content"]
     assert "capital of france" in _words(heard)
     rate, width, channels, pcm = settings.played[0]
-    assert (width, channels) == (2, 1)
-    reply = AudioFormat(rate, width, channels)
-    assert reply.seconds(len(pcm)) > 1.0
-    client = WyomingClient(whisper_server.host, whisper_server.port, timeout=30)
-
-    async def chunks() -> object:
-        yield pcm
-
-    transcript = await client.transcribe(chunks(), reply, language="en")  # type: ignore[arg-type]
-    assert "paris" in _words(transcript.text)
+    assert AudioFormat(rate, width, channels).seconds(len(pcm)) > 1.0
+    assert "paris" in await _transcribe(whisper_server, settings.played[0])
     # Anima offers the newly adopted satellite as an endpoint.
     offers = [i for (d, i) in ir.async_get(hass).issues if d == DOMAIN and "new_satellite" in i]
     assert len(offers) == 1
+
+
+async def test_a_camera_question_to_the_satellite_sends_its_cameras_frame(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    tmp_path: Path,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    whisper_server: SpeechServer,
+) -> None:
+    """Eager vision through a real satellite: the frame its camera produced goes along."""
+    image = tmp_path / "kitchen.jpg"
+    Image.new("RGB", (1280, 720), (30, 160, 60)).save(image, "JPEG")
+    camera = MockConfigEntry(
+        domain="local_file", options={CONF_NAME: "Kitchen", CONF_FILE_PATH: str(image)}
+    )
+    camera.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(camera.entry_id)
+    hub = await _anima_with_pipeline(
+        hass, hass_ws_client, openai_server, piper_server, whisper_server
+    )
+    openai_server.reply(Reply.text("I see a green wall."))
+    ask = asyncio.Event()
+    settings = SatelliteSettings(
+        name="Kitchen", mic_file=_spoken(tmp_path, "What do you see?"), speak_when=ask
+    )
+    async with _adopted(hass, settings) as device_id:
+        hass.config_entries.async_add_subentry(  # bound as an endpoint with its camera
+            hub,
+            ConfigSubentry(
+                data=MappingProxyType(
+                    {DEVICE: device_id, CAMERA: "camera.kitchen", VISION_MODE: "eager"}
+                ),
+                subentry_type=PROFILE_ENDPOINT,
+                title="Kitchen",
+                unique_id=None,
+            ),
+        )
+        await hass.async_block_till_done()
+        ask.set()
+    chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    (asked,) = chats  # one model call: the frame went with the question
+    assert "see" in _words(str(asked.json["messages"][-1]["content"]))
+    (frame,) = asked.images
+    assert (frame.width, frame.height) == (512, 288)  # the camera's 1280x720, for gpt-4.1-mini
+    assert "green wall" in await _transcribe(whisper_server, settings.played[0])
