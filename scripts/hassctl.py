@@ -280,6 +280,21 @@ class HassProcess:
         self.open_flows.discard(form["flow_id"])
         return dict(result)
 
+    async def websocket(self, message: Mapping[str, Any]) -> Any:
+        """Send one websocket command; return its result (errors raise)."""
+        url = self.base_url.replace("http", "ws", 1) + "/api/websocket"
+        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+            await ws.receive_json()  # auth_required
+            await ws.send_json({"type": "auth", "access_token": self.token})
+            if (await ws.receive_json()).get("type") != "auth_ok":
+                raise HassError("websocket authentication failed")
+            await ws.send_json({"id": 1, **message})
+            while (reply := await ws.receive_json()).get("id") != 1:
+                pass
+        if not reply.get("success"):
+            raise HassError(f"websocket {message.get('type')}: {reply.get('error')}")
+        return reply.get("result")
+
     async def entries(self, domain: str = "anima") -> list[dict[str, Any]]:
         """The config entries of a domain (entry_id, title, state, reason, ...)."""
         return list(await self.request("GET", f"/api/config/config_entries/entry?domain={domain}"))

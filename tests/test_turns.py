@@ -31,3 +31,12 @@ def test_notes_are_bounded_and_expire() -> None:
         notes.end(None, text, MessageClass.ANSWER)
     assert notes.note_for("one") is None  # pushed out
     assert notes.note_for("three") is None  # expired at once with ttl 0
+
+
+def test_a_stream_right_after_an_answer_is_that_answer() -> None:
+    notes = TurnNotes()
+    assert not notes.just_answered()
+    notes.begin("kitchen")
+    notes.end("kitchen", "Turned on the light.", MessageClass.CONFIRMATION)
+    assert notes.just_answered()
+    assert not notes.just_answered(within=-1)

@@ -14,7 +14,7 @@ carries on with the next sentence.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 import hashlib
 from typing import Any, Literal, override
 
@@ -148,8 +148,14 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     @override
     async def async_stream_tts_audio(self, request: TTSAudioRequest) -> TTSAudioResponse:
         """Speak text while it is still being written, sentence by sentence."""
-        note = async_turn_notes(self.hass).streaming()
-        audio = self._speak(request.message_gen, request.language, request.options, note)
+        notes = async_turn_notes(self.hass)
+        message = request.message_gen
+        note = notes.streaming()
+        if note is None and notes.just_answered():
+            # The agent already answered: the stream holds its whole text; find it by that.
+            text = "".join([piece async for piece in request.message_gen])
+            note, message = notes.note_for(text), _once(text)
+        audio = self._speak(message, request.language, request.options, note)
         return TTSAudioResponse("wav", wav_stream(audio))
 
     def _plan(
@@ -293,7 +299,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         return synthesize
 
 
-async def _once(text: str) -> AsyncIterator[str]:
+async def _once(text: str) -> AsyncGenerator[str]:
     yield text
 
 

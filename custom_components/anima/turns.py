@@ -60,6 +60,15 @@ class TurnNotes:
             return None
         return found[0]
 
+    def just_answered(self, within: float = 5.0) -> bool:
+        """Whether an agent finished a turn in the last `within` seconds.
+
+        Then a stream starting now carries that whole answer (the pipeline streams even a short
+        reply), so it can be read to its end and found by its text.
+        """
+        now = time.monotonic()
+        return any(now - at <= within for _, at in self._said.values())
+
     def streaming(self) -> Note | None:
         """Return the turn a stream belongs to, when exactly one recent turn runs."""
         now = time.monotonic()

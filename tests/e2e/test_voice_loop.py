@@ -1,0 +1,161 @@
+"""The whole voice loop in a real Home Assistant 2026.11: Anima's satellite, adopted by Home
+Assistant's Wyoming integration, with real Whisper and Piper; only the cloud LLM is the
+protocol-faithful fake. Everything is configured over REST and the websocket, as a user would."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+import re
+from typing import Any
+
+import pytest
+import pytest_asyncio
+
+from anima_satellite.satellite import SatelliteSettings, serve
+from custom_components.anima.providers.base import AudioFormat
+from custom_components.anima.providers.wyoming import WyomingClient
+from custom_components.anima.speech.earcons import earcon_pcm
+from scripts.hassctl import HassProcess, chain_options, free_port
+from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.integration.test_satellite_loop import _spoken
+
+KITCHEN_LIGHT = """
+input_boolean:
+  kitchen_power:
+template:
+  - light:
+      - name: Kitchen light
+        state: "{{ is_state('input_boolean.kitchen_power', 'on') }}"
+        turn_on:
+          action: input_boolean.turn_on
+          target: {entity_id: input_boolean.kitchen_power}
+        turn_off:
+          action: input_boolean.turn_off
+          target: {entity_id: input_boolean.kitchen_power}
+"""
+
+
+def _words(text: str) -> str:
+    return " ".join(re.findall(r"[a-z']+", text.lower()))
+
+
+@pytest_asyncio.fixture
+async def voice_hass(
+    tmp_path: Path, openai_server: FakeOpenAIServer, piper_server: Any, whisper_server: Any
+) -> AsyncIterator[HassProcess]:
+    """A real hass with a kitchen light, Anima's listener, agent and voice as its pipeline."""
+    hass = HassProcess(
+        tmp_path / "config", port=free_port(), extra_config=KITCHEN_LIGHT, start_timeout=240
+    )
+    async with hass:
+        assert openai_server.api_key is not None
+        for steps in (
+            wyoming_steps(whisper_server.host, whisper_server.port),
+            wyoming_steps(piper_server.host, piper_server.port),
+            openai_steps(openai_server.base_url, openai_server.api_key),
+            [{"next_step_id": "hub"}],
+        ):
+            result = await hass.config_flow("anima", steps)
+            await wait_for_state(hass, result["result"]["entry_id"], "loaded")
+        hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
+
+        def pick(name: str, wanted: str, **extra: Any) -> Any:
+            def choose(form: dict[str, Any]) -> dict[str, Any]:
+                chain = [v for v, label in chain_options(form) if wanted in label][:1]
+                return {"name": name, "chain": chain, **extra}
+
+            return choose
+
+        for kind, choose in (
+            ("listener", pick("Listener", "model")),
+            ("agent", pick("Assistant", "gpt-4.1-mini", llm_hass_api=["assist"])),
+            ("voice", pick("Voice", "joe")),
+        ):
+            created = await hass.subentry_flow(hub["entry_id"], kind, choose)
+            assert created["type"] == "create_entry", created
+        await wait_for_state(hass, hub["entry_id"], "loaded")
+        pipeline = await hass.websocket(
+            {
+                "type": "assist_pipeline/pipeline/create",
+                "name": "Anima",
+                "language": "en",
+                "conversation_engine": "conversation.anima_assistant",
+                "conversation_language": "en",
+                "stt_engine": "stt.anima_listener",
+                "stt_language": "en",
+                "tts_engine": "tts.anima_voice",
+                "tts_language": "en",
+                "tts_voice": None,
+                "wake_word_entity": None,
+                "wake_word_id": None,
+            }
+        )
+        await hass.websocket(
+            {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]}
+        )
+        yield hass
+
+
+@asynccontextmanager
+async def _satellite_asks(
+    hass: HassProcess, settings: SatelliteSettings
+) -> AsyncIterator[SatelliteSettings]:
+    """Run the satellite; Home Assistant adopts it (the Wyoming flow) and it asks its question."""
+    port = free_port()
+    task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
+    await asyncio.sleep(0.2)
+    try:
+        adopted = await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
+        assert adopted["type"] == "create_entry", adopted
+        async with asyncio.timeout(120):
+            while not settings.played:
+                await asyncio.sleep(0.1)
+        yield settings
+    finally:
+        task.cancel()
+
+
+async def _heard(whisper: Any, played: tuple[int, int, int, bytes]) -> str:
+    rate, width, channels, pcm = played
+    client = WyomingClient(whisper.host, whisper.port, timeout=30)
+
+    async def chunks() -> AsyncIterator[bytes]:
+        yield pcm
+
+    return _words((await client.transcribe(chunks(), AudioFormat(rate, width, channels))).text)
+
+
+async def test_a_question_is_answered_out_loud(
+    voice_hass: HassProcess, tmp_path: Path, openai_server: FakeOpenAIServer, whisper_server: Any
+) -> None:
+    openai_server.reply(Reply.text("Paris is the capital of France."))
+    mic = _spoken(tmp_path, "What is the capital of France?")
+    async with _satellite_asks(voice_hass, SatelliteSettings(name="Hall", mic_file=mic)) as sat:
+        pass
+    chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    assert "capital of france" in _words(chats[-1].json["messages"][-1]["content"])
+    assert "paris" in await _heard(whisper_server, sat.played[0])
+
+
+async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
+    voice_hass: HassProcess, tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.reply(
+        Reply.tool_call("intent__HassTurnOn", {"name": "Kitchen light"}),
+        Reply.text("Turned on the kitchen light."),
+    )
+    mic = _spoken(tmp_path, "Turn on the kitchen light.")
+    async with _satellite_asks(voice_hass, SatelliteSettings(name="Kitchen", mic_file=mic)) as sat:
+        pass
+    light = await voice_hass.request("GET", "/api/states/light.kitchen_light")
+    assert light["state"] == "on"
+    rate, _, _, pcm = sat.played[0]
+    # A confirmation: the voice policy's earcon, not words.
+    assert (rate, pcm) == (22050, earcon_pcm("confirm"))
+
+
+pytestmark = pytest.mark.timeout(600)
