@@ -197,3 +197,51 @@ async def test_describe_and_ask_actions_return_text_for_automations(
     )
     assert result == {"response": '{"open": false}'}
     assert len(_chats(openai_server)[-1].images) == 1
+
+
+@pytest.mark.parametrize(
+    ("kitchen", "model", "said"),
+    [
+        ({}, "gpt-4.1-mini", "This device has no camera I can look through"),
+        ({CAMERA: "camera.gone"}, "gpt-4.1-mini", "I can't find a camera called"),
+        ({CAMERA: "camera.porch"}, "deepseek-chat", "None of my agents has a model that can see"),
+    ],
+    ids=["no-camera", "camera-gone", "no-vision-model"],
+)
+async def test_looking_problems_come_back_as_sentences_to_say(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    tmp_path: Path,
+    kitchen: dict[str, Any],
+    model: str,
+    said: str,
+) -> None:
+    await _porch_camera(hass, tmp_path)
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    device = satellite_device(hass, "Kitchen")
+    agent = profile(
+        PROFILE_AGENT,
+        "Assistant",
+        [Link(cloud.entry_id, model)],
+        **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+    )
+    await add_hub(hass, agent, endpoint("Kitchen", device, **kitchen))
+    look = {"question": "What do you see?"}
+    if kitchen.get(CAMERA) == "camera.gone":
+        look["camera"] = "camera.gone"
+    openai_server.reply(Reply.tool_call("anima__look", look), Reply.text("Sorry."))
+    assert await _ask(hass, "What do you see?", device) == "Sorry."
+    tool_result = _chats(openai_server)[-1].json["messages"][-1]["content"]
+    assert said in tool_result
+
+
+async def test_a_camera_that_gives_no_picture_is_said_not_crashed(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    device = await _setup(hass, openai_server, tmp_path, **{CAMERA: "camera.porch"})
+    (tmp_path / "porch.jpg").unlink()  # the camera's source is gone
+    openai_server.reply(
+        Reply.tool_call("anima__look", {"question": "What do you see?"}), Reply.text("Sorry.")
+    )
+    assert await _ask(hass, "What do you see?", device) == "Sorry."
+    assert "did not give me a picture" in _chats(openai_server)[-1].json["messages"][-1]["content"]
