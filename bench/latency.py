@@ -104,7 +104,9 @@ def markdown(data: dict[str, Any], met: dict[str, bool]) -> str:
         " round trips to the providers, which the zero profile measures on their own. Streamed"
         " against whole answers: the agent's answers are short by design (two sentences here), so"
         " waiting for the whole answer costs less than a second; the gain grows with the answer."
-        " With 50 turns at once the event loop serialises 50 pipelines on 2 cores.",
+        " 50 turns at once are seconds late, where 5 at once were 0.2 s: not profiled yet (Home"
+        " Assistant's audio processing of 50 streams on 2 cores is the first suspect; Anima's"
+        " own stage times were not recorded under that load).",
         "",
         f"{data['environment']['python']} on {data['environment']['machine']},"
         f" {data['environment']['cores']} cores.",
