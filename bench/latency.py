@@ -104,9 +104,13 @@ def markdown(data: dict[str, Any], met: dict[str, bool]) -> str:
         " round trips to the providers, which the zero profile measures on their own. Streamed"
         " against whole answers: the agent's answers are short by design (two sentences here), so"
         " waiting for the whole answer costs less than a second; the gain grows with the answer."
-        " 50 turns at once are seconds late, where 5 at once were 0.2 s: not profiled yet (Home"
-        " Assistant's audio processing of 50 streams on 2 cores is the first suspect; Anima's"
-        " own stage times were not recorded under that load).",
+        " 50 turns at once: the simulated providers run in Home Assistant's own event loop here,"
+        " so under that load they answer late themselves (LLM first token p95"
+        f" {data['provider_ms_p95_50_satellites'].get('llm')} ms against 300 scripted, first"
+        f" audio {data['provider_ms_p95_50_satellites'].get('tts')} ms against 150), while"
+        " Anima's own stages stay at"
+        f" {max(data['anima_own_ms_p95_50_satellites'].values())} ms p95 or less. A fair"
+        " measurement needs the providers in another process; the figure is an upper bound.",
         "",
         f"{data['environment']['python']} on {data['environment']['machine']},"
         f" {data['environment']['cores']} cores.",
