@@ -8,7 +8,9 @@ import os
 from pathlib import Path
 import platform
 import statistics
+import subprocess
 import sys
+import tempfile
 import types
 from typing import Any
 
@@ -59,3 +61,23 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> tuple[Path,
     json_path.write_text(json.dumps(data, indent=2) + "\n", encoding="utf-8")
     md_path.write_text(markdown, encoding="utf-8")
     return json_path, md_path
+
+
+def run_scenario(name: str, turns: int) -> dict[str, Any]:
+    """Run bench/scenarios/test_<name>.py in the test suite's harness; return what it wrote.
+
+    The scenarios need a real Home Assistant, which pytest-homeassistant-custom-component sets up
+    for tests; each writes its figures to the JSON file named by ANIMA_BENCH_OUT.
+    """
+    with tempfile.TemporaryDirectory() as scratch:
+        out = Path(scratch) / "result.json"
+        env = {**os.environ, "ANIMA_BENCH_OUT": str(out), "ANIMA_BENCH_TURNS": str(turns)}
+        scenario = ROOT / "bench" / "scenarios" / f"test_{name}.py"
+        subprocess.run(
+            [sys.executable, "-m", "pytest", str(scenario), "-q", "-p", "no:cacheprovider"],
+            check=True,
+            env=env,
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+        )
+        return dict(json.loads(out.read_text()))

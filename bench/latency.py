@@ -16,15 +16,10 @@ not scripted, so no overhead can be computed from it; the e2e tests run it.
 
 from __future__ import annotations
 
-import json
-import os
-from pathlib import Path
-import subprocess
 import sys
-import tempfile
 from typing import Any
 
-from common import environment, write_results
+from common import environment, run_scenario, write_results
 
 TARGETS = {
     "hub_overhead_ms_p95": 20.0,
@@ -33,21 +28,6 @@ TARGETS = {
     "hub_overhead_ms_p95_50_satellites": 50.0,
 }
 CLOUD = ("fast_cloud", "typical_cloud", "slow_cloud")
-
-
-def run_scenario(turns: int) -> dict[str, Any]:
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "result.json"
-        env = {**os.environ, "ANIMA_BENCH_OUT": str(out), "ANIMA_BENCH_TURNS": str(turns)}
-        scenario = Path(__file__).parent / "scenarios" / "test_latency.py"
-        subprocess.run(
-            [sys.executable, "-m", "pytest", str(scenario), "-q", "-p", "no:cacheprovider"],
-            check=True,
-            env=env,
-            cwd=Path(__file__).parent.parent,
-            stdout=subprocess.DEVNULL,
-        )
-        return dict(json.loads(out.read_text()))
 
 
 def verdicts(data: dict[str, Any]) -> dict[str, bool]:
@@ -121,7 +101,7 @@ def markdown(data: dict[str, Any], met: dict[str, bool]) -> str:
 
 def main() -> int:
     turns = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    data = {**run_scenario(turns), "turns": turns, "environment": environment()}
+    data = {**run_scenario("latency", turns), "turns": turns, "environment": environment()}
     met = verdicts(data)
     data["targets_met"] = met
     write_results("latency", data, markdown(data, met))

@@ -16,16 +16,11 @@ from __future__ import annotations
 
 import gc
 import io
-import json
-import os
-from pathlib import Path
-import subprocess
 import sys
-import tempfile
 import time
 from typing import Any
 
-from common import environment, import_pure, percentile_us, write_results
+from common import environment, import_pure, percentile_us, run_scenario, write_results
 import numpy as np
 from PIL import Image
 
@@ -82,22 +77,6 @@ def measure(frames: int) -> dict[str, Any]:
         samples.append(time.perf_counter_ns() - start)
     results["change_filter_us_p95"] = percentile_us(samples, 95)
     return results
-
-
-def camera_question(turns: int) -> dict[str, Any]:
-    """Run the camera-question scenario in the test harness (real HA, simulated providers)."""
-    with tempfile.TemporaryDirectory() as scratch:
-        out = Path(scratch) / "result.json"
-        env = {**os.environ, "ANIMA_BENCH_OUT": str(out), "ANIMA_BENCH_TURNS": str(turns)}
-        scenario = Path(__file__).parent / "scenarios" / "test_camera_question.py"
-        subprocess.run(
-            [sys.executable, "-m", "pytest", str(scenario), "-q", "-p", "no:cacheprovider"],
-            check=True,
-            env=env,
-            cwd=Path(__file__).parent.parent,
-            stdout=subprocess.DEVNULL,
-        )
-        return dict(json.loads(out.read_text()))
 
 
 def markdown(data: dict[str, Any]) -> str:
@@ -159,7 +138,7 @@ def main() -> int:
     results = measure(frames)
     p95_1080p = max(results[f"1080p_{model}"]["prepare_ms_p95"] for model in MODELS)
     data = {
-        **camera_question(turns=30),
+        **run_scenario("camera_question", turns=30),
         "frames": frames,
         "prep_ms_p95_1080p": p95_1080p,
         "image_tokens_raw": results["1080p_gpt-4.1-mini"]["tokens_raw"],

@@ -17,6 +17,7 @@ from homeassistant.core import Context, HomeAssistant
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.integration.anima_setup import anima_pipeline
 
 METADATA = stt.SpeechMetadata(
     "en",
@@ -73,22 +74,7 @@ async def start_servers(
 async def create_pipeline(hass: HomeAssistant, ws: WebSocketGenerator) -> str:
     """A pipeline of Anima's listener, agent and voice; its id."""
     client = await ws(hass)
-    await client.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "name": "Bench",
-            "language": "en",
-            "conversation_engine": "conversation.anima_assistant",
-            "conversation_language": "en",
-            "stt_engine": "stt.anima_listener",
-            "stt_language": "en",
-            "tts_engine": "tts.anima_voice",
-            "tts_language": "en",
-            "tts_voice": None,
-            "wake_word_entity": None,
-            "wake_word_id": None,
-        }
-    )
+    await client.send_json_auto_id(anima_pipeline("Bench"))
     return str((await client.receive_json())["result"]["id"])
 
 

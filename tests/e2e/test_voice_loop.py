@@ -22,6 +22,7 @@ from custom_components.anima.speech.earcons import earcon_pcm
 from scripts.hassctl import HassProcess, chain_options, free_port
 from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.integration.anima_setup import anima_pipeline
 from tests.integration.test_satellite_loop import _spoken
 
 KITCHEN_LIGHT = """
@@ -79,22 +80,7 @@ async def voice_hass(
             created = await hass.subentry_flow(hub["entry_id"], kind, choose)
             assert created["type"] == "create_entry", created
         await wait_for_state(hass, hub["entry_id"], "loaded")
-        pipeline = await hass.websocket(
-            {
-                "type": "assist_pipeline/pipeline/create",
-                "name": "Anima",
-                "language": "en",
-                "conversation_engine": "conversation.anima_assistant",
-                "conversation_language": "en",
-                "stt_engine": "stt.anima_listener",
-                "stt_language": "en",
-                "tts_engine": "tts.anima_voice",
-                "tts_language": "en",
-                "tts_voice": None,
-                "wake_word_entity": None,
-                "wake_word_id": None,
-            }
-        )
+        pipeline = await hass.websocket(anima_pipeline())
         await hass.websocket(
             {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]}
         )

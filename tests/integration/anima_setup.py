@@ -104,3 +104,21 @@ def endpoint(name: str, device_id: str, **options: Any) -> ConfigSubentryData:
         unique_id=None,
         data={DEVICE: device_id, **options},
     )
+
+
+def anima_pipeline(name: str = "Anima") -> dict[str, Any]:
+    """The websocket command that creates a pipeline of Anima's listener, agent and voice."""
+    return {
+        "type": "assist_pipeline/pipeline/create",
+        "name": name,
+        "language": "en",
+        "conversation_engine": "conversation.anima_assistant",
+        "conversation_language": "en",
+        "stt_engine": "stt.anima_listener",
+        "stt_language": "en",
+        "tts_engine": "tts.anima_voice",
+        "tts_language": "en",
+        "tts_voice": None,
+        "wake_word_entity": None,
+        "wake_word_id": None,
+    }

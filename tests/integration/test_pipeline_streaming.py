@@ -14,7 +14,13 @@ from yarl import URL
 from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_VOICE, Link
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
-from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    add_wyoming,
+    anima_pipeline,
+    profile,
+)
 
 ANSWER = (
     "The capital of France is Paris. It sits on the Seine in the north of the country, "
@@ -41,21 +47,9 @@ async def test_first_sentence_is_heard_before_the_agent_finishes(
     openai_server.reply(dataclasses.replace(Reply.text(ANSWER), chunk_delay=0.15))
     ws = await hass_ws_client(hass)
     http = await hass_client()
+    # Text in (no speech-to-text), speech out.
     await ws.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "name": "Streaming",
-            "language": "en",
-            "conversation_engine": "conversation.anima_assistant",
-            "conversation_language": "en",
-            "tts_engine": "tts.anima_voice",
-            "tts_language": "en",
-            "tts_voice": None,
-            "stt_engine": None,
-            "stt_language": None,
-            "wake_word_entity": None,
-            "wake_word_id": None,
-        }
+        {**anima_pipeline("Streaming"), "stt_engine": None, "stt_language": None}
     )
     pipeline = (await ws.receive_json())["result"]["id"]
     await ws.send_json_auto_id(

@@ -42,7 +42,13 @@ from custom_components.anima.providers.wyoming import WyomingClient
 from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
-from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    add_wyoming,
+    anima_pipeline,
+    profile,
+)
 
 QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France."
@@ -90,22 +96,7 @@ async def _anima_with_pipeline(
     # Before the websocket starts the HTTP server: it registers views of its own.
     assert await async_setup_component(hass, "assist_satellite", {})
     ws = await hass_ws_client(hass)
-    await ws.send_json_auto_id(
-        {
-            "type": "assist_pipeline/pipeline/create",
-            "name": "Anima",
-            "language": "en",
-            "conversation_engine": "conversation.anima_assistant",
-            "conversation_language": "en",
-            "stt_engine": "stt.anima_listener",
-            "stt_language": "en",
-            "tts_engine": "tts.anima_voice",
-            "tts_language": "en",
-            "tts_voice": None,
-            "wake_word_entity": None,
-            "wake_word_id": None,
-        }
-    )
+    await ws.send_json_auto_id(anima_pipeline())
     pipeline = (await ws.receive_json())["result"]["id"]
     await ws.send_json_auto_id(
         {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline}
