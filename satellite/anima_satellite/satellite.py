@@ -71,9 +71,14 @@ class SatelliteSettings:
 class SatelliteHandler(AsyncEventHandler):
     """One connection from Home Assistant."""
 
-    def __init__(self, settings: SatelliteSettings, *args: object, **kwargs: object) -> None:
-        """Serve Home Assistant with `settings`."""
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(
+        self,
+        settings: SatelliteSettings,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Serve Home Assistant with `settings` on one connection."""
+        super().__init__(reader, writer)
         self.settings = settings
         self._mic_task: asyncio.Task[None] | None = None
         self._reply: bytearray | None = None
