@@ -39,6 +39,7 @@ from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.snd import Played
 
 from . import __version__
+from .endpoint_service import ServiceSettings, serve as serve_endpoint
 
 _LOGGER = logging.getLogger(__name__)
 RATE, WIDTH, CHANNELS = 16000, 2, 1  # what Home Assistant's pipeline takes
@@ -177,16 +178,22 @@ class SatelliteHandler(AsyncEventHandler):
             await process.wait()
 
     async def _play(self, pcm: bytes) -> None:
-        """Play reply audio: the playback command, the file, and the record of what played."""
-        self.settings.played.append((*self._reply_format, pcm))
-        if self.settings.snd_file is not None:
-            with self.settings.snd_file.open("ab") as out:
-                out.write(pcm)
-        if self.settings.snd_command:
-            process = await asyncio.create_subprocess_exec(
-                *self.settings.snd_command, stdin=asyncio.subprocess.PIPE
-            )
-            await process.communicate(pcm)
+        await play(self.settings, pcm, *self._reply_format)
+
+
+async def play(
+    settings: SatelliteSettings, pcm: bytes, rate: int, width: int = 2, channels: int = 1
+) -> None:
+    """Play audio: the playback command, the file, and the record of what played."""
+    settings.played.append((rate, width, channels, pcm))
+    if settings.snd_file is not None:
+        with settings.snd_file.open("ab") as out:
+            out.write(pcm)
+    if settings.snd_command:
+        process = await asyncio.create_subprocess_exec(
+            *settings.snd_command, stdin=asyncio.subprocess.PIPE
+        )
+        await process.communicate(pcm)
 
 
 def read_pcm(path: Path) -> bytes:
@@ -215,6 +222,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--mic-file", type=Path)
     parser.add_argument("--snd-command", type=shlex.split, default=[])
     parser.add_argument("--snd-file", type=Path)
+    parser.add_argument("--service-uri", help="Anima's endpoint service (camera, earcons)")
+    parser.add_argument("--camera-image", type=Path, help="frames from this JPEG file")
+    parser.add_argument("--camera-device", help="frames from this V4L2 device, via ffmpeg")
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
@@ -228,8 +238,22 @@ def main(argv: Sequence[str] | None = None) -> None:
         snd_command=args.snd_command,
         snd_file=args.snd_file,
     )
+    servers = [serve(args.uri, settings)]
+    if args.service_uri:
+        service = ServiceSettings(
+            name=args.name,
+            camera_image=args.camera_image,
+            camera_device=args.camera_device,
+            satellite_port=int(args.uri.rsplit(":", 1)[-1]),
+            play=partial(play, settings),
+        )
+        servers.append(serve_endpoint(args.service_uri, service))
+
+    async def run_all() -> None:
+        await asyncio.gather(*servers)
+
     with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(serve(args.uri, settings))
+        asyncio.run(run_all())
 
 
 if __name__ == "__main__":

@@ -1,0 +1,153 @@
+"""The endpoint service: the satellite's camera and earcons, for the hub (Anima's own events).
+
+    anima-satellite ... --service-uri tcp://0.0.0.0:10701 --camera-image porch.jpg
+    anima-satellite ... --service-uri tcp://0.0.0.0:10701 --camera-device /dev/video0
+
+Frames come from a V4L2 camera through ffmpeg (one JPEG per request) or from an image file (tests,
+demos). Earcons (numpy tones, `earcons.py`) are played locally through the satellite's playback:
+the hub names the sound, no audio goes over the network. Events: `protocol.py` and
+docs/protocol.md. A request that fails gets Wyoming's `error` event; the service carries on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+import io
+import logging
+from pathlib import Path
+
+from wyoming.error import Error
+from wyoming.event import Event
+from wyoming.server import AsyncEventHandler, AsyncServer
+
+from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
+from .protocol import CAPTURE, DESCRIBE, EARCON, EARCON_PLAYED, EndpointInfo, Frame
+
+_LOGGER = logging.getLogger(__name__)
+CAPTURE_TIMEOUT = 5.0
+
+
+@dataclass
+class ServiceSettings:
+    """What the endpoint service offers."""
+
+    name: str
+    camera_image: Path | None = None
+    camera_device: str | None = None
+    satellite_port: int | None = None
+    #: Plays 16-bit mono PCM at the given rate (the satellite's playback).
+    play: Callable[[bytes, int], Awaitable[None]] | None = None
+
+    @property
+    def camera(self) -> bool:
+        """Whether there is a camera to take frames from."""
+        return self.camera_image is not None or self.camera_device is not None
+
+
+class EndpointServiceHandler(AsyncEventHandler):
+    """One request connection from the hub."""
+
+    def __init__(
+        self,
+        settings: ServiceSettings,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        """Serve the hub with `settings`."""
+        super().__init__(reader, writer)
+        self.settings = settings
+
+    async def handle_event(self, event: Event) -> bool:
+        """Answer one request; errors become `error` events."""
+        try:
+            if event.type == DESCRIBE:
+                await self.write_event(self.info().event())
+            elif event.type == CAPTURE:
+                await self.write_event((await self.capture()).event())
+            elif event.type == EARCON:
+                name = str((event.data or {}).get("name", ""))
+                await self.play_earcon(name)
+                await self.write_event(Event(EARCON_PLAYED, {"name": name}))
+        except ServiceError as err:
+            await self.write_event(Error(text=str(err), code=err.code).event())
+        return True
+
+    def info(self) -> EndpointInfo:
+        """Describe the service."""
+        return EndpointInfo(
+            name=self.settings.name,
+            camera=self.settings.camera,
+            earcons=[earcon.value for earcon in Earcon],
+            satellite_port=self.settings.satellite_port,
+        )
+
+    async def capture(self) -> Frame:
+        """Take one JPEG frame from the camera."""
+        if self.settings.camera_image is not None:
+            data = await asyncio.to_thread(self.settings.camera_image.read_bytes)
+        elif self.settings.camera_device is not None:
+            data = await self._ffmpeg_frame(self.settings.camera_device)
+        else:
+            raise ServiceError("no_camera", "This endpoint has no camera")
+        return _jpeg_frame(data)
+
+    async def _ffmpeg_frame(self, device: str) -> bytes:
+        command = ["ffmpeg", "-loglevel", "error", "-f", "v4l2", "-i", device]
+        command += ["-frames:v", "1", "-f", "image2pipe", "-vcodec", "mjpeg", "-"]
+        process = await asyncio.create_subprocess_exec(
+            *command, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        )
+        try:
+            async with asyncio.timeout(CAPTURE_TIMEOUT):
+                out, err = await process.communicate()
+        except TimeoutError as timeout:
+            process.kill()
+            raise ServiceError("camera_timeout", f"{device} gave no frame in time") from timeout
+        if process.returncode != 0 or not out:
+            raise ServiceError("camera_failed", err.decode(errors="replace")[-200:] or device)
+        return out
+
+    async def play_earcon(self, name: str) -> None:
+        """Play a named earcon on the satellite's speaker."""
+        try:
+            pcm = earcon_pcm(name)
+        except ValueError as err:
+            raise ServiceError("unknown_earcon", str(err)) from err
+        if self.settings.play is not None:
+            await self.settings.play(pcm, SAMPLE_RATE)
+
+
+class ServiceError(Exception):
+    """A request the service could not do; `code` goes into the `error` event."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def _jpeg_frame(data: bytes) -> Frame:
+    """Check that `data` is a JPEG image and read its size (without decoding it)."""
+    if not data.startswith(b"\xff\xd8"):
+        raise ServiceError("not_an_image", "The camera gave something that is not a JPEG image")
+    stream = io.BytesIO(data)
+    stream.seek(2)
+    while marker := stream.read(4):
+        if len(marker) < 4 or marker[0] != 0xFF:
+            break
+        kind, length = marker[1], int.from_bytes(marker[2:4], "big")
+        if 0xC0 <= kind <= 0xCF and kind not in (0xC4, 0xC8, 0xCC):  # a start of frame
+            header = stream.read(5)
+            height, width = int.from_bytes(header[1:3], "big"), int.from_bytes(header[3:5], "big")
+            return Frame(data, width, height)
+        stream.seek(length - 2, io.SEEK_CUR)
+    raise ServiceError("not_an_image", "The JPEG image has no size")
+
+
+async def serve(uri: str, settings: ServiceSettings) -> None:
+    """Serve the hub until cancelled."""
+    server = AsyncServer.from_uri(uri)
+    _LOGGER.info("Endpoint service of %s on %s", settings.name, uri)
+    await server.run(partial(EndpointServiceHandler, settings))
