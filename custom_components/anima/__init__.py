@@ -45,6 +45,7 @@ CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 CONNECTION_PLATFORMS = [Platform.SENSOR]
 HUB_PLATFORMS = [
     Platform.AI_TASK,
+    Platform.CAMERA,
     Platform.CONVERSATION,
     Platform.SELECT,
     Platform.SENSOR,

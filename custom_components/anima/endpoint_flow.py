@@ -39,6 +39,7 @@ from .endpoints import (
     MONTHLY_BUDGET,
     PERSONA,
     SATELLITE,
+    SERVICE,
     SHARE_CAMERA,
     SPEAKER,
     VISION_MODE,
@@ -142,4 +143,5 @@ class EndpointFlow(ConfigSubentryFlow):
         }
         for key, domain in DEVICE_ENTITIES.items():
             schema[vol.Optional(key)] = EntitySelector(EntitySelectorConfig(domain=domain))
+        schema[vol.Optional(SERVICE)] = str
         return vol.Schema(schema)

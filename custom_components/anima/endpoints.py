@@ -31,6 +31,8 @@ MONTHLY_BUDGET: Final = "monthly_budget"
 VISION_MODE: Final = "vision_mode"
 SHARE_CAMERA: Final = "share_camera"
 POLICY: Final = "policy"  # the same key as a voice profile's
+#: host:port of the satellite's endpoint service (camera frames, earcons; docs/protocol.md).
+SERVICE: Final = "service"
 
 
 class VisionMode(StrEnum):

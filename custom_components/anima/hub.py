@@ -17,7 +17,7 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
 
 from .const import DOMAIN, LOGGER
-from .endpoints import CAMERA, SATELLITE, VISION_MODE, Endpoint, EndpointRegistry
+from .endpoints import CAMERA, SATELLITE, SERVICE, VISION_MODE, Endpoint, EndpointRegistry
 from .metering import METER
 from .profiles import AI_TASK, PROFILE_ENDPOINT, Link
 from .providers.base import Capability, ProviderError
@@ -46,7 +46,7 @@ class HubRuntime:
     @classmethod
     def of(cls, entry: ConfigEntry) -> HubRuntime:
         """Describe what the entry's subentries need set up now."""
-        watched = (AI_TASK, SATELLITE, CAMERA, VISION_MODE)
+        watched = (AI_TASK, SATELLITE, CAMERA, VISION_MODE, SERVICE)
         return cls(
             frozenset(
                 (sub.subentry_id, sub.title, tuple(sub.data.get(key) for key in watched))

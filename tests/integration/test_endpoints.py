@@ -3,10 +3,11 @@ budget and cost of their own."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from homeassistant import config_entries
-from homeassistant.components import conversation
+from homeassistant.components import camera, conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import (
@@ -16,9 +17,11 @@ from homeassistant.helpers import (
     issue_registry as ir,
 )
 from homeassistant.setup import async_setup_component
+from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
+from anima_satellite.endpoint_service import ServiceSettings, serve as serve_endpoint
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.endpoints import (
     AREA,
@@ -27,11 +30,19 @@ from custom_components.anima.endpoints import (
     DEVICE,
     PERSONA,
     SATELLITE,
+    SERVICE,
     VisionMode,
 )
 from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
+from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.integration.anima_setup import add_hub, add_openai, profile
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    endpoint,
+    profile,
+    satellite_device,
+)
 
 
 def _satellite_device(hass: HomeAssistant) -> dr.DeviceEntry:
@@ -161,3 +172,25 @@ async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
     assert endpoint.subentry_type == PROFILE_ENDPOINT
     assert endpoint.data[SATELLITE] == "assist_satellite.kitchen"
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # offered no more
+
+
+async def test_a_satellites_endpoint_service_becomes_its_camera(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    image = tmp_path / "hall.jpg"
+    Image.new("RGB", (320, 240), (200, 200, 10)).save(image, "JPEG")
+    port = free_port()
+    service = hass.async_create_background_task(
+        serve_endpoint(f"tcp://127.0.0.1:{port}", ServiceSettings("Hall", camera_image=image)),
+        "endpoint service",
+    )
+    try:
+        device = satellite_device(hass, "Hall")
+        hub = await add_hub(hass, endpoint("Hall", device, **{SERVICE: f"127.0.0.1:{port}"}))
+        await hass.async_block_till_done()
+        frame = await camera.async_get_image(hass, "camera.hall_camera")
+        assert frame.content == image.read_bytes()
+        (bound,) = hub.subentries.values()
+        assert bound.data[CAMERA] == "camera.hall_camera"  # the endpoint looks through it
+    finally:
+        service.cancel()

@@ -1,0 +1,73 @@
+"""Cameras of Anima satellites: frames from an endpoint's service (Anima's own Wyoming events).
+
+An endpoint whose satellite runs Anima's endpoint service (`service`: host:port) gets a camera
+entity on its device. With no other camera chosen, it becomes the endpoint's camera, so "what do
+you see?" asked to that satellite looks through it.
+"""
+
+from __future__ import annotations
+
+from homeassistant.components.camera import Camera
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.core import HomeAssistant
+from homeassistant.helpers import device_registry as dr
+from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
+
+from .const import DOMAIN, LOGGER
+from .endpoints import CAMERA, SERVICE
+from .entity import async_add_per_subentry
+from .profiles import PROFILE_ENDPOINT
+from .protocol import EndpointClient, EndpointError
+
+PARALLEL_UPDATES = 1  # one frame at a time per satellite
+
+
+async def async_setup_entry(
+    hass: HomeAssistant,
+    entry: ConfigEntry,
+    async_add_entities: AddConfigEntryEntitiesCallback,
+) -> None:
+    """Add a camera for each endpoint with an endpoint service."""
+    async_add_per_subentry(
+        entry,
+        async_add_entities,
+        PROFILE_ENDPOINT,
+        EndpointCamera,
+        lambda subentry: bool(subentry.data.get(SERVICE)),
+    )
+
+
+class EndpointCamera(Camera):
+    """The camera of an Anima satellite."""
+
+    _attr_has_entity_name = True
+    _attr_translation_key = "satellite_camera"
+
+    def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+        """Reach the endpoint service at its host:port."""
+        super().__init__()
+        self._entry = entry
+        self._subentry_id = subentry.subentry_id
+        host, _, port = str(subentry.data[SERVICE]).rpartition(":")
+        self._client = EndpointClient(host, int(port))
+        self._attr_unique_id = f"{subentry.subentry_id}-camera"
+        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
+
+    async def async_added_to_hass(self) -> None:
+        """Become the endpoint's camera if it has none."""
+        await super().async_added_to_hass()
+        subentry = self._entry.subentries[self._subentry_id]
+        if not subentry.data.get(CAMERA):
+            self.hass.config_entries.async_update_subentry(
+                self._entry, subentry, data={**subentry.data, CAMERA: self.entity_id}
+            )
+
+    async def async_camera_image(
+        self, width: int | None = None, height: int | None = None
+    ) -> bytes | None:
+        """Return a JPEG frame from the satellite, or None when it gives none."""
+        try:
+            return (await self._client.capture()).jpeg
+        except EndpointError as err:
+            LOGGER.warning("%s gave no frame: %s (%s)", self.entity_id, err, err.code)
+            return None
