@@ -225,6 +225,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--service-uri", help="Anima's endpoint service (camera, earcons)")
     parser.add_argument("--camera-image", type=Path, help="frames from this JPEG file")
     parser.add_argument("--camera-device", help="frames from this V4L2 device, via ffmpeg")
+    parser.add_argument(
+        "--zeroconf", action="store_true", help="announce over mDNS (needs the discovery extra)"
+    )
     parser.add_argument("--debug", action="store_true")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
@@ -250,6 +253,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         servers.append(serve_endpoint(args.service_uri, service))
 
     async def run_all() -> None:
+        if args.zeroconf:
+            from .discovery import announce  # noqa: PLC0415 - an optional extra
+
+            service_port = int(args.service_uri.rsplit(":", 1)[-1]) if args.service_uri else None
+            await announce(args.name, int(args.uri.rsplit(":", 1)[-1]), service_port)
         await asyncio.gather(*servers)
 
     with contextlib.suppress(KeyboardInterrupt):
