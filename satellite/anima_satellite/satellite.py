@@ -11,7 +11,8 @@ word detection and restarts after each turn. A microphone that is a WAV file (`-
 tests and demos) is spoken once per `run-satellite`, starting at speech-to-text, then the stream
 ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin (raw PCM
 in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played` is sent
-when it is done. `pause-satellite` stops the microphone; `ping` gets `pong`.
+when it is done (announcements arrive the same way). A finished Home Assistant timer plays the
+`done` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
 
 Python >= 3.11 (Debian 12 boards): no newer syntax here.
 """
@@ -37,8 +38,10 @@ from wyoming.pipeline import PipelineStage, RunPipeline
 from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.snd import Played
+from wyoming.timer import TimerFinished, TimerStarted
 
 from . import __version__
+from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
 
 _LOGGER = logging.getLogger(__name__)
@@ -107,6 +110,13 @@ class SatelliteHandler(AsyncEventHandler):
             await self._play(bytes(self._reply))
             self._reply = None
             await self.write_event(Played().event())
+        elif TimerStarted.is_type(event.type):
+            timer = TimerStarted.from_event(event)
+            _LOGGER.info("Timer %s started: %s s", timer.name or timer.id, timer.total_seconds)
+        elif TimerFinished.is_type(event.type):
+            # Home Assistant's timers ring on the satellite: the timer earcon, played locally.
+            _LOGGER.info("Timer %s finished", TimerFinished.from_event(event).id)
+            await play(self.settings, earcon_pcm(Earcon.DONE), SAMPLE_RATE)
         return True
 
     def info(self) -> Info:

@@ -54,6 +54,9 @@ async def voice_hass(
         tmp_path / "config", port=free_port(), extra_config=KITCHEN_LIGHT, start_timeout=240
     )
     async with hass:
+        # Announcements are fetched by ffmpeg from Home Assistant's own URL: make it loopback
+        # (left to itself it picks this machine's network address, which the sandbox may not route).
+        await hass.websocket({"type": "config/core/update", "internal_url": hass.base_url})
         assert openai_server.api_key is not None
         for steps in (
             wyoming_steps(whisper_server.host, whisper_server.port),
@@ -181,6 +184,27 @@ async def test_a_camera_question_sends_the_endpoint_cameras_frame(
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     (frame,) = chats[-1].images  # one call, with the porch camera's frame
     assert (frame.width, frame.height) == (512, 288)
+
+
+async def test_an_announcement_plays_on_the_satellite(
+    voice_hass: HassProcess, tmp_path: Path, whisper_server: Any
+) -> None:
+    silent = asyncio.Event()  # the microphone never speaks: only the announcement plays
+    mic = _spoken(tmp_path, "unused")
+    sat = SatelliteSettings(name="Study", mic_file=mic, speak_when=silent)
+    async with _satellite_asks(voice_hass, sat):
+        states = await voice_hass.request("GET", "/api/states")
+        satellite = next(
+            s["entity_id"]
+            for s in states
+            if "study" in s["entity_id"] and s["entity_id"].startswith("assist_satellite.")
+        )
+        await voice_hass.request(
+            "POST",
+            "/api/services/assist_satellite/announce",
+            {"entity_id": satellite, "message": "Dinner is ready."},
+        )
+    assert "dinner is ready" in await _heard(whisper_server, sat.played[0])
 
 
 pytestmark = pytest.mark.timeout(600)
