@@ -65,6 +65,25 @@ async def _setup(hass: HomeAssistant, ws: WebSocketGenerator, name: str) -> tupl
     return await create_pipeline(hass, ws), servers
 
 
+async def _turns(hass: HomeAssistant, ws: WebSocketGenerator, name: str) -> list[float]:
+    """Time TURNS turns of a profile (one more first, to warm caches, not counted)."""
+    latency = PROFILES[name]
+    pipeline, servers = await _setup(hass, ws, name)
+    question = Reply.text("What is the capital of France?")
+    servers[1].reply(*(question for _ in range(TURNS + 1)), endpoint="transcriptions")
+    samples = []
+    try:
+        for index in range(TURNS + 1):
+            servers[0].reply(latency.paced(Reply.text(ANSWER)))
+            ms = await timed_turn(hass, pipeline)
+            if index:
+                samples.append(ms)
+    finally:
+        for server in servers:
+            await server.close()
+    return samples
+
+
 def _write(result: dict[str, Any]) -> None:
     out = Path(os.environ["ANIMA_BENCH_OUT"])
     current = json.loads(out.read_text()) if out.exists() else {}
@@ -74,21 +93,7 @@ def _write(result: dict[str, Any]) -> None:
 @pytest.mark.parametrize("name", list(PROFILES))
 async def test_profile(hass: HomeAssistant, hass_ws_client: WebSocketGenerator, name: str) -> None:
     latency = PROFILES[name]
-    pipeline, servers = await _setup(hass, hass_ws_client, name)
-    servers[1].reply(
-        *(Reply.text("What is the capital of France?") for _ in range(TURNS + 1)),
-        endpoint="transcriptions",
-    )
-    samples = []
-    try:
-        for index in range(TURNS + 1):  # the first turn warms caches and is not counted
-            servers[0].reply(latency.paced(Reply.text(ANSWER)))
-            ms = await timed_turn(hass, pipeline)
-            if index:
-                samples.append(ms)
-    finally:
-        for server in servers:
-            await server.close()
+    samples = await _turns(hass, hass_ws_client, name)
     floor = latency.floor_ms(ANSWER)
     own = async_timings(hass).as_dict()["summary"]
     result = {
@@ -110,22 +115,7 @@ async def test_typical_cloud_without_streaming(
     monkeypatch.setattr(
         AnimaTextToSpeechEntity, "async_supports_streaming_input", lambda self: False
     )
-    latency = PROFILES["typical_cloud"]
-    pipeline, servers = await _setup(hass, hass_ws_client, "typical_cloud")
-    servers[1].reply(
-        *(Reply.text("What is the capital of France?") for _ in range(TURNS + 1)),
-        endpoint="transcriptions",
-    )
-    samples = []
-    try:
-        for index in range(TURNS + 1):
-            servers[0].reply(latency.paced(Reply.text(ANSWER)))
-            ms = await timed_turn(hass, pipeline)
-            if index:
-                samples.append(ms)
-    finally:
-        for server in servers:
-            await server.close()
+    samples = await _turns(hass, hass_ws_client, "typical_cloud")
     _write({"ttfa_ms_p95_typical_cloud_nonstreaming": _p95(samples)})
 
 
