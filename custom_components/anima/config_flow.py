@@ -31,15 +31,19 @@ from homeassistant.helpers.selector import (
     TextSelectorConfig,
     TextSelectorType,
 )
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio as vol
 from yarl import URL
 
 from .budgeting import HOUSE_DAILY, HOUSE_MONTHLY, WARNING_PERCENT
 from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
+from .discovery import async_found_endpoint_service
 from .endpoint_flow import EndpointFlow
+from .hub import hub_entry
 from .metering import CURRENCY, METER, PRICE_OPTIONS, RATE
 from .profile_flow import ProfileFlow
 from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
+from .protocol import ZEROCONF_SATELLITE_PORT
 from .providers.base import (
     ProviderAuthError,
     ProviderConnectionError,
@@ -193,6 +197,24 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
         await self.async_set_unique_id(KIND_HUB)
         self._abort_if_unique_id_configured(error="hub_exists")
         return self.async_create_entry(title=HUB_TITLE, data={KIND: KIND_HUB})
+
+    async def async_step_zeroconf(self, discovery_info: ZeroconfServiceInfo) -> ConfigFlowResult:
+        """Hand an Anima satellite's endpoint service to its endpoint; it is no entry of its own.
+
+        Nothing to confirm: the endpoint bound to that satellite (or bound later) takes it.
+        """
+        try:
+            satellite_port = int(discovery_info.properties[ZEROCONF_SATELLITE_PORT])
+        except KeyError, ValueError:
+            return self.async_abort(reason="not_anima_endpoint_service")
+        async_found_endpoint_service(
+            self.hass,
+            hub_entry(self.hass),
+            discovery_info.host,
+            satellite_port,
+            discovery_info.port or 0,
+        )
+        return self.async_abort(reason="endpoint_service_found")
 
     async def async_step_openai_compatible(
         self, user_input: dict[str, Any] | None = None

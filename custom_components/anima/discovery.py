@@ -1,9 +1,12 @@
-"""Offer satellites Home Assistant adopted (ESPHome, Wyoming) as endpoints to add.
+"""Offer adopted satellites as endpoints; give endpoints the services found over zeroconf.
 
 A subentry cannot be discovered like a config entry, so each satellite that is not yet an
 endpoint gets a fixable repair issue: "New satellite: Kitchen satellite. Bind it as an Anima
 endpoint?" Fixing it binds the device with what is found on it (repairs.py); binding it by hand
 or removing it clears the offer.
+
+An Anima satellite announces its endpoint service (`_anima._tcp`) with the port of its Wyoming
+satellite; the service belongs to the device of the Wyoming entry at that host and port.
 """
 
 from __future__ import annotations
@@ -11,13 +14,47 @@ from __future__ import annotations
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN
-from .endpoints import DEVICE
+from .const import DOMAIN, LOGGER
+from .endpoints import DEVICE, SERVICE
 from .issues import async_delete_issues_except
 from .profiles import PROFILE_ENDPOINT
 
 OFFER_PREFIX = "new_satellite_"
+WYOMING = "wyoming"
+#: Endpoint services announced since start-up, by the (host, port) of their satellite.
+ENDPOINT_SERVICES: HassKey[dict[tuple[str, int], str]] = HassKey(f"{DOMAIN}_endpoint_services")
+
+
+def endpoint_service_of(hass: HomeAssistant, device: dr.BaseDeviceEntry) -> str | None:
+    """Return the announced endpoint service (host:port) of a Wyoming satellite's device."""
+    entry = hass.config_entries.async_get_entry(device.config_entry_id)
+    if entry is None or entry.domain != WYOMING:
+        return None
+    satellite = (str(entry.data.get("host")), int(entry.data.get("port", 0)))
+    return hass.data.get(ENDPOINT_SERVICES, {}).get(satellite)
+
+
+@callback
+def async_found_endpoint_service(
+    hass: HomeAssistant, hub: ConfigEntry | None, host: str, satellite_port: int, port: int
+) -> None:
+    """Remember an announced endpoint service; the endpoint bound to its satellite takes it."""
+    hass.data.setdefault(ENDPOINT_SERVICES, {})[host, satellite_port] = f"{host}:{port}"
+    if hub is None:
+        return
+    devices = dr.async_get(hass)
+    for subentry in list(hub.subentries.values()):
+        if subentry.subentry_type != PROFILE_ENDPOINT:
+            continue
+        device = devices.async_get(str(subentry.data.get(DEVICE)))
+        service = endpoint_service_of(hass, device) if device is not None else None
+        if service is not None and service != subentry.data.get(SERVICE):
+            LOGGER.info("%s: endpoint service found at %s", subentry.title, service)
+            hass.config_entries.async_update_subentry(
+                hub, subentry, data={**subentry.data, SERVICE: service}
+            )
 
 
 @callback

@@ -30,6 +30,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
+from .discovery import endpoint_service_of
 from .endpoints import (
     AGENT,
     AREA,
@@ -53,8 +54,10 @@ DEVICE_ENTITIES = {SATELLITE: "assist_satellite", CAMERA: "camera", SPEAKER: "me
 
 
 def endpoint_data(hass: HomeAssistant, device: dr.BaseDeviceEntry) -> dict[str, str]:
-    """Return what binding `device` finds on it: satellite, camera, speaker and area."""
+    """Return what binding `device` finds on it: entities, area and announced service."""
     found: dict[str, str] = {DEVICE: device.id}
+    if service := endpoint_service_of(hass, device):
+        found[SERVICE] = service
     for entity in er.async_entries_for_device(er.async_get(hass), device.id):
         for key, domain in DEVICE_ENTITIES.items():
             if entity.domain == domain and key not in found:

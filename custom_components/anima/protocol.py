@@ -24,8 +24,11 @@ from wyoming.error import Error
 from wyoming.event import Event
 
 PROTOCOL_VERSION: Final = 1
-#: The zeroconf type endpoint services announce themselves under.
+#: The zeroconf type endpoint services announce themselves under, and their TXT properties:
+#: the port of the Wyoming satellite the service belongs to, and the protocol version.
 ZEROCONF_TYPE: Final = "_anima._tcp.local."
+ZEROCONF_SATELLITE_PORT: Final = "satellite_port"
+ZEROCONF_VERSION: Final = "version"
 
 DESCRIBE: Final = "anima-describe"
 INFO: Final = "anima-info"

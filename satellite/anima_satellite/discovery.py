@@ -13,12 +13,17 @@ import socket
 from zeroconf import IPVersion, ServiceInfo
 from zeroconf.asyncio import AsyncZeroconf
 
-from .protocol import PROTOCOL_VERSION, ZEROCONF_TYPE
+from .protocol import (
+    PROTOCOL_VERSION,
+    ZEROCONF_SATELLITE_PORT,
+    ZEROCONF_TYPE,
+    ZEROCONF_VERSION,
+)
 
 WYOMING_TYPE = "_wyoming._tcp.local."
 
 
-def _address() -> str:
+def outward_address() -> str:
     """Return the address other machines reach this one at (the outward route's source)."""
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         try:
@@ -37,7 +42,7 @@ async def announce(
     interfaces: Sequence[str] | None = None,
 ) -> AsyncZeroconf:
     """Register the services; close the returned AsyncZeroconf to withdraw them."""
-    address = address or _address()
+    address = address or outward_address()
     host = f"{socket.gethostname().split('.')[0]}.local."
     zeroconf = (
         AsyncZeroconf(interfaces=list(interfaces), ip_version=IPVersion.V4Only)
@@ -55,7 +60,10 @@ async def announce(
         )
     )
     if service_port is not None:
-        properties = {"satellite_port": str(satellite_port), "version": str(PROTOCOL_VERSION)}
+        properties = {
+            ZEROCONF_SATELLITE_PORT: str(satellite_port),
+            ZEROCONF_VERSION: str(PROTOCOL_VERSION),
+        }
         await zeroconf.async_register_service(
             ServiceInfo(
                 ZEROCONF_TYPE,

@@ -86,9 +86,12 @@ async def _load(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
     return entry
 
 
-def satellite_device(hass: HomeAssistant, name: str) -> str:
-    """A device as Home Assistant's Wyoming integration adopts a satellite; its id."""
-    wyoming = MockConfigEntry(domain="wyoming", title=name)
+def satellite_device(hass: HomeAssistant, name: str, port: int = 10700) -> str:
+    """A device as Home Assistant's Wyoming integration adopts a satellite (at 127.0.0.1:port);
+    its id."""
+    wyoming = MockConfigEntry(
+        domain="wyoming", title=name, data={"host": "127.0.0.1", "port": port}
+    )
     wyoming.add_to_hass(hass)
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=wyoming.entry_id, identifiers={("wyoming", name)}, name=name

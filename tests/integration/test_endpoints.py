@@ -3,6 +3,7 @@ budget and cost of their own."""
 
 from __future__ import annotations
 
+from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
 
@@ -16,6 +17,7 @@ from homeassistant.helpers import (
     entity_registry as er,
     issue_registry as ir,
 )
+from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -34,6 +36,7 @@ from custom_components.anima.endpoints import (
     VisionMode,
 )
 from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
+from custom_components.anima.protocol import ZEROCONF_TYPE
 from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (
@@ -194,3 +197,75 @@ async def test_a_satellites_endpoint_service_becomes_its_camera(
         assert bound.data[CAMERA] == "camera.hall_camera"  # the endpoint looks through it
     finally:
         service.cancel()
+
+
+def _announced(service_port: int, properties: dict[str, str]) -> ZeroconfServiceInfo:
+    """An `_anima._tcp` announcement as Home Assistant's zeroconf integration hands it over."""
+    return ZeroconfServiceInfo(
+        ip_address=ip_address("127.0.0.1"),
+        ip_addresses=[ip_address("127.0.0.1")],
+        port=service_port,
+        hostname="hall.local.",
+        type=ZEROCONF_TYPE,
+        name=f"Hall.{ZEROCONF_TYPE}",
+        properties=properties,
+    )
+
+
+async def _discover(hass: HomeAssistant, info: ZeroconfServiceInfo) -> str:
+    result = await hass.config_entries.flow.async_init(
+        DOMAIN, context={"source": config_entries.SOURCE_ZEROCONF}, data=info
+    )
+    await hass.async_block_till_done()
+    assert result["type"] is FlowResultType.ABORT
+    return str(result["reason"])
+
+
+async def test_an_endpoint_service_found_over_zeroconf_becomes_the_endpoints_camera(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    image = tmp_path / "hall.jpg"
+    Image.new("RGB", (320, 240), (10, 200, 200)).save(image, "JPEG")
+    port = free_port()
+    service = hass.async_create_background_task(
+        serve_endpoint(f"tcp://127.0.0.1:{port}", ServiceSettings("Hall", camera_image=image)),
+        "endpoint service",
+    )
+    try:
+        hub = await add_hub(hass, endpoint("Hall", satellite_device(hass, "Hall", port=10700)))
+        await hass.async_block_till_done()
+        assert hass.states.get("camera.hall_camera") is None  # no service known yet
+        reason = await _discover(hass, _announced(port, {"satellite_port": "10700"}))
+        assert reason == "endpoint_service_found"
+        frame = await camera.async_get_image(hass, "camera.hall_camera")
+        assert frame.content == image.read_bytes()
+        (bound,) = hub.subentries.values()
+        assert bound.data[SERVICE] == f"127.0.0.1:{port}"
+        # Announced again at another port (the board restarted): the endpoint follows it.
+        await _discover(hass, _announced(port + 1, {"satellite_port": "10700"}))
+        assert hub.subentries[bound.subentry_id].data[SERVICE] == f"127.0.0.1:{port + 1}"
+    finally:
+        service.cancel()
+
+
+async def test_a_service_found_before_its_satellite_is_bound_is_taken_when_bound(
+    hass: HomeAssistant,
+) -> None:
+    hub = await add_hub(hass)
+    other = satellite_device(hass, "Attic", port=10800)
+    device = satellite_device(hass, "Hall", port=10700)
+    await _discover(hass, _announced(10701, {"satellite_port": "10700"}))
+    assert hub.subentries == {}  # found, but nothing to give it to yet
+    for device_id in (device, other):
+        bound = await _bind(hass, hub.entry_id, {DEVICE: device_id})
+        assert bound["type"] is FlowResultType.CREATE_ENTRY
+    services = {sub.title: sub.data.get(SERVICE) for sub in hub.subentries.values()}
+    assert services == {"Hall": "127.0.0.1:10701", "Attic": None}
+
+
+async def test_an_announcement_that_names_no_satellite_is_ignored(hass: HomeAssistant) -> None:
+    hub = await add_hub(hass, endpoint("Hall", satellite_device(hass, "Hall", port=10700)))
+    for garbage in ({}, {"satellite_port": "not a port"}):
+        assert await _discover(hass, _announced(10701, garbage)) == "not_anima_endpoint_service"
+    (bound,) = hub.subentries.values()
+    assert SERVICE not in bound.data
