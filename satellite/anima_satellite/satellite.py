@@ -21,13 +21,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 import contextlib
 from dataclasses import dataclass, field
 from functools import partial
 import logging
 from pathlib import Path
 import shlex
+from typing import Any
 import wave
 
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
@@ -222,6 +223,21 @@ async def serve(uri: str, settings: SatelliteSettings) -> None:
     await server.run(partial(SatelliteHandler, settings))
 
 
+async def run_until_one_stops(servers: Sequence[Coroutine[Any, Any, None]]) -> None:
+    """Run the servers until one returns, then stop the others.
+
+    On SIGTERM (systemd stopping the unit) each Wyoming server stops itself, but only the last
+    one started gets the signal: the others would keep the process alive.
+    """
+    tasks = [asyncio.create_task(server) for server in servers]
+    done, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    for task in pending:
+        task.cancel()
+    await asyncio.gather(*pending, return_exceptions=True)
+    for task in done:
+        task.result()  # a server's error ends the satellite with it
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Run the `anima-satellite` command."""
     parser = argparse.ArgumentParser(prog="anima-satellite", description="Anima satellite")
@@ -263,12 +279,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         servers.append(serve_endpoint(args.service_uri, service))
 
     async def run_all() -> None:
+        announced = None
         if args.zeroconf:
             from .discovery import announce  # noqa: PLC0415 - an optional extra
 
             service_port = int(args.service_uri.rsplit(":", 1)[-1]) if args.service_uri else None
-            await announce(args.name, int(args.uri.rsplit(":", 1)[-1]), service_port)
-        await asyncio.gather(*servers)
+            announced = await announce(args.name, int(args.uri.rsplit(":", 1)[-1]), service_port)
+        try:
+            await run_until_one_stops(servers)
+        finally:
+            if announced is not None:
+                await announced.async_close()  # withdraws the services
 
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(run_all())

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
+import signal
+import sys
 import wave
 
 import pytest_asyncio
@@ -99,3 +101,23 @@ async def test_a_new_home_assistant_connection_replaces_the_stale_one(
             gate.set()
             assert AudioChunk.is_type((await fresh.read_event()).type)
             await fresh.write_event(PauseSatellite().event())
+
+
+async def test_sigterm_stops_the_satellite_and_its_endpoint_service(socket_enabled: None) -> None:
+    """What `systemctl stop` does: the process ends cleanly, not after systemd's SIGKILL."""
+    ports = free_port(), free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "anima-satellite"),
+        *("--uri", f"tcp://127.0.0.1:{ports[0]}", "--service-uri", f"tcp://127.0.0.1:{ports[1]}"),
+        *("--mic-command", "sleep 60"),
+    )
+    async with asyncio.timeout(20):
+        for port in ports:  # both servers up
+            while True:
+                try:
+                    async with AsyncTcpClient("127.0.0.1", port):
+                        break
+                except OSError:
+                    await asyncio.sleep(0.1)
+        process.send_signal(signal.SIGTERM)
+        assert await process.wait() == 0
