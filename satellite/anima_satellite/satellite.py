@@ -12,7 +12,7 @@ tests and demos) is spoken once per `run-satellite`, starting at speech-to-text,
 ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin (raw PCM
 in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played` is sent
 when it is done (announcements arrive the same way). A finished Home Assistant timer plays the
-`done` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
+`alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
 
 Python >= 3.11 (Debian 12 boards): no newer syntax here.
 """
@@ -115,9 +115,9 @@ class SatelliteHandler(AsyncEventHandler):
             timer = TimerStarted.from_event(event)
             _LOGGER.info("Timer %s started: %s s", timer.name or timer.id, timer.total_seconds)
         elif TimerFinished.is_type(event.type):
-            # Home Assistant's timers ring on the satellite: the timer earcon, played locally.
+            # Home Assistant's timers ring on the satellite: the alert earcon, played locally.
             _LOGGER.info("Timer %s finished", TimerFinished.from_event(event).id)
-            await play(self.settings, earcon_pcm(Earcon.DONE), SAMPLE_RATE)
+            await play(self.settings, earcon_pcm(Earcon.ALERT), SAMPLE_RATE)
         return True
 
     def info(self) -> Info:

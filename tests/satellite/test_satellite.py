@@ -81,7 +81,7 @@ async def test_a_finished_timer_rings_with_an_earcon(
         await client.write_event(TimerFinished(id="pasta").event())
         await client.write_event(Ping().event())
         assert Pong.is_type((await client.read_event()).type)
-    assert settings.played == [(SAMPLE_RATE, 2, 1, earcon_pcm("done"))]
+    assert settings.played == [(SAMPLE_RATE, 2, 1, earcon_pcm("alert"))]
 
 
 async def test_a_new_home_assistant_connection_replaces_the_stale_one(

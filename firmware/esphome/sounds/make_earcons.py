@@ -1,58 +1,52 @@
-"""Write the Anima earcons: short 16 kHz, 16-bit mono WAV tones built into the firmware.
+"""Write Anima's earcons as the WAV files the firmware plays from flash (16 kHz, 16-bit mono).
 
-Run from anywhere with any Python 3 (standard library only); the output is byte-for-byte
-reproducible, so the committed files can always be regenerated and compared.
+The sounds are the hub's and the Linux satellite's (`custom_components/anima/speech/earcons.py`,
+the one source of truth), rendered at the rate the firmware's media player takes without a
+decoder. Byte-for-byte reproducible, so the committed files can be regenerated and compared:
+
+    .venv/bin/python firmware/esphome/sounds/make_earcons.py
 """
 
 from __future__ import annotations
 
-import math
+from functools import cache
+import importlib.util
 from pathlib import Path
-import struct
-import wave
+import sys
+from types import ModuleType
 
 RATE = 16000
 HERE = Path(__file__).resolve().parent
-
-# name -> list of (frequency Hz or 0 for silence, duration s); each note decays like a soft chime.
-EARCONS: dict[str, list[tuple[float, float]]] = {
-    "wake": [(659.25, 0.08), (987.77, 0.12)],  # rising E5 -> B5: "I'm listening"
-    "done": [(987.77, 0.07), (1318.51, 0.14)],  # B5 -> E6: "got it"
-    "error": [(392.00, 0.14), (0, 0.03), (293.66, 0.22)],  # falling G4 -> D4
-    "notify": [(523.25, 0.10), (659.25, 0.10), (783.99, 0.22)],  # C5 E5 G5 chime
-    "timer": [(880.0, 0.12), (0, 0.08), (880.0, 0.12), (0, 0.08), (880.0, 0.12)],
-}
+SOURCE = HERE.parents[2] / "custom_components" / "anima" / "speech" / "earcons.py"
 
 
-def _note(freq: float, seconds: float) -> list[float]:
-    count = int(RATE * seconds)
-    if freq == 0:
-        return [0.0] * count
-    fade = int(RATE * 0.004)
-    samples = []
-    for i in range(count):
-        t = i / RATE
-        envelope = math.exp(-4.0 * t / seconds)  # soft decay
-        envelope *= min(1.0, i / fade, (count - i) / fade)  # no clicks
-        tone = math.sin(2 * math.pi * freq * t) + 0.25 * math.sin(4 * math.pi * freq * t)
-        samples.append(0.45 * envelope * tone / 1.25)
-    return samples
+@cache
+def _earcons() -> ModuleType:
+    """Load the earcons module by path (numpy only; no Home Assistant needed)."""
+    spec = importlib.util.spec_from_file_location("anima_earcons", SOURCE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
 
 
-def render(notes: list[tuple[float, float]]) -> bytes:
-    """Return the 16-bit little-endian samples of `notes`."""
-    samples = [s for freq, seconds in notes for s in _note(freq, seconds)]
-    return b"".join(struct.pack("<h", round(s * 32767)) for s in samples)
+def wav_of(name: str) -> bytes:
+    """Return the firmware's WAV file of one earcon."""
+    earcons = _earcons()
+    score = earcons.SCORES[earcons.Earcon(name)]
+    return bytes(earcons.pcm_to_wav(earcons.to_pcm(earcons.render(score, RATE)), RATE))
+
+
+def names() -> list[str]:
+    """Return the earcon names, in the order they are declared."""
+    return [earcon.value for earcon in _earcons().Earcon]
 
 
 def main() -> None:
     """Write every earcon next to this script."""
-    for name, notes in EARCONS.items():
-        with wave.open(str(HERE / f"{name}.wav"), "wb") as out:
-            out.setnchannels(1)
-            out.setsampwidth(2)
-            out.setframerate(RATE)
-            out.writeframes(render(notes))
+    for name in names():
+        (HERE / f"{name}.wav").write_bytes(wav_of(name))
 
 
 if __name__ == "__main__":
