@@ -48,8 +48,7 @@ class EndpointCamera(Camera):
         super().__init__()
         self._entry = entry
         self._subentry_id = subentry.subentry_id
-        host, _, port = str(subentry.data[SERVICE]).rpartition(":")
-        self._client = EndpointClient(host, int(port))
+        self._client = EndpointClient.at(str(subentry.data[SERVICE]))
         self._attr_unique_id = f"{subentry.subentry_id}-camera"
         self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
 

@@ -64,6 +64,8 @@ class Endpoint:
     share_camera: bool = False
     #: The endpoint's own voice policy (its select), else None: its voice profile's.
     policy: VoicePolicy | None = None
+    #: host:port of the satellite's Anima endpoint service (camera frames, earcons).
+    service: str | None = None
 
     @classmethod
     def from_data(cls, endpoint_id: str, name: str, data: Mapping[str, Any]) -> Endpoint:
@@ -88,6 +90,7 @@ class Endpoint:
             vision_mode=VisionMode(data.get(VISION_MODE, VisionMode.ON_DEMAND)),
             share_camera=bool(data.get(SHARE_CAMERA, False)),
             policy=VoicePolicy.from_dict(data[POLICY]) if data.get(POLICY) else None,
+            service=data.get(SERVICE) or None,
         )
 
 

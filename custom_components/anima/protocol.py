@@ -120,6 +120,12 @@ class EndpointClient:
         """Talk to the endpoint service at host:port."""
         self.host, self.port, self.timeout = host, port, timeout
 
+    @classmethod
+    def at(cls, address: str) -> EndpointClient:
+        """Reach the service at `host:port` (as the hub stores it)."""
+        host, _, port = address.rpartition(":")
+        return cls(host, int(port))
+
     async def describe(self) -> EndpointInfo:
         """Ask what the endpoint offers."""
         return EndpointInfo.from_event(await self._ask(Event(DESCRIBE), INFO))

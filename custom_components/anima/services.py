@@ -1,7 +1,8 @@
-"""Actions of the integration: `anima.describe`, `anima.ask` and `anima.lift_budget`.
+"""Actions of the integration: `describe`, `ask`, `play_earcon` and `lift_budget`.
 
 `describe` and `ask` return their text as response data for automations, and can speak it on
 endpoints (through each endpoint's satellite, else its speaker with its voice profile).
+`play_earcon` has endpoints play an earcon from their own store: no audio crosses the network.
 """
 
 from __future__ import annotations
@@ -9,27 +10,32 @@ from __future__ import annotations
 from pathlib import Path
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import ServiceValidationError
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import config_validation as cv, entity_registry as er
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
 from .budgeting import KEEPER
 from .const import DOMAIN
+from .endpoints import Endpoint, EndpointRegistry
 from .hub import endpoint_registry, hub_entry
 from .looking import LookError, async_ask_about, async_frame, vision_links
 from .profiles import PROFILE_AGENT, Link, chain_of
+from .protocol import EndpointClient, EndpointError
+from .speech.earcons import Earcon
 from .vision import FrameError, PreparedFrame, limits_for, prepare_frame
 
 SERVICE_LIFT_BUDGET = "lift_budget"
 SERVICE_DESCRIBE = "describe"
 SERVICE_ASK = "ask"
+SERVICE_PLAY_EARCON = "play_earcon"
 ATTR_DEVICE_ID = "device_id"
 ATTR_CAMERA = "camera"
 ATTR_CAMERAS = "cameras"
 ATTR_IMAGE_FILE = "image_file"
 ATTR_PROMPT = "prompt"
 ATTR_SPEAK_ON = "speak_on"
+ATTR_EARCON = "earcon"
 DEFAULT_DESCRIBE = "Describe what you see in one or two short sentences."
 ASK_INSTRUCTIONS = "Answer for a smart home automation, briefly and in plain text."
 
@@ -46,6 +52,12 @@ ASK_SCHEMA = vol.Schema(
         vol.Required(ATTR_PROMPT): cv.string,
         vol.Optional(ATTR_CAMERAS, default=[]): vol.All(cv.ensure_list, [cv.entity_id]),
         vol.Optional(ATTR_SPEAK_ON, default=[]): vol.All(cv.ensure_list, [cv.string]),
+    }
+)
+PLAY_EARCON_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
+        vol.Required(ATTR_EARCON): vol.In([earcon.value for earcon in Earcon]),
     }
 )
 
@@ -87,6 +99,27 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         await _speak(hass, call.data[ATTR_SPEAK_ON], text)
         return {"response": text}
 
+    async def play_earcon(call: ServiceCall) -> None:
+        """Have endpoints play an earcon, each from its own endpoint service."""
+        registry = endpoint_registry(hub_entry(hass))
+        endpoints = [_endpoint(registry, device_id) for device_id in call.data[ATTR_DEVICE_ID]]
+        for endpoint in endpoints:
+            if endpoint.service is None:
+                raise ServiceValidationError(
+                    translation_domain=DOMAIN,
+                    translation_key="no_endpoint_service",
+                    translation_placeholders={"name": endpoint.name},
+                )
+        for endpoint in endpoints:
+            try:
+                await EndpointClient.at(str(endpoint.service)).play_earcon(call.data[ATTR_EARCON])
+            except EndpointError as err:
+                raise HomeAssistantError(
+                    translation_domain=DOMAIN,
+                    translation_key="earcon_not_played",
+                    translation_placeholders={"name": endpoint.name, "error": str(err)},
+                ) from err
+
     lift_schema = vol.Schema({vol.Optional(ATTR_DEVICE_ID): cv.string})
     for name, handler, schema in (
         (SERVICE_LIFT_BUDGET, lift_budget, lift_schema),
@@ -96,6 +129,17 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
         )
+    hass.services.async_register(DOMAIN, SERVICE_PLAY_EARCON, play_earcon, PLAY_EARCON_SCHEMA)
+
+
+def _endpoint(registry: EndpointRegistry, device_id: str) -> Endpoint:
+    if (endpoint := registry.for_device(device_id)) is None:
+        raise ServiceValidationError(
+            translation_domain=DOMAIN,
+            translation_key="not_an_endpoint",
+            translation_placeholders={"device": device_id},
+        )
+    return endpoint
 
 
 def _first_agent_links(hass: HomeAssistant) -> tuple[Link, ...]:
@@ -126,13 +170,7 @@ async def _speak(hass: HomeAssistant, devices: list[str], text: str) -> None:
     """Say `text` on each endpoint: through its satellite, else its speaker and voice."""
     registry = endpoint_registry(hub_entry(hass))
     for device_id in devices:
-        endpoint = registry.for_device(device_id)
-        if endpoint is None:
-            raise ServiceValidationError(
-                translation_domain=DOMAIN,
-                translation_key="not_an_endpoint",
-                translation_placeholders={"device": device_id},
-            )
+        endpoint = _endpoint(registry, device_id)
         if endpoint.satellite:
             await hass.services.async_call(
                 "assist_satellite",

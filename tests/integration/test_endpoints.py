@@ -3,6 +3,8 @@ budget and cost of their own."""
 
 from __future__ import annotations
 
+import asyncio
+from functools import partial
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any
@@ -11,6 +13,7 @@ from homeassistant import config_entries
 from homeassistant.components import camera, conversation
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.helpers import (
     area_registry as ar,
     device_registry as dr,
@@ -20,10 +23,14 @@ from homeassistant.helpers import (
 from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 from homeassistant.setup import async_setup_component
 from PIL import Image
+import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+import yaml
 
 from anima_satellite.endpoint_service import ServiceSettings, serve as serve_endpoint
+from anima_satellite.satellite import SatelliteSettings, play
+import custom_components.anima as anima_package
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.endpoints import (
     AREA,
@@ -37,6 +44,7 @@ from custom_components.anima.endpoints import (
 )
 from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
 from custom_components.anima.protocol import ZEROCONF_TYPE
+from custom_components.anima.speech.earcons import Earcon, earcon_pcm
 from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (
@@ -269,3 +277,52 @@ async def test_an_announcement_that_names_no_satellite_is_ignored(hass: HomeAssi
         assert await _discover(hass, _announced(10701, garbage)) == "not_anima_endpoint_service"
     (bound,) = hub.subentries.values()
     assert SERVICE not in bound.data
+
+
+async def test_play_earcon_plays_on_the_endpoints_own_speaker_and_says_why_not(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    sound = tmp_path / "speaker.raw"  # what the satellite's playback wrote
+    satellite = SatelliteSettings(name="Hall", snd_file=sound)
+    port = free_port()
+    service = hass.async_create_background_task(
+        serve_endpoint(
+            f"tcp://127.0.0.1:{port}", ServiceSettings("Hall", play=partial(play, satellite))
+        ),
+        "endpoint service",
+    )
+    try:
+        hall = satellite_device(hass, "Hall", port=10700)
+        attic = satellite_device(hass, "Attic", port=10800)  # its satellite runs no service
+        await add_hub(
+            hass,
+            endpoint("Hall", hall, **{SERVICE: f"127.0.0.1:{port}"}),
+            endpoint("Attic", attic),
+        )
+        await hass.async_block_till_done()
+        await hass.services.async_call(
+            DOMAIN, "play_earcon", {"device_id": hall, "earcon": "confirm"}, blocking=True
+        )
+        assert sound.read_bytes() == earcon_pcm("confirm")
+
+        with pytest.raises(ServiceValidationError) as refused:
+            await hass.services.async_call(
+                DOMAIN, "play_earcon", {"device_id": [hall, attic], "earcon": "done"}, blocking=True
+            )
+        assert refused.value.translation_key == "no_endpoint_service"
+        assert refused.value.translation_placeholders == {"name": "Attic"}
+        assert sound.read_bytes() == earcon_pcm("confirm")  # nothing played on either
+    finally:
+        service.cancel()
+    await asyncio.sleep(0.1)
+    with pytest.raises(HomeAssistantError) as failed:  # the satellite went away
+        await hass.services.async_call(
+            DOMAIN, "play_earcon", {"device_id": hall, "earcon": "alert"}, blocking=True
+        )
+    assert failed.value.translation_key == "earcon_not_played"
+
+
+def test_the_actions_earcon_choices_are_the_earcons() -> None:
+    actions = yaml.safe_load((Path(anima_package.__file__).parent / "services.yaml").read_text())
+    options = actions["play_earcon"]["fields"]["earcon"]["selector"]["select"]["options"]
+    assert options == [earcon.value for earcon in Earcon]

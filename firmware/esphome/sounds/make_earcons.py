@@ -24,7 +24,8 @@ SOURCE = HERE.parents[2] / "custom_components" / "anima" / "speech" / "earcons.p
 def _earcons() -> ModuleType:
     """Load the earcons module by path (numpy only; no Home Assistant needed)."""
     spec = importlib.util.spec_from_file_location("anima_earcons", SOURCE)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up there
     spec.loader.exec_module(module)
