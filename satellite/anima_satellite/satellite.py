@@ -7,9 +7,12 @@ r"""A Wyoming satellite that Home Assistant's `wyoming` integration adopts as an
 The satellite is a server; Home Assistant connects to it (a new connection replaces a stale one,
 so Home Assistant restarting just reconnects). On `run-satellite` it streams its microphone
 (16 kHz, 16-bit mono) with `run-pipeline`; wake on Home Assistant: the pipeline starts at wake
-word detection and restarts after each turn. A microphone that is a WAV file (`--mic-file`, for
-tests and demos) is spoken once per `run-satellite`, starting at speech-to-text, then the stream
-ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin (raw PCM
+word detection and restarts after each turn. With a local wake word (`--wake-word`, the `wake`
+extra) the microphone stays on the board until the wake word is heard: then `detection` and
+`run-pipeline` from speech-to-text, and the audio streams until Home Assistant sends the
+transcript. A microphone that is a WAV file (`--mic-file`, for tests and demos) is spoken once
+per `run-satellite` (starting at speech-to-text, unless a local wake word listens), then the
+stream ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin (raw PCM
 in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played` is sent
 when it is done (announcements arrive the same way). A finished Home Assistant timer plays the
 `alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
@@ -31,7 +34,9 @@ import shlex
 from typing import Any
 import wave
 
+from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
+from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, Satellite
 from wyoming.ping import Ping, Pong
@@ -40,10 +45,12 @@ from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.snd import Played
 from wyoming.timer import TimerFinished, TimerStarted
+from wyoming.wake import Detection
 
 from . import __version__
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
+from .wake import LocalWakeWord, WakeWordUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
 RATE, WIDTH, CHANNELS = 16000, 2, 1  # what Home Assistant's pipeline takes
@@ -71,6 +78,8 @@ class SatelliteSettings:
     played: list[tuple[int, int, int, bytes]] = field(default_factory=list)
     #: The connection Home Assistant uses now; a new one replaces it (HA restarted).
     current: SatelliteHandler | None = None
+    #: Wake on the board, not on Home Assistant.
+    wake_word: LocalWakeWord | None = None
 
 
 class SatelliteHandler(AsyncEventHandler):
@@ -88,6 +97,8 @@ class SatelliteHandler(AsyncEventHandler):
         self._mic_task: asyncio.Task[None] | None = None
         self._reply: bytearray | None = None
         self._reply_format = (22050, 2, 1)
+        #: A local wake word was heard and Home Assistant has not sent the transcript yet.
+        self._streaming = False
 
     async def handle_event(self, event: Event) -> bool:
         """React to one event from Home Assistant; False ends the connection."""
@@ -100,6 +111,8 @@ class SatelliteHandler(AsyncEventHandler):
             self._start_microphone()
         elif PauseSatellite.is_type(event.type):
             await self._stop_microphone()
+        elif Transcript.is_type(event.type) or Error.is_type(event.type):
+            self._streaming = False  # the request is heard: back to the local wake word
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
         elif AudioStart.is_type(event.type):
@@ -122,7 +135,9 @@ class SatelliteHandler(AsyncEventHandler):
 
     def info(self) -> Info:
         """Describe the satellite: what Home Assistant's Wyoming integration adopts."""
+        wake = self.settings.wake_word
         return Info(
+            wake=[wake.program(ATTRIBUTION)] if wake is not None else [],
             satellite=Satellite(
                 name=self.settings.name,
                 attribution=ATTRIBUTION,
@@ -130,7 +145,7 @@ class SatelliteHandler(AsyncEventHandler):
                 description="Anima satellite",
                 version=__version__,
                 area=self.settings.area,
-            )
+            ),
         )
 
     async def disconnect(self) -> None:
@@ -150,6 +165,9 @@ class SatelliteHandler(AsyncEventHandler):
 
     async def _stream_microphone(self) -> None:
         """Start a pipeline and stream the microphone into it."""
+        if self.settings.wake_word is not None:
+            await self._wake_locally(self.settings.wake_word)
+            return
         from_file = self.settings.mic_file is not None
         await self.write_event(
             RunPipeline(
@@ -161,6 +179,23 @@ class SatelliteHandler(AsyncEventHandler):
         async for audio in self._microphone():
             await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
         if from_file:
+            await self.write_event(AudioStop().event())
+
+    async def _wake_locally(self, wake: LocalWakeWord) -> None:
+        """Listen for the wake word on the board; stream only what follows it."""
+        self._streaming = False
+        wake.reset()
+        async for audio in self._microphone():
+            if self._streaming:
+                await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
+            elif wake.heard(audio):
+                _LOGGER.info("Heard the wake word %s", wake.phrase)
+                await self.write_event(Detection(name=wake.name).event())
+                await self.write_event(
+                    RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
+                )
+                self._streaming = True
+        if self._streaming:  # a microphone file ended during a request
             await self.write_event(AudioStop().event())
 
     async def _microphone(self) -> AsyncIterator[bytes]:
@@ -252,6 +287,11 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--camera-image", type=Path, help="frames from this JPEG file")
     parser.add_argument("--camera-device", help="frames from this V4L2 device, via ffmpeg")
     parser.add_argument(
+        "--wake-word",
+        help="wake on the board with this microWakeWord model (okay_nabu, hey_jarvis, "
+        "hey_mycroft, alexa, or a model's .json); needs the wake extra",
+    )
+    parser.add_argument(
         "--zeroconf", action="store_true", help="announce over mDNS (needs the discovery extra)"
     )
     parser.add_argument("--debug", action="store_true")
@@ -259,7 +299,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
     if not args.mic_command and args.mic_file is None:
         parser.error("give --mic-command or --mic-file")
+    try:
+        wake_word = LocalWakeWord.load(args.wake_word) if args.wake_word else None
+    except WakeWordUnavailableError as err:
+        parser.error(str(err))
     settings = SatelliteSettings(
+        wake_word=wake_word,
         name=args.name,
         area=args.area,
         mic_command=args.mic_command,

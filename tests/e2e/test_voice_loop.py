@@ -22,8 +22,8 @@ from custom_components.anima.speech.earcons import earcon_pcm
 from scripts.hassctl import HassProcess, chain_options, free_port
 from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import anima_pipeline
-from tests.integration.test_satellite_loop import _spoken
 
 KITCHEN_LIGHT = """
 input_boolean:
@@ -124,7 +124,7 @@ async def test_a_question_is_answered_out_loud(
     voice_hass: HassProcess, tmp_path: Path, openai_server: FakeOpenAIServer, whisper_server: Any
 ) -> None:
     openai_server.reply(Reply.text("Paris is the capital of France."))
-    mic = _spoken(tmp_path, "What is the capital of France?")
+    mic = spoken(tmp_path, "What is the capital of France?")
     sat = SatelliteSettings(name="Hall", mic_file=mic)
     async with _satellite_asks(voice_hass, sat):
         pass
@@ -140,7 +140,7 @@ async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
         Reply.tool_call("intent__HassTurnOn", {"name": "Kitchen light"}),
         Reply.text("Turned on the kitchen light."),
     )
-    mic = _spoken(tmp_path, "Turn on the kitchen light.")
+    mic = spoken(tmp_path, "Turn on the kitchen light.")
     sat = SatelliteSettings(name="Kitchen", mic_file=mic)
     async with _satellite_asks(voice_hass, sat):
         pass
@@ -163,7 +163,7 @@ async def test_a_camera_question_sends_the_endpoint_cameras_frame(
     assert camera["type"] == "create_entry", camera
     openai_server.reply(Reply.text("I see a blue wall."))
     ask = asyncio.Event()
-    mic = _spoken(tmp_path, "What do you see?")
+    mic = spoken(tmp_path, "What do you see?")
     sat = SatelliteSettings(name="Porch", mic_file=mic, speak_when=ask)
     async with _satellite_asks(voice_hass, sat) as wyoming_entry:
         devices = await voice_hass.websocket({"type": "config/device_registry/list"})
@@ -190,7 +190,7 @@ async def test_an_announcement_plays_on_the_satellite(
     voice_hass: HassProcess, tmp_path: Path, whisper_server: Any
 ) -> None:
     silent = asyncio.Event()  # the microphone never speaks: only the announcement plays
-    mic = _spoken(tmp_path, "unused")
+    mic = spoken(tmp_path, "unused")
     sat = SatelliteSettings(name="Study", mic_file=mic, speak_when=silent)
     async with _satellite_asks(voice_hass, sat):
         states = await voice_hass.request("GET", "/api/states")

@@ -13,9 +13,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 import re
-import subprocess
 from types import MappingProxyType
-import wave
 
 from homeassistant.config_entries import ConfigSubentry
 from homeassistant.const import CONF_FILE_PATH, CONF_NAME
@@ -27,6 +25,7 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from anima_satellite.satellite import SatelliteSettings, serve
+from anima_satellite.wake import LocalWakeWord
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.endpoints import CAMERA, DEVICE, VISION_MODE
 from custom_components.anima.profiles import (
@@ -36,12 +35,12 @@ from custom_components.anima.profiles import (
     PROFILE_VOICE,
     Link,
 )
-from custom_components.anima.providers.audio import convert
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
 from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
+from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import (
     add_hub,
     add_openai,
@@ -56,22 +55,6 @@ ANSWER = "Paris is the capital of France."
 
 def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z']+", text.lower()))
-
-
-def _spoken(path: Path, text: str) -> Path:
-    """espeak-ng says `text`; 16 kHz 16-bit mono, as a satellite's microphone gives."""
-    raw = path / "raw.wav"
-    subprocess.run(["espeak-ng", "-w", str(raw), text], check=True)
-    with wave.open(str(raw), "rb") as reader:
-        source = AudioFormat(reader.getframerate(), reader.getsampwidth(), reader.getnchannels())
-        pcm = convert(reader.readframes(reader.getnframes()), source, AudioFormat(16000))
-    mic = path / "question.wav"
-    with wave.open(str(mic), "wb") as writer:
-        writer.setnchannels(1)
-        writer.setsampwidth(2)
-        writer.setframerate(16000)
-        writer.writeframes(pcm)
-    return mic
 
 
 async def _anima_with_pipeline(
@@ -155,7 +138,7 @@ async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
 ) -> None:
     await _anima_with_pipeline(hass, hass_ws_client, openai_server, piper_server, whisper_server)
     openai_server.reply(Reply.text(ANSWER))
-    settings = SatelliteSettings(name="Kitchen", mic_file=_spoken(tmp_path, QUESTION))
+    settings = SatelliteSettings(name="Kitchen", mic_file=spoken(tmp_path, QUESTION))
     async with _adopted(hass, settings):
         pass
     heard = openai_server.requests[-1].json["messages"][-1]["content"]
@@ -166,6 +149,29 @@ async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
     # Anima offers the newly adopted satellite as an endpoint.
     offers = [i for (d, i) in ir.async_get(hass).issues if d == DOMAIN and "new_satellite" in i]
     assert len(offers) == 1
+
+
+async def test_a_local_wake_word_wakes_the_satellite_and_only_the_question_is_heard(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    tmp_path: Path,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    whisper_server: SpeechServer,
+) -> None:
+    await _anima_with_pipeline(hass, hass_ws_client, openai_server, piper_server, whisper_server)
+    openai_server.reply(Reply.text(ANSWER))
+    settings = SatelliteSettings(
+        name="Kitchen",
+        mic_file=spoken(tmp_path, "okay nabu", QUESTION),
+        wake_word=LocalWakeWord.load("okay_nabu"),
+    )
+    async with _adopted(hass, settings):
+        pass
+    heard = _words(openai_server.requests[-1].json["messages"][-1]["content"])
+    assert "capital of france" in heard
+    assert "nabu" not in heard  # the wake word stayed on the board
+    assert "capital of france" in await _transcribe(whisper_server, settings.played[0])
 
 
 async def test_a_camera_question_to_the_satellite_sends_its_cameras_frame(
@@ -190,7 +196,7 @@ async def test_a_camera_question_to_the_satellite_sends_its_cameras_frame(
     openai_server.reply(Reply.text("I see a green wall."))
     ask = asyncio.Event()
     settings = SatelliteSettings(
-        name="Kitchen", mic_file=_spoken(tmp_path, "What do you see?"), speak_when=ask
+        name="Kitchen", mic_file=spoken(tmp_path, "What do you see?"), speak_when=ask
     )
     async with _adopted(hass, settings) as device_id:
         hass.config_entries.async_add_subentry(  # bound as an endpoint with its camera

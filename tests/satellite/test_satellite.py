@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -121,3 +122,10 @@ async def test_sigterm_stops_the_satellite_and_its_endpoint_service(socket_enabl
                     await asyncio.sleep(0.1)
         process.send_signal(signal.SIGTERM)
         assert await process.wait() == 0
+
+
+def test_the_package_is_python_3_11_syntax() -> None:
+    """Debian 12 boards have Python 3.11: nothing newer may slip into the satellite."""
+    package = Path(__file__).parents[2] / "satellite" / "anima_satellite"
+    for module in package.glob("*.py"):
+        ast.parse(module.read_text(), str(module), feature_version=(3, 11))
