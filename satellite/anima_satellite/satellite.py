@@ -12,10 +12,10 @@ extra) the microphone stays on the board until the wake word is heard: then `det
 `run-pipeline` from speech-to-text, and the audio streams until Home Assistant sends the
 transcript. A microphone that is a WAV file (`--mic-file`, for tests and demos) is spoken once
 per `run-satellite` (starting at speech-to-text, unless a local wake word listens), then the
-stream ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin (raw PCM
-in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played` is sent
-when it is done (announcements arrive the same way). A finished Home Assistant timer plays the
-`alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
+stream ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback command's stdin
+(raw PCM in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played`
+is sent when it is done (announcements arrive the same way). A finished Home Assistant timer
+plays the `alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
 
 Python >= 3.11 (Debian 12 boards): no newer syntax here.
 """
