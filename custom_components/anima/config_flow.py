@@ -203,16 +203,15 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
 
         Nothing to confirm: the endpoint bound to that satellite (or bound later) takes it.
         """
-        try:
-            satellite_port = int(discovery_info.properties[ZEROCONF_SATELLITE_PORT])
-        except KeyError, ValueError:
+        satellite_port = str(discovery_info.properties.get(ZEROCONF_SATELLITE_PORT) or "")
+        if not satellite_port.isdigit() or discovery_info.port is None:
             return self.async_abort(reason="not_anima_endpoint_service")
         async_found_endpoint_service(
             self.hass,
             hub_entry(self.hass),
             discovery_info.host,
-            satellite_port,
-            discovery_info.port or 0,
+            int(satellite_port),
+            discovery_info.port,
         )
         return self.async_abort(reason="endpoint_service_found")
 

@@ -207,7 +207,7 @@ async def test_a_satellites_endpoint_service_becomes_its_camera(
         service.cancel()
 
 
-def _announced(service_port: int, properties: dict[str, str]) -> ZeroconfServiceInfo:
+def _announced(service_port: int, properties: dict[str, str | None]) -> ZeroconfServiceInfo:
     """An `_anima._tcp` announcement as Home Assistant's zeroconf integration hands it over."""
     return ZeroconfServiceInfo(
         ip_address=ip_address("127.0.0.1"),
@@ -273,7 +273,7 @@ async def test_a_service_found_before_its_satellite_is_bound_is_taken_when_bound
 
 async def test_an_announcement_that_names_no_satellite_is_ignored(hass: HomeAssistant) -> None:
     hub = await add_hub(hass, endpoint("Hall", satellite_device(hass, "Hall", port=10700)))
-    for garbage in ({}, {"satellite_port": "not a port"}):
+    for garbage in ({}, {"satellite_port": "not a port"}, {"satellite_port": None}):
         assert await _discover(hass, _announced(10701, garbage)) == "not_anima_endpoint_service"
     (bound,) = hub.subentries.values()
     assert SERVICE not in bound.data
