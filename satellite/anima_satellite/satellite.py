@@ -58,6 +58,8 @@ CHUNK_SAMPLES = 1024
 ATTRIBUTION = Attribution(name="Anima", url="https://github.com/anima-home/anima")
 #: Silence sent after a spoken file, so voice activity detection hears the speech end.
 TRAILING_SILENCE_S = 1.5
+#: The longest request streamed after a local wake word, should no transcript ever come.
+MAX_REQUEST_S = 15.0
 
 
 @dataclass
@@ -185,9 +187,14 @@ class SatelliteHandler(AsyncEventHandler):
         """Listen for the wake word on the board; stream only what follows it."""
         self._streaming = False
         wake.reset()
+        budget = 0  # bytes of the current request still allowed
         async for audio in self._microphone():
+            if self._streaming and budget <= 0:  # Home Assistant never answered: let go
+                await self.write_event(AudioStop().event())
+                self._streaming = False
             if self._streaming:
                 await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
+                budget -= len(audio)
             elif wake.heard(audio):
                 _LOGGER.info("Heard the wake word %s", wake.phrase)
                 await self.write_event(Detection(name=wake.name).event())
@@ -195,6 +202,7 @@ class SatelliteHandler(AsyncEventHandler):
                     RunPipeline(start_stage=PipelineStage.ASR, end_stage=PipelineStage.TTS).event()
                 )
                 self._streaming = True
+                budget = int(MAX_REQUEST_S * RATE) * WIDTH * CHANNELS
         if self._streaming:  # a microphone file ended during a request
             await self.write_event(AudioStop().event())
 

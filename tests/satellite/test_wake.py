@@ -20,7 +20,14 @@ from wyoming.pipeline import RunPipeline
 from wyoming.satellite import RunSatellite
 from wyoming.wake import Detection
 
-from anima_satellite.satellite import RATE, TRAILING_SILENCE_S, WIDTH, SatelliteSettings, serve
+from anima_satellite.satellite import (
+    MAX_REQUEST_S,
+    RATE,
+    TRAILING_SILENCE_S,
+    WIDTH,
+    SatelliteSettings,
+    serve,
+)
 from anima_satellite.wake import LocalWakeWord, WakeWordUnavailableError
 from scripts.hassctl import free_port
 from tests.fixtures.spoken import spoken
@@ -129,3 +136,23 @@ async def test_after_the_transcript_it_listens_for_the_wake_word_again(
                 if runs == 1:  # "hello" was the request
                     await client.write_event(Transcript(text="hello").event())
     assert (detections, runs) == (2, 2)
+
+
+async def test_a_request_home_assistant_never_answers_is_let_go(
+    socket_enabled: None, tmp_path: Path
+) -> None:
+    mic = spoken(tmp_path, "okay nabu")
+    pcm = _pcm(mic)
+    with wave.open(str(mic), "wb") as writer:  # then half a minute of silence
+        writer.setnchannels(1)
+        writer.setsampwidth(WIDTH)
+        writer.setframerate(RATE)
+        writer.writeframes(pcm + bytes(30 * RATE * WIDTH))
+    async with _satellite(mic) as client:
+        streamed = 0
+        while (event := await _next(client, 3)) is not None and not AudioStop.is_type(event.type):
+            if AudioChunk.is_type(event.type):
+                streamed += len(AudioChunk.from_event(event).audio)
+        assert event is not None  # the request was ended by the satellite
+        assert await _next(client, 3) is None  # and it listens for the wake word again
+    assert streamed / (RATE * WIDTH) == pytest.approx(MAX_REQUEST_S, abs=0.1)
