@@ -4,6 +4,8 @@ budget and cost of their own."""
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from functools import partial
 from ipaddress import ip_address
 from pathlib import Path
@@ -185,17 +187,25 @@ async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # offered no more
 
 
+@asynccontextmanager
+async def _endpoint_service(hass: HomeAssistant, settings: ServiceSettings) -> AsyncIterator[int]:
+    """A satellite's real endpoint service on loopback, while the block runs; its port."""
+    port = free_port()
+    service = hass.async_create_background_task(
+        serve_endpoint(f"tcp://127.0.0.1:{port}", settings), "endpoint service"
+    )
+    try:
+        yield port
+    finally:
+        service.cancel()
+
+
 async def test_a_satellites_endpoint_service_becomes_its_camera(
     hass: HomeAssistant, tmp_path: Path
 ) -> None:
     image = tmp_path / "hall.jpg"
     Image.new("RGB", (320, 240), (200, 200, 10)).save(image, "JPEG")
-    port = free_port()
-    service = hass.async_create_background_task(
-        serve_endpoint(f"tcp://127.0.0.1:{port}", ServiceSettings("Hall", camera_image=image)),
-        "endpoint service",
-    )
-    try:
+    async with _endpoint_service(hass, ServiceSettings("Hall", camera_image=image)) as port:
         device = satellite_device(hass, "Hall")
         hub = await add_hub(hass, endpoint("Hall", device, **{SERVICE: f"127.0.0.1:{port}"}))
         await hass.async_block_till_done()
@@ -203,8 +213,6 @@ async def test_a_satellites_endpoint_service_becomes_its_camera(
         assert frame.content == image.read_bytes()
         (bound,) = hub.subentries.values()
         assert bound.data[CAMERA] == "camera.hall_camera"  # the endpoint looks through it
-    finally:
-        service.cancel()
 
 
 def _announced(service_port: int, properties: dict[str, str | None]) -> ZeroconfServiceInfo:
@@ -234,12 +242,7 @@ async def test_an_endpoint_service_found_over_zeroconf_becomes_the_endpoints_cam
 ) -> None:
     image = tmp_path / "hall.jpg"
     Image.new("RGB", (320, 240), (10, 200, 200)).save(image, "JPEG")
-    port = free_port()
-    service = hass.async_create_background_task(
-        serve_endpoint(f"tcp://127.0.0.1:{port}", ServiceSettings("Hall", camera_image=image)),
-        "endpoint service",
-    )
-    try:
+    async with _endpoint_service(hass, ServiceSettings("Hall", camera_image=image)) as port:
         hub = await add_hub(hass, endpoint("Hall", satellite_device(hass, "Hall", port=10700)))
         await hass.async_block_till_done()
         assert hass.states.get("camera.hall_camera") is None  # no service known yet
@@ -252,8 +255,6 @@ async def test_an_endpoint_service_found_over_zeroconf_becomes_the_endpoints_cam
         # Announced again at another port (the board restarted): the endpoint follows it.
         await _discover(hass, _announced(port + 1, {"satellite_port": "10700"}))
         assert hub.subentries[bound.subentry_id].data[SERVICE] == f"127.0.0.1:{port + 1}"
-    finally:
-        service.cancel()
 
 
 async def test_a_service_found_before_its_satellite_is_bound_is_taken_when_bound(
@@ -284,15 +285,9 @@ async def test_play_earcon_plays_on_the_endpoints_own_speaker_and_says_why_not(
 ) -> None:
     sound = tmp_path / "speaker.raw"  # what the satellite's playback wrote
     satellite = SatelliteSettings(name="Hall", snd_file=sound)
-    port = free_port()
-    service = hass.async_create_background_task(
-        serve_endpoint(
-            f"tcp://127.0.0.1:{port}", ServiceSettings("Hall", play=partial(play, satellite))
-        ),
-        "endpoint service",
-    )
-    try:
-        hall = satellite_device(hass, "Hall", port=10700)
+    hall = satellite_device(hass, "Hall", port=10700)
+    played = ServiceSettings("Hall", play=partial(play, satellite))
+    async with _endpoint_service(hass, played) as port:
         attic = satellite_device(hass, "Attic", port=10800)  # its satellite runs no service
         await add_hub(
             hass,
@@ -312,8 +307,6 @@ async def test_play_earcon_plays_on_the_endpoints_own_speaker_and_says_why_not(
         assert refused.value.translation_key == "no_endpoint_service"
         assert refused.value.translation_placeholders == {"name": "Attic"}
         assert sound.read_bytes() == earcon_pcm("confirm")  # nothing played on either
-    finally:
-        service.cancel()
     await asyncio.sleep(0.1)
     with pytest.raises(HomeAssistantError) as failed:  # the satellite went away
         await hass.services.async_call(
