@@ -11,7 +11,11 @@ from pathlib import Path
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import config_validation as cv, entity_registry as er
+from homeassistant.helpers import (
+    config_validation as cv,
+    device_registry as dr,
+    entity_registry as er,
+)
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
@@ -36,6 +40,7 @@ ATTR_IMAGE_FILE = "image_file"
 ATTR_PROMPT = "prompt"
 ATTR_SPEAK_ON = "speak_on"
 ATTR_EARCON = "earcon"
+ESPHOME = "esphome"
 DEFAULT_DESCRIBE = "Describe what you see in one or two short sentences."
 ASK_INSTRUCTIONS = "Answer for a smart home automation, briefly and in plain text."
 
@@ -100,19 +105,24 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         return {"response": text}
 
     async def play_earcon(call: ServiceCall) -> None:
-        """Have endpoints play an earcon, each from its own endpoint service."""
+        """Have endpoints play an earcon they store (endpoint service or ESPHome action)."""
         registry = endpoint_registry(hub_entry(hass))
         endpoints = [_endpoint(registry, device_id) for device_id in call.data[ATTR_DEVICE_ID]]
+        players = {endpoint.id: _earcon_action(hass, endpoint) for endpoint in endpoints}
         for endpoint in endpoints:
-            if endpoint.service is None:
+            if endpoint.service is None and players[endpoint.id] is None:
                 raise ServiceValidationError(
                     translation_domain=DOMAIN,
-                    translation_key="no_endpoint_service",
+                    translation_key="no_earcon_player",
                     translation_placeholders={"name": endpoint.name},
                 )
+        earcon = call.data[ATTR_EARCON]
         for endpoint in endpoints:
+            if (action := players[endpoint.id]) is not None:
+                await hass.services.async_call(ESPHOME, action, {"name": earcon}, blocking=True)
+                continue
             try:
-                await EndpointClient.at(str(endpoint.service)).play_earcon(call.data[ATTR_EARCON])
+                await EndpointClient.at(str(endpoint.service)).play_earcon(earcon)
             except EndpointError as err:
                 raise HomeAssistantError(
                     translation_domain=DOMAIN,
@@ -130,6 +140,17 @@ async def async_setup_services(hass: HomeAssistant) -> None:
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
         )
     hass.services.async_register(DOMAIN, SERVICE_PLAY_EARCON, play_earcon, PLAY_EARCON_SCHEMA)
+
+
+def _earcon_action(hass: HomeAssistant, endpoint: Endpoint) -> str | None:
+    """Return the `play_earcon` action of an ESPHome board (firmware/esphome), if it has one."""
+    device = dr.async_get(hass).async_get(endpoint.device_id)
+    entry = hass.config_entries.async_get_entry(device.config_entry_id) if device else None
+    if entry is None or entry.domain != ESPHOME or not entry.data.get("device_name"):
+        return None
+    # Home Assistant's esphome integration names a device's actions <node name>_<action>.
+    action = f"{str(entry.data['device_name']).replace('-', '_')}_play_earcon"
+    return action if hass.services.has_service(ESPHOME, action) else None
 
 
 def _endpoint(registry: EndpointRegistry, device_id: str) -> Endpoint:

@@ -304,7 +304,7 @@ async def test_play_earcon_plays_on_the_endpoints_own_speaker_and_says_why_not(
             await hass.services.async_call(
                 DOMAIN, "play_earcon", {"device_id": [hall, attic], "earcon": "done"}, blocking=True
             )
-        assert refused.value.translation_key == "no_endpoint_service"
+        assert refused.value.translation_key == "no_earcon_player"
         assert refused.value.translation_placeholders == {"name": "Attic"}
         assert sound.read_bytes() == earcon_pcm("confirm")  # nothing played on either
     await asyncio.sleep(0.1)
