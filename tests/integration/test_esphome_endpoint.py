@@ -16,6 +16,7 @@ from pathlib import Path
 import subprocess
 
 from homeassistant import config_entries
+from homeassistant.components import zeroconf as zeroconf_component
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
 from homeassistant.helpers import device_registry as dr
@@ -87,8 +88,19 @@ async def running_node(
         await process.wait()
 
 
+@pytest.fixture
+def zeroconf_left_alone(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Home Assistant's shared zeroconf instance (esphome asks for it) would rewire the
+    `zeroconf.Zeroconf` class for the whole process; later tests announce services of their own.
+    """
+    monkeypatch.setattr(zeroconf_component, "install_multiple_zeroconf_catcher", lambda _: None)
+
+
 async def test_play_earcon_reaches_an_esphome_boards_own_action(
-    hass: HomeAssistant, running_node: tuple[int, Path], mock_bluetooth: None
+    hass: HomeAssistant,
+    running_node: tuple[int, Path],
+    mock_bluetooth: None,
+    zeroconf_left_alone: None,
 ) -> None:
     port, log = running_node
     assert await async_setup_component(hass, "homeassistant", {})
