@@ -320,13 +320,15 @@ def main(argv: Sequence[str] | None = None) -> None:
         snd_command=args.snd_command,
         snd_file=args.snd_file,
     )
+    satellite_port = int(args.uri.rsplit(":", 1)[-1])
+    service_port = int(args.service_uri.rsplit(":", 1)[-1]) if args.service_uri else None
     servers = [serve(args.uri, settings)]
     if args.service_uri:
         service = ServiceSettings(
             name=args.name,
             camera_image=args.camera_image,
             camera_device=args.camera_device,
-            satellite_port=int(args.uri.rsplit(":", 1)[-1]),
+            satellite_port=satellite_port,
             play=partial(play, settings),
         )
         servers.append(serve_endpoint(args.service_uri, service))
@@ -336,8 +338,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         if args.zeroconf:
             from .discovery import announce  # noqa: PLC0415 - an optional extra
 
-            service_port = int(args.service_uri.rsplit(":", 1)[-1]) if args.service_uri else None
-            announced = await announce(args.name, int(args.uri.rsplit(":", 1)[-1]), service_port)
+            announced = await announce(args.name, satellite_port, service_port)
         try:
             await run_until_one_stops(servers)
         finally:
