@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 import io
+from pathlib import Path
 import re
 import wave
 
@@ -15,14 +16,13 @@ from homeassistant.core import HomeAssistant
 import pytest
 
 from custom_components.anima.profiles import PROFILE_LISTENER, PROFILE_VOICE, Link
-from custom_components.anima.providers.audio import convert
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
 from custom_components.anima.speech.earcons import Earcon, earcon_pcm
-from custom_components.anima.stt import PIPELINE_FORMAT
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAIServer, Reply, tone
 from tests.fixtures.speech_servers import SpeechServer
+from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
 
 PIPER_FORMAT = AudioFormat(rate=22050)
@@ -41,11 +41,14 @@ def _words(text: str) -> str:
     return " ".join(re.findall(r"[a-z']+", text.lower()))
 
 
-async def _said(piper: SpeechServer, text: str) -> bytes:
-    """What a satellite would send: `text` spoken, as 16 kHz 16-bit mono PCM."""
-    client = WyomingClient(piper.host, piper.port, timeout=30)
-    pcm = b"".join([chunk.audio async for chunk in client.synthesize(text)])
-    return convert(pcm, PIPER_FORMAT, PIPELINE_FORMAT)
+def _said(folder: Path, text: str) -> bytes:
+    """What a satellite would send: `text` spoken, as 16 kHz 16-bit mono PCM.
+
+    espeak-ng, not Piper: Piper's voices vary a little from run to run (VITS noise), and tiny.en
+    then sometimes mishears them; the same bytes every run make the listener tests repeatable.
+    """
+    with wave.open(str(spoken(folder, text)), "rb") as reader:
+        return reader.readframes(reader.getnframes())
 
 
 async def _chunks(pcm: bytes, size: int = 3200) -> AsyncIterator[bytes]:
@@ -82,14 +85,14 @@ def _tts(hass: HomeAssistant, entity_id: str = "tts.anima_voice") -> AnimaTextTo
 
 
 async def test_listener_transcribes_with_whisper(
-    hass: HomeAssistant, whisper_server: SpeechServer, piper_server: SpeechServer
+    hass: HomeAssistant, whisper_server: SpeechServer, tmp_path: Path
 ) -> None:
     whisper = await add_wyoming(hass, whisper_server, "Whisper")
     await add_hub(hass, profile(PROFILE_LISTENER, "Listener", [Link(whisper.entry_id)]))
     entity = _stt(hass)
     assert "en" in entity.supported_languages
     result = await entity.async_process_audio_stream(
-        METADATA, _chunks(await _said(piper_server, "Turn on the kitchen light."))
+        METADATA, _chunks(_said(tmp_path, "Turn on the kitchen light."))
     )
     assert result.result is stt.SpeechResultState.SUCCESS
     assert "kitchen light" in _words(result.text or "")
@@ -99,7 +102,7 @@ async def test_listener_falls_back_with_the_whole_utterance(
     hass: HomeAssistant,
     openai_server: FakeOpenAIServer,
     whisper_server: SpeechServer,
-    piper_server: SpeechServer,
+    tmp_path: Path,
 ) -> None:
     """The cloud fails after it took all the audio; Whisper still hears the whole sentence."""
     cloud = await add_openai(hass, openai_server, "Cloud")
@@ -107,7 +110,7 @@ async def test_listener_falls_back_with_the_whole_utterance(
     chain = [Link(cloud.entry_id, "whisper-1"), Link(whisper.entry_id)]
     await add_hub(hass, profile(PROFILE_LISTENER, "Listener", chain))
     openai_server.reply(Reply.error(503), endpoint="transcriptions")
-    pcm = await _said(piper_server, "Turn on the kitchen light.")
+    pcm = _said(tmp_path, "Turn on the kitchen light.")
     result = await _stt(hass).async_process_audio_stream(METADATA, _chunks(pcm))
     uploaded = next(r for r in openai_server.requests if r.path.endswith("/transcriptions"))
     assert len(uploaded.files["file"]) > len(pcm)  # the cloud got it all, as a WAV file
