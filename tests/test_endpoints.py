@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from custom_components.anima.budgets import Budget
-from custom_components.anima.endpoints import (
+from custom_components.anima.core.budgets import Budget
+from custom_components.anima.core.endpoints import (
     CAMERA,
     DAILY_BUDGET,
     DEVICE,

@@ -11,8 +11,8 @@ from homeassistant.const import __version__ as ha_version
 from PIL import Image
 
 from custom_components.anima.config_flow import _error_key
+from custom_components.anima.const import KIND_OPENAI, KIND_WYOMING
 from custom_components.anima.providers import base
-from custom_components.anima.providers.connection import KIND_OPENAI, KIND_WYOMING
 
 ROOT = Path(__file__).resolve().parent.parent
 INTEGRATION = ROOT / "custom_components" / "anima"

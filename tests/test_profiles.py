@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from custom_components.anima.profiles import (
+from custom_components.anima.const import KIND_OPENAI, KIND_WYOMING
+from custom_components.anima.core.profiles import (
     CHAIN,
     Link,
     chain_of,
@@ -12,12 +13,7 @@ from custom_components.anima.profiles import (
     profiles_using,
 )
 from custom_components.anima.providers.base import Capability
-from custom_components.anima.providers.connection import (
-    KIND_OPENAI,
-    KIND_WYOMING,
-    ProviderConnection,
-    openai_capabilities,
-)
+from custom_components.anima.providers.connection import ProviderConnection, openai_capabilities
 from custom_components.anima.providers.wyoming import WyomingServices, WyomingVoice
 
 MODELS = ("gpt-4.1-mini", "text-embedding-3-small", "tts-1", "whisper-1", "omni-moderation-latest")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from custom_components.anima.timing import Stopwatch, TimingLog
+from custom_components.anima.core.timing import Stopwatch, TimingLog
 
 
 class Clock:

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from custom_components.anima.speech.tiers import MessageClass
-from custom_components.anima.turns import Note, TurnNotes
+from custom_components.anima.core.speech.tiers import MessageClass
+from custom_components.anima.core.turn_notes import Note, TurnNotes
 
 
 def test_a_finished_answer_is_found_by_its_text() -> None:

@@ -9,7 +9,7 @@ import zlib
 from PIL import Image
 import pytest
 
-from custom_components.anima.vision import (
+from custom_components.anima.core.vision import (
     ChangeFilter,
     FrameError,
     VisionLimits,

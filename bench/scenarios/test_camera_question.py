@@ -25,8 +25,8 @@ from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.anima.endpoints import CAMERA, VISION_MODE
-from custom_components.anima.profiles import (
+from custom_components.anima.core.endpoints import CAMERA, VISION_MODE
+from custom_components.anima.core.profiles import (
     LLM_HASS_API,
     PROFILE_AGENT,
     PROFILE_LISTENER,

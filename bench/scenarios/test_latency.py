@@ -20,8 +20,13 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
-from custom_components.anima.hub import async_timings
-from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.core.profiles import (
+    PROFILE_AGENT,
+    PROFILE_LISTENER,
+    PROFILE_VOICE,
+    Link,
+)
+from custom_components.anima.runtime.data import AnimaData
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import Reply
 from tests.integration.anima_setup import add_hub, add_openai, profile
@@ -95,7 +100,7 @@ async def test_profile(hass: HomeAssistant, hass_ws_client: WebSocketGenerator, 
     latency = PROFILES[name]
     samples = await _turns(hass, hass_ws_client, name)
     floor = latency.floor_ms(ANSWER)
-    own = async_timings(hass).as_dict()["summary"]
+    own = AnimaData.of(hass).timings.as_dict()["summary"]
     result = {
         f"ttfa_ms_p95_{name}": _p95(samples),
         f"ttfa_ms_p50_{name}": round(statistics.median(samples), 1),
@@ -137,7 +142,7 @@ async def test_fifty_satellites_at_once(
         for server in servers:
             await server.close()
     floor = latency.floor_ms(ANSWER)
-    own = async_timings(hass).as_dict()["summary"]
+    own = AnimaData.of(hass).timings.as_dict()["summary"]
     _write(
         {
             "hub_overhead_ms_p95_50_satellites": _p95([ms - floor for ms in samples]),

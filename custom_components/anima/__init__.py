@@ -4,8 +4,11 @@ Two kinds of config entry:
 - provider connections (an OpenAI-compatible service or a Wyoming server): set-up reaches the
   service and keeps the checked connection in `entry.runtime_data`; a health sensor shows what
   the router does with it;
-- the hub: its subentries are profiles (agent, listener, voice), each one entity (an agent may
-  add an AI task entity) whose chain of connections is read at every call.
+- the hub: its subentries are profiles (agent, listener, voice) and endpoints, each with its
+  entities; the chain of a profile is read at every call.
+
+The live services (router, ledger, budgets, the call pipeline) are made once, in `async_setup`
+(runtime/data.py).
 """
 
 from __future__ import annotations
@@ -18,28 +21,19 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .budgeting import KEEPER, async_setup_budgets
-from .const import DOMAIN, VALIDATION_TIMEOUT
-from .discovery import async_offer_satellites, async_watch_satellites
+from .const import DOMAIN, KIND, KIND_HUB, KIND_WYOMING, PRESET, VALIDATION_TIMEOUT
 from .entity import profile_device_info
-from .hub import HubRuntime, async_get_router
-from .issues import async_check_chains
-from .looking import async_prefetch_on_listening
-from .metering import METER, async_setup_meter
 from .providers.base import ProviderAuthError, ProviderError
-from .providers.connection import (
-    KIND,
-    KIND_HUB,
-    KIND_WYOMING,
-    PRESET,
-    ProviderConnection,
-    open_connection,
-)
+from .providers.connection import open_connection
 from .providers.presets import PRESETS
+from .runtime.connections import ConnectionEntry
+from .runtime.data import AnimaData, async_setup_data
+from .runtime.discovery import async_offer_satellites, async_watch_satellites
+from .runtime.errors import translated
+from .runtime.hub import HubEntry, HubRuntime
+from .runtime.issues import async_check_chains
+from .runtime.looking import async_prefetch_on_listening
 from .services import async_setup_services
-
-type AnimaConfigEntry = ConfigEntry[ProviderConnection]
-type AnimaHubEntry = ConfigEntry[HubRuntime]
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
 CONNECTION_PLATFORMS = [Platform.SENSOR]
@@ -55,11 +49,9 @@ HUB_PLATFORMS = [
 
 
 async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
-    """Make the integration's router and cost ledger, shared by every profile."""
-    await async_setup_meter(hass)
-    await async_setup_budgets(hass)
+    """Make the integration's live services (router, cost ledger, budgets) and its actions."""
+    await async_setup_data(hass)
     await async_setup_services(hass)
-    async_get_router(hass)
     return True
 
 
@@ -72,9 +64,9 @@ async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
     return True
 
 
-async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
+async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
     entry.runtime_data = HubRuntime.of(entry)
-    hass.data[KEEPER].watch(entry)
+    AnimaData.of(hass).budgets.watch(entry)
     async_watch_satellites(hass, entry)
     async_prefetch_on_listening(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
@@ -99,26 +91,19 @@ async def _async_setup_hub(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
     async_check_chains(hass)
 
 
-async def _async_setup_connection(hass: HomeAssistant, entry: AnimaConfigEntry) -> None:
+async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -> None:
     try:
         entry.runtime_data = await open_connection(
             async_get_clientsession(hass), entry.data, timeout=VALIDATION_TIMEOUT
         )
     except ProviderAuthError as err:
-        raise ConfigEntryAuthFailed(
-            translation_domain=DOMAIN,
-            translation_key=err.translation_key,
-            translation_placeholders={"name": entry.title},
-        ) from err
+        raise translated(ConfigEntryAuthFailed, err.translation_key, name=entry.title) from err
     except ProviderError as err:
-        raise ConfigEntryNotReady(
-            translation_domain=DOMAIN,
-            translation_key=err.translation_key,
-            translation_placeholders={"name": entry.title},
-        ) from err
+        raise translated(ConfigEntryNotReady, err.translation_key, name=entry.title) from err
+    anima = AnimaData.of(hass)
     # A fresh set-up (after reauth, say) starts with a clean record.
-    async_get_router(hass).reset(entry.entry_id)
-    hass.data[METER].use_prices(entry.entry_id, entry.options)
+    anima.router.reset(entry.entry_id)
+    anima.meter.use_prices(entry.entry_id, entry.options)
     entry.async_on_unload(entry.add_update_listener(_async_connection_updated))
     # One service device per connection: where its health and usage entities live.
     dr.async_get(hass).async_get_or_create(
@@ -146,15 +131,15 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
         async_check_chains(hass, {entry.entry_id: entry.title})
 
 
-async def _async_hub_updated(hass: HomeAssistant, entry: AnimaHubEntry) -> None:
+async def _async_hub_updated(hass: HomeAssistant, entry: HubEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
     async_offer_satellites(hass, entry)
-    hass.data[KEEPER].configure_from(entry)
+    AnimaData.of(hass).budgets.configure_from(entry)
     if HubRuntime.of(entry) != entry.runtime_data:
         await hass.config_entries.async_reload(entry.entry_id)
 
 
-async def _async_connection_updated(hass: HomeAssistant, entry: AnimaConfigEntry) -> None:
+async def _async_connection_updated(hass: HomeAssistant, entry: ConnectionEntry) -> None:
     """Apply new prices from the next call; nothing else in the options needs a reload."""
-    hass.data[METER].use_prices(entry.entry_id, entry.options)
+    AnimaData.of(hass).meter.use_prices(entry.entry_id, entry.options)

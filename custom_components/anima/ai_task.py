@@ -6,27 +6,29 @@ from json import JSONDecodeError
 from typing import override
 
 from homeassistant.components import ai_task, conversation
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util.json import json_loads
 import probatio
 
-from .chat import async_run_chat, structure_schema
-from .const import DOMAIN
+from .core.ledger import Kind
+from .core.profiles import AI_TASK, PROFILE_AGENT
 from .entity import AnimaProfileEntity, async_add_per_subentry
-from .ledger import Kind
-from .metering import metered
-from .profiles import AI_TASK, PROFILE_AGENT
 from .providers.base import ProviderError
+from .runtime.answering import async_run_chat
+from .runtime.calls import CallSpec
+from .runtime.chat_log import structure_schema
+from .runtime.errors import translated
+from .runtime.hub import HubEntry
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: HubEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an AI task entity for each agent profile that enables it."""
@@ -46,7 +48,7 @@ class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
         ai_task.AITaskEntityFeature.GENERATE_DATA | ai_task.AITaskEntityFeature.SUPPORT_ATTACHMENTS
     )
 
-    def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
         """Bind the task entity to its agent profile."""
         super().__init__(entry, subentry, "ai_task")
 
@@ -58,23 +60,15 @@ class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
         schema = (
             None if task.structure is None else structure_schema(task.structure, chat_log.llm_api)
         )
+        kind = Kind.VISION if task.attachments else Kind.CHAT
+        spec = CallSpec(kind, self.chain, profile=self.subentry_id)
         try:
-            kind = Kind.VISION if task.attachments else Kind.CHAT
-            with metered(kind, profile=self.subentry_id):
+            with self.anima.calls.begin(spec) as call:
                 await async_run_chat(
-                    self.hass,
-                    self.entity_id,
-                    self.chain,
-                    self.profile,
-                    chat_log,
-                    json_schema=schema,
+                    self.hass, call, self.entity_id, self.profile, chat_log, json_schema=schema
                 )
         except ProviderError as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key=err.translation_key,
-                translation_placeholders={"name": self.entity_id},
-            ) from err
+            raise translated(HomeAssistantError, err.translation_key, name=self.entity_id) from err
         last = chat_log.content[-1]
         text = last.content or "" if isinstance(last, conversation.AssistantContent) else ""
         if task.structure is None:
@@ -82,9 +76,5 @@ class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
         try:
             data = task.structure(json_loads(text))
         except (JSONDecodeError, probatio.Invalid) as err:
-            raise HomeAssistantError(
-                translation_domain=DOMAIN,
-                translation_key="invalid_structure",
-                translation_placeholders={"error": str(err)[:200]},
-            ) from err
+            raise translated(HomeAssistantError, "invalid_structure", error=str(err)[:200]) from err
         return ai_task.GenDataTaskResult(conversation_id=chat_log.conversation_id, data=data)

@@ -10,13 +10,12 @@ from __future__ import annotations
 from homeassistant.components.camera import Camera
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN, LOGGER
-from .endpoints import CAMERA, SERVICE
-from .entity import async_add_per_subentry
-from .profiles import PROFILE_ENDPOINT
+from .const import LOGGER
+from .core.endpoints import CAMERA, SERVICE
+from .core.profiles import PROFILE_ENDPOINT
+from .entity import AnimaEntity, async_add_per_subentry
 from .protocol import EndpointClient, EndpointError
 
 PARALLEL_UPDATES = 1  # one frame at a time per satellite
@@ -37,20 +36,18 @@ async def async_setup_entry(
     )
 
 
-class EndpointCamera(Camera):
+class EndpointCamera(Camera, AnimaEntity):
     """The camera of an Anima satellite."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "satellite_camera"
 
     def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
         """Reach the endpoint service at its host:port."""
-        super().__init__()
+        Camera.__init__(self)
+        AnimaEntity.__init__(self, subentry.subentry_id, "camera")
         self._entry = entry
         self._subentry_id = subentry.subentry_id
         self._client = EndpointClient.at(str(subentry.data[SERVICE]))
-        self._attr_unique_id = f"{subentry.subentry_id}-camera"
-        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
 
     async def async_added_to_hass(self) -> None:
         """Become the endpoint's camera if it has none."""

@@ -35,14 +35,29 @@ from homeassistant.helpers.service_info.zeroconf import ZeroconfServiceInfo
 import probatio as vol
 from yarl import URL
 
-from .budgeting import HOUSE_DAILY, HOUSE_MONTHLY, WARNING_PERCENT
-from .const import DOMAIN, LOGGER, VALIDATION_TIMEOUT
-from .discovery import async_found_endpoint_service
+from .const import (
+    API_KEY,
+    BASE_URL,
+    CURRENCY,
+    DOMAIN,
+    HOST,
+    HOUSE_DAILY,
+    HOUSE_MONTHLY,
+    KIND,
+    KIND_HUB,
+    KIND_OPENAI,
+    KIND_WYOMING,
+    LOGGER,
+    PORT,
+    PRESET,
+    PRICE_OPTIONS,
+    RATE,
+    VALIDATION_TIMEOUT,
+    WARNING_PERCENT,
+)
+from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
 from .endpoint_flow import EndpointFlow
-from .hub import hub_entry
-from .metering import CURRENCY, METER, PRICE_OPTIONS, RATE
 from .profile_flow import ProfileFlow
-from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
 from .protocol import ZEROCONF_SATELLITE_PORT
 from .providers.base import (
     ProviderAuthError,
@@ -54,21 +69,15 @@ from .providers.base import (
     ProviderTimeoutError,
 )
 from .providers.connection import (
-    API_KEY,
-    BASE_URL,
-    HOST,
-    KIND,
-    KIND_HUB,
-    KIND_OPENAI,
-    KIND_WYOMING,
-    PORT,
-    PRESET,
     NoWyomingServicesError,
     normalize_base_url,
     open_connection,
     unique_id_of,
 )
 from .providers.presets import CUSTOM, PRESETS
+from .runtime.data import AnimaData
+from .runtime.discovery import async_found_endpoint_service
+from .runtime.hub import hub_entry
 
 DEFAULT_WYOMING_PORT = 10200
 HUB_TITLE = "Anima"
@@ -353,7 +362,7 @@ class HubOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="init",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-            description_placeholders={"currency": self.hass.data[METER].currency},
+            description_placeholders={"currency": AnimaData.of(self.hass).meter.currency},
         )
 
 
@@ -372,5 +381,5 @@ class PricesOptionsFlow(OptionsFlow):
         return self.async_show_form(
             step_id="prices",
             data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-            description_placeholders={"currency": self.hass.data[METER].currency},
+            description_placeholders={"currency": AnimaData.of(self.hass).meter.currency},
         )

@@ -1,4 +1,7 @@
-"""Constants of the Anima integration: names only, no behaviour."""
+"""Constants of the Anima integration: names only, no behaviour, no Home Assistant imports.
+
+Every layer may import this module (see docs/architecture.md).
+"""
 
 import logging
 from typing import Final
@@ -8,3 +11,35 @@ LOGGER = logging.getLogger(__package__)
 
 # How long connection checks (list models, Wyoming describe) may take, in seconds.
 VALIDATION_TIMEOUT: Final = 10.0
+
+# Keys of a config entry's data. Every entry has a kind: a provider connection or the hub.
+KIND: Final = "kind"
+KIND_OPENAI: Final = "openai_compatible"
+KIND_WYOMING: Final = "wyoming"
+#: The one entry that holds profiles (subentries) rather than a connection.
+KIND_HUB: Final = "hub"
+PRESET: Final = "preset"
+BASE_URL: Final = "base_url"
+API_KEY: Final = "api_key"
+HOST: Final = "host"
+PORT: Final = "port"
+
+# Keys of the hub's options: the currency costs are shown in and 1 USD in it, the house budgets.
+CURRENCY: Final = "currency"
+RATE: Final = "usd_rate"
+HOUSE_DAILY: Final = "house_daily"
+HOUSE_MONTHLY: Final = "house_monthly"
+WARNING_PERCENT: Final = "warning_percent"
+#: Keys of a connection's options: its own prices, for every model it serves.
+PRICE_OPTIONS: Final = (
+    "input_per_1m",
+    "output_per_1m",
+    "per_image",
+    "audio_per_minute",
+    "characters_per_1m",
+)
+
+# Dispatcher signals: after every provider attempt (health sensors refresh), after every ledger
+# record (usage sensors and budgets refresh).
+SIGNAL_ATTEMPT: Final = f"{DOMAIN}_attempt"
+SIGNAL_RECORDED: Final = f"{DOMAIN}_recorded"

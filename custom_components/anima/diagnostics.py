@@ -9,9 +9,9 @@ from homeassistant.components.diagnostics import async_redact_data
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
-from .hub import async_get_router, async_timings
-from .profiles import all_links
-from .providers.connection import API_KEY, KIND, KIND_HUB
+from .const import API_KEY, KIND, KIND_HUB
+from .core.profiles import all_links
+from .runtime.data import AnimaData
 
 TO_REDACT = {API_KEY}
 
@@ -20,12 +20,13 @@ async def async_get_config_entry_diagnostics(
     hass: HomeAssistant, entry: ConfigEntry
 ) -> dict[str, Any]:
     """Return what helps debug a connection or the hub's profiles, never an API key."""
-    health = async_get_router(hass).snapshot()
+    anima = AnimaData.of(hass)
+    health = anima.router.snapshot()
     if entry.data.get(KIND) == KIND_HUB:
         return {
             "title": entry.title,
             "state": entry.state.value,
-            "timings": async_timings(hass).as_dict(),
+            "timings": anima.timings.as_dict(),
             "profiles": {
                 sub.subentry_id: {
                     "type": sub.subentry_type,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import SubentryFlowResult
 from homeassistant.const import CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
@@ -30,8 +30,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .discovery import endpoint_service_of
-from .endpoints import (
+from .core.endpoints import (
     AGENT,
     AREA,
     CAMERA,
@@ -47,7 +46,9 @@ from .endpoints import (
     VOICE,
     VisionMode,
 )
-from .profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
+from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
+from .runtime.discovery import endpoint_service_of
+from .subentry_flow import SubentryFormFlow
 
 #: Entity domains an endpoint takes from its device, by the key they are stored under.
 DEVICE_ENTITIES = {SATELLITE: "assist_satellite", CAMERA: "camera", SPEAKER: "media_player"}
@@ -67,24 +68,13 @@ def endpoint_data(hass: HomeAssistant, device: dr.BaseDeviceEntry) -> dict[str, 
     return found
 
 
-class EndpointFlow(ConfigSubentryFlow):
-    """Add or change one endpoint."""
-
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Bind a device."""
-        return await self._async_form(user_input, {})
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change an endpoint; the device stays bound."""
-        subentry = self._get_reconfigure_subentry()
-        return await self._async_form(user_input, {**subentry.data, CONF_NAME: subentry.title})
+class EndpointFlow(SubentryFormFlow):
+    """Bind a device as an endpoint, or change an endpoint (the device stays bound)."""
 
     async def _async_form(
         self, user_input: dict[str, Any] | None, current: dict[str, Any]
     ) -> SubentryFlowResult:
-        new = self.source == "user"
+        new = self.adding
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**current, **user_input}
@@ -103,13 +93,9 @@ class EndpointFlow(ConfigSubentryFlow):
                     if not data.get(key):
                         data[key] = value
                 name = str(data.pop(CONF_NAME, "") or device.name_by_user or device.name)
-                if new:
-                    return self.async_create_entry(title=name, data=data)
-                return self.async_update_and_abort(
-                    self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
-                )
+                return self.async_save(name, data)
         return self.async_show_form(
-            step_id="user" if new else "reconfigure",
+            step_id=self.step_id,
             data_schema=self.add_suggested_values_to_schema(
                 self._schema(new), {**current, **(user_input or {})}
             ),

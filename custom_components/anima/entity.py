@@ -1,4 +1,4 @@
-"""The base of every profile entity (agent, AI task, listener, voice)."""
+"""The base of every Anima entity, and of the entities of one hub profile."""
 
 from __future__ import annotations
 
@@ -13,27 +13,48 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.util import slugify
 
 from .const import DOMAIN
-from .endpoints import DEVICE
-from .profiles import PROFILE_ENDPOINT, Link, chain_of
+from .core.endpoints import DEVICE
+from .core.profiles import PROFILE_ENDPOINT, Link, chain_of
+from .runtime.data import AnimaData
 
 
-class AnimaProfileEntity(Entity):
-    """An entity of one hub profile; its profile data is read live at every call.
+class AnimaEntity(Entity):
+    """An entity on one of Anima's devices, reaching the integration's live services.
+
+    The devices are a connection's, the hub's, a profile's or an endpoint's.
+    """
+
+    _attr_has_entity_name = True
+
+    def __init__(self, device: str, key: str | None = None) -> None:
+        """Live on Anima's device `device` (an entry or subentry id); `key` names the entity there.
+
+        The unique id is `<device>-<key>`, or the device's id for its one main entity.
+        """
+        self._attr_unique_id = device if key is None else f"{device}-{key}"
+        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, device)})
+
+    @property
+    def anima(self) -> AnimaData:
+        """The integration's live services."""
+        return AnimaData.of(self.hass)
+
+
+class AnimaProfileEntity(AnimaEntity):
+    """The entity of one hub profile; its profile data is read live at every call.
 
     The entity id is `<platform>.anima_<profile name>` when first registered and never changes
     after, so pipelines and automations keep working whatever the profile's chain becomes.
     """
 
-    _attr_has_entity_name = True
     _attr_name: str | None = None
 
     def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry, platform: str) -> None:
-        """Bind the entity to its profile and give the profile a service device."""
+        """Bind the entity to its profile, on the profile's device."""
+        super().__init__(subentry.subentry_id)
         self.entry = entry
         self.subentry_id = subentry.subentry_id
-        self._attr_unique_id = subentry.subentry_id
         self.entity_id = f"{platform}.anima_{slugify(subentry.title)}"
-        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
 
     @property
     def profile(self) -> Mapping[str, Any]:

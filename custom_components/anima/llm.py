@@ -8,31 +8,64 @@ endpoints.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, override
 
 from homeassistant.components.llm import LLMTools
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import llm
-from homeassistant.util.json import JsonObjectType
 import probatio as vol
 
 from .const import DOMAIN
-from .hub import hub_entry
-from .looking import (
-    async_ask_about,
-    async_frame,
-    async_frames,
-    find_camera,
-    vision_links,
-)
+from .core.vision import PreparedFrame
+from .runtime.frames import async_frame, async_frames
+from .runtime.hub import hub_entry
+from .runtime.looking import async_ask_about, find_camera, vision_links
 
 QUESTION = "question"
 CAMERA = "camera"
 AREA = "area"
 SECONDS = "seconds"
+#: Where to look, for both tools: no camera and no area means the asking device's own.
+WHERE = {
+    vol.Optional(CAMERA, description="A camera entity id, e.g. camera.porch"): str,
+    vol.Optional(AREA, description="An area or endpoint name, e.g. kitchen"): str,
+}
 
 
-class LookTool(llm.Tool):
+class _CameraTool(llm.Tool):
+    """Frames from the camera a turn may use, and the answer of a vision model about them."""
+
+    integration = DOMAIN
+
+    @override
+    async def async_call(
+        self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
+    ) -> llm.ToolResult:
+        """Choose the camera, take the frames and ask the agent's vision model about them."""
+        args: dict[str, Any] = self.parameters(tool_input.tool_args)
+        target = find_camera(
+            hass, llm_context.device_id, camera_entity=args.get(CAMERA), area=args.get(AREA)
+        )
+        links = vision_links(hass, llm_context.device_id)
+        frames = await self._frames(hass, target.camera, links[0].model or "", args)
+        answer = await async_ask_about(
+            hass, links, self._question(args, frames), frames, endpoint=llm_context.device_id
+        )
+        return llm.ToolResult({"camera": target.camera, **self._about(frames), "answer": answer})
+
+    async def _frames(
+        self, hass: HomeAssistant, camera: str, model: str, args: dict[str, Any]
+    ) -> list[PreparedFrame]:
+        raise NotImplementedError
+
+    def _question(self, args: dict[str, Any], frames: list[PreparedFrame]) -> str:
+        return str(args[QUESTION])
+
+    def _about(self, frames: list[PreparedFrame]) -> dict[str, Any]:
+        return {}
+
+
+class LookTool(_CameraTool):
     """Look through a camera and answer a question about what it shows."""
 
     name = f"{DOMAIN}__look"
@@ -41,30 +74,17 @@ class LookTool(llm.Tool):
         "area, uses the camera of the device the user is talking to."
     )
     parameters = vol.Schema(
-        {
-            vol.Required(QUESTION, description="What to find out from the image"): str,
-            vol.Optional(CAMERA, description="A camera entity id, e.g. camera.porch"): str,
-            vol.Optional(AREA, description="An area or endpoint name, e.g. kitchen"): str,
-        }
+        {vol.Required(QUESTION, description="What to find out from the image"): str, **WHERE}
     )
 
-    async def async_call(
-        self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
-    ) -> JsonObjectType:
-        """Take a frame and ask the agent's vision model about it."""
-        args = tool_input.tool_args
-        target = find_camera(
-            hass, llm_context.device_id, camera_entity=args.get(CAMERA), area=args.get(AREA)
-        )
-        links = vision_links(hass, llm_context.device_id)
-        frame = await async_frame(hass, target.camera, links[0].model or "")
-        answer = await async_ask_about(
-            hass, links, args[QUESTION], [frame], endpoint=llm_context.device_id
-        )
-        return {"camera": target.camera, "answer": answer}
+    @override
+    async def _frames(
+        self, hass: HomeAssistant, camera: str, model: str, args: dict[str, Any]
+    ) -> list[PreparedFrame]:
+        return [await async_frame(hass, camera, model)]
 
 
-class WatchTool(llm.Tool):
+class WatchTool(_CameraTool):
     """Watch a camera for a few seconds and answer about what happened."""
 
     name = f"{DOMAIN}__watch"
@@ -76,26 +96,24 @@ class WatchTool(llm.Tool):
         {
             vol.Required(QUESTION, description="What to find out"): str,
             vol.Optional(SECONDS, default=3): vol.All(vol.Coerce(float), vol.Range(1, 10)),
-            vol.Optional(CAMERA, description="A camera entity id"): str,
-            vol.Optional(AREA, description="An area or endpoint name"): str,
+            **WHERE,
         }
     )
 
-    async def async_call(
-        self, hass: HomeAssistant, tool_input: llm.ToolInput, llm_context: llm.LLMContext
-    ) -> JsonObjectType:
-        """Take frames at two per second, keep the changed ones, ask about them together."""
-        args: dict[str, Any] = self.parameters(tool_input.tool_args)
-        target = find_camera(
-            hass, llm_context.device_id, camera_entity=args.get(CAMERA), area=args.get(AREA)
-        )
-        links = vision_links(hass, llm_context.device_id)
-        frames = await async_frames(hass, target.camera, links[0].model or "", args[SECONDS], 2.0)
-        question = f"These are {len(frames)} frames in time order. {args[QUESTION]}"
-        answer = await async_ask_about(
-            hass, links, question, frames, endpoint=llm_context.device_id
-        )
-        return {"camera": target.camera, "frames": len(frames), "answer": answer}
+    @override
+    async def _frames(
+        self, hass: HomeAssistant, camera: str, model: str, args: dict[str, Any]
+    ) -> list[PreparedFrame]:
+        """Frames at two per second; only the changed ones are kept."""
+        return await async_frames(hass, camera, model, args[SECONDS], 2.0)
+
+    @override
+    def _question(self, args: dict[str, Any], frames: list[PreparedFrame]) -> str:
+        return f"These are {len(frames)} frames in time order. {args[QUESTION]}"
+
+    @override
+    def _about(self, frames: list[PreparedFrame]) -> dict[str, Any]:
+        return {"frames": len(frames)}
 
 
 @callback

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentryFlow, SubentryFlowResult
+from homeassistant.config_entries import SubentryFlowResult
 from homeassistant.const import CONF_NAME
 from homeassistant.helpers import llm
 from homeassistant.helpers.selector import (
@@ -28,8 +28,7 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .hub import connection_entries, connection_voices, loaded_connection
-from .profiles import (
+from .core.profiles import (
     AI_TASK,
     BREVITY,
     CHAIN,
@@ -53,31 +52,19 @@ from .profiles import (
     link_choices,
     policy_of,
 )
-from .speech.tiers import TIERS, MessageClass, PolicyError, Tier, VoicePolicy
+from .core.speech.tiers import TIERS, MessageClass, PolicyError, Tier, VoicePolicy
+from .runtime.connections import connection_entries, connection_voices, loaded_connection
+from .subentry_flow import SubentryFormFlow
 
 DEFAULT_NAMES = {"agent": "Assistant", "listener": "Listener", "voice": "Voice"}
 
 
-class ProfileFlow(ConfigSubentryFlow):
-    """Add or change one profile of the hub."""
+class ProfileFlow(SubentryFormFlow):
+    """Add or change one profile of the hub: its name, chain and options."""
 
-    async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
-        """Add a profile."""
-        return await self._async_profile_form(user_input, {})
-
-    async def async_step_reconfigure(
-        self, user_input: dict[str, Any] | None = None
-    ) -> SubentryFlowResult:
-        """Change a profile's chain and options; its entities keep their ids."""
-        subentry = self._get_reconfigure_subentry()
-        return await self._async_profile_form(
-            user_input, {**subentry.data, CONF_NAME: subentry.title}
-        )
-
-    async def _async_profile_form(
+    async def _async_form(
         self, user_input: dict[str, Any] | None, current: dict[str, Any]
     ) -> SubentryFlowResult:
-        step_id = "user" if self.source == "user" else "reconfigure"
         voice = self._subentry_type == PROFILE_VOICE
         chain_keys = tuple(TIER_CHAINS.values()) if voice else (CHAIN,)
         choices = self._chain_choices(all_links(current))
@@ -105,11 +92,7 @@ class ProfileFlow(ConfigSubentryFlow):
                 except PolicyError as err:
                     errors[err.key] = "alert_must_speak"
             if not errors:
-                if step_id == "user":
-                    return self.async_create_entry(title=name, data=data)
-                return self.async_update_and_abort(
-                    self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
-                )
+                return self.async_save(name, data)
         suggested = {
             **current,
             **policy_of(current).to_dict(),
@@ -118,7 +101,7 @@ class ProfileFlow(ConfigSubentryFlow):
         }
         suggested.setdefault(CONF_NAME, DEFAULT_NAMES[self._subentry_type])
         return self.async_show_form(
-            step_id=step_id,
+            step_id=self.step_id,
             data_schema=self.add_suggested_values_to_schema(self._schema(choices), suggested),
             errors=errors,
         )

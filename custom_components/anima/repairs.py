@@ -9,11 +9,11 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 
-from .discovery import OFFER_PREFIX
+from .core.endpoints import DEVICE
+from .core.profiles import PROFILE_ENDPOINT
 from .endpoint_flow import endpoint_data
-from .endpoints import DEVICE
-from .hub import hub_entry
-from .profiles import PROFILE_ENDPOINT
+from .runtime.discovery import OFFER_PREFIX
+from .runtime.hub import hub_entry
 
 
 class BindSatelliteFlow(ConfirmRepairFlow):

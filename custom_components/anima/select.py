@@ -11,13 +11,11 @@ from homeassistant.components.select import SelectEntity
 from homeassistant.config_entries import ConfigEntry, ConfigSubentry
 from homeassistant.const import EntityCategory
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import DOMAIN
-from .entity import async_add_per_subentry
-from .profiles import POLICY, PROFILE_ENDPOINT, PROFILE_VOICE
-from .speech.tiers import POLICY_PRESETS, VoicePolicy
+from .core.profiles import POLICY, PROFILE_ENDPOINT, PROFILE_VOICE
+from .core.speech.tiers import POLICY_PRESETS, VoicePolicy
+from .entity import AnimaEntity, async_add_per_subentry
 
 PARALLEL_UPDATES = 0
 CUSTOM = "custom"  # a voice's policy set class by class in its form, matching no preset
@@ -34,10 +32,9 @@ async def async_setup_entry(
     async_add_per_subentry(entry, async_add_entities, PROFILE_ENDPOINT, EndpointPolicySelect)
 
 
-class VoicePolicySelect(SelectEntity):
+class VoicePolicySelect(SelectEntity, AnimaEntity):
     """Which tier each class of message gets: standard, quiet, economy or full."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "voice_policy"
     _attr_entity_category = EntityCategory.CONFIG
     #: The option of a subentry with no policy stored.
@@ -45,10 +42,9 @@ class VoicePolicySelect(SelectEntity):
 
     def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
         """Attach the select to the subentry's device."""
+        super().__init__(subentry.subentry_id, "voice_policy")
         self._entry = entry
         self._subentry_id = subentry.subentry_id
-        self._attr_unique_id = f"{subentry.subentry_id}-voice_policy"
-        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, subentry.subentry_id)})
         self._attr_options = [*POLICY_PRESETS, self.unset]
 
     async def async_added_to_hass(self) -> None:

@@ -26,20 +26,17 @@ from homeassistant.components.sensor import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
-from homeassistant.helpers import device_registry as dr
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.util import dt as dt_util
 
-from .const import DOMAIN
-from .endpoints import DEVICE
-from .hub import SIGNAL_ATTEMPT, async_get_router
-from .ledger import Period, Scope, Totals
-from .metering import METER, SIGNAL_RECORDED
-from .profiles import PROFILE_ENDPOINT
-from .providers.connection import KIND, KIND_HUB
-from .routing import Attempt, HealthState
+from .const import KIND, KIND_HUB, SIGNAL_ATTEMPT, SIGNAL_RECORDED
+from .core.endpoints import DEVICE
+from .core.ledger import Period, Scope, Totals
+from .core.profiles import PROFILE_ENDPOINT
+from .core.routing import Attempt, HealthState
+from .entity import AnimaEntity
 
 PARALLEL_UPDATES = 0
 # Breakers close and cooldowns end with time, not with an event: look again now and then.
@@ -119,10 +116,9 @@ async def async_setup_entry(
         )
 
 
-class UsageSensor(SensorEntity):
+class UsageSensor(SensorEntity, AnimaEntity):
     """One figure of the ledger for one day or month, for the house, a provider or a profile."""
 
-    _attr_has_entity_name = True
     _attr_should_poll = False
     entity_description: UsageDescription
 
@@ -130,10 +126,9 @@ class UsageSensor(SensorEntity):
         self, description: UsageDescription, device: str, owner: tuple[Scope, str | None]
     ) -> None:
         """Show `description` of `owner`'s totals on Anima's device `device`."""
+        super().__init__(device, description.key)
         self.entity_description = description
         self._scope, self._key = owner
-        self._attr_unique_id = f"{device}-{description.key}"
-        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, device)})
 
     async def async_added_to_hass(self) -> None:
         """Refresh on every record, and when a new day or month starts."""
@@ -149,7 +144,7 @@ class UsageSensor(SensorEntity):
         self.async_write_ha_state()
 
     def _update(self) -> None:
-        meter = self.hass.data[METER]
+        meter = self.anima.meter
         ledger = meter.ledger
         period = self.entity_description.period
         totals = ledger.totals(period, scope=self._scope, key=self._key)
@@ -162,19 +157,17 @@ class UsageSensor(SensorEntity):
         self._attr_last_reset = dt_util.utc_from_timestamp(bounds[0])
 
 
-class ProviderHealthSensor(SensorEntity):
+class ProviderHealthSensor(SensorEntity, AnimaEntity):
     """Closed (in use), open (breaker tripped), half open, cooldown (rate limited), needs reauth."""
 
-    _attr_has_entity_name = True
     _attr_translation_key = "health"
     _attr_device_class = SensorDeviceClass.ENUM
     _attr_entity_category = EntityCategory.DIAGNOSTIC
 
     def __init__(self, entry: ConfigEntry) -> None:
         """Attach the sensor to the connection's service device."""
+        super().__init__(entry.entry_id, "health")
         self._entry_id = entry.entry_id
-        self._attr_unique_id = f"{entry.entry_id}-health"
-        self._attr_device_info = dr.DeviceInfo(identifiers={(DOMAIN, entry.entry_id)})
         self._attr_options = [state.value for state in HealthState]
 
     async def async_added_to_hass(self) -> None:
@@ -189,7 +182,7 @@ class ProviderHealthSensor(SensorEntity):
 
     async def async_update(self) -> None:
         """Read the router's record of this provider."""
-        router = async_get_router(self.hass)
+        router = self.anima.router
         self._attr_native_value = router.state(self._entry_id).value
         record: dict[str, Any] = router.snapshot().get(self._entry_id, {})
         self._attr_extra_state_attributes = {

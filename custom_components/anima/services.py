@@ -19,15 +19,17 @@ from homeassistant.helpers import (
 from homeassistant.util import dt as dt_util
 import probatio as vol
 
-from .budgeting import KEEPER
 from .const import DOMAIN
-from .endpoints import Endpoint, EndpointRegistry
-from .hub import endpoint_registry, hub_entry
-from .looking import LookError, async_ask_about, async_frame, vision_links
-from .profiles import PROFILE_AGENT, Link, chain_of
+from .core.endpoints import Endpoint, EndpointRegistry
+from .core.profiles import PROFILE_AGENT, Link, chain_of
+from .core.speech.earcons import Earcon
+from .core.vision import PreparedFrame
 from .protocol import EndpointClient, EndpointError
-from .speech.earcons import Earcon
-from .vision import FrameError, PreparedFrame, limits_for, prepare_frame
+from .runtime.data import AnimaData
+from .runtime.errors import translated
+from .runtime.frames import LookError, async_frame, async_prepare
+from .runtime.hub import endpoint_registry, hub_entry
+from .runtime.looking import async_ask_about, vision_links
 
 SERVICE_LIFT_BUDGET = "lift_budget"
 SERVICE_DESCRIBE = "describe"
@@ -72,7 +74,7 @@ async def async_setup_services(hass: HomeAssistant) -> None:
 
     async def lift_budget(call: ServiceCall) -> ServiceResponse:
         """Suspend the house's budgets, or one endpoint's, for the rest of the day."""
-        until = await hass.data[KEEPER].async_lift(call.data.get(ATTR_DEVICE_ID))
+        until = await AnimaData.of(hass).budgets.async_lift(call.data.get(ATTR_DEVICE_ID))
         return {"until": dt_util.as_local(dt_util.utc_from_timestamp(until)).isoformat()}
 
     async def describe(call: ServiceCall) -> ServiceResponse:
@@ -84,7 +86,7 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         elif image_file := call.data.get(ATTR_IMAGE_FILE):
             frames = [await _file_frame(hass, image_file, model)]
         else:
-            raise ServiceValidationError(translation_domain=DOMAIN, translation_key="no_source")
+            raise translated(ServiceValidationError, "no_source")
         text = await async_ask_about(hass, links, call.data[ATTR_PROMPT], frames)
         await _speak(hass, call.data[ATTR_SPEAK_ON], text)
         return {"text": text}
@@ -111,11 +113,7 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         players = {endpoint.id: _earcon_action(hass, endpoint) for endpoint in endpoints}
         for endpoint in endpoints:
             if endpoint.service is None and players[endpoint.id] is None:
-                raise ServiceValidationError(
-                    translation_domain=DOMAIN,
-                    translation_key="no_earcon_player",
-                    translation_placeholders={"name": endpoint.name},
-                )
+                raise translated(ServiceValidationError, "no_earcon_player", name=endpoint.name)
         earcon = call.data[ATTR_EARCON]
         for endpoint in endpoints:
             if (action := players[endpoint.id]) is not None:
@@ -124,10 +122,8 @@ async def async_setup_services(hass: HomeAssistant) -> None:
             try:
                 await EndpointClient.at(str(endpoint.service)).play_earcon(earcon)
             except EndpointError as err:
-                raise HomeAssistantError(
-                    translation_domain=DOMAIN,
-                    translation_key="earcon_not_played",
-                    translation_placeholders={"name": endpoint.name, "error": str(err)},
+                raise translated(
+                    HomeAssistantError, "earcon_not_played", name=endpoint.name, error=str(err)
                 ) from err
 
     lift_schema = vol.Schema({vol.Optional(ATTR_DEVICE_ID): cv.string})
@@ -155,11 +151,7 @@ def _earcon_action(hass: HomeAssistant, endpoint: Endpoint) -> str | None:
 
 def _endpoint(registry: EndpointRegistry, device_id: str) -> Endpoint:
     if (endpoint := registry.for_device(device_id)) is None:
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="not_an_endpoint",
-            translation_placeholders={"device": device_id},
-        )
+        raise translated(ServiceValidationError, "not_an_endpoint", device=device_id)
     return endpoint
 
 
@@ -173,18 +165,12 @@ def _first_agent_links(hass: HomeAssistant) -> tuple[Link, ...]:
 
 async def _file_frame(hass: HomeAssistant, image_file: str, model: str) -> PreparedFrame:
     if not hass.config.is_allowed_path(image_file):
-        raise ServiceValidationError(
-            translation_domain=DOMAIN,
-            translation_key="path_not_allowed",
-            translation_placeholders={"path": image_file},
-        )
+        raise translated(ServiceValidationError, "path_not_allowed", path=image_file)
     try:
         data = await hass.async_add_executor_job(Path(image_file).read_bytes)
-        return await hass.async_add_executor_job(prepare_frame, data, limits_for(model))
     except OSError as err:
         raise LookError("camera_not_found", name=image_file) from err
-    except FrameError as err:
-        raise LookError(f"frame_{err.code}", name=image_file) from err
+    return await async_prepare(hass, data, model, image_file)
 
 
 async def _speak(hass: HomeAssistant, devices: list[str], text: str) -> None:

@@ -6,20 +6,20 @@ from collections.abc import AsyncIterable
 from typing import Any, override
 
 from homeassistant.components import stt
-from homeassistant.config_entries import ConfigEntry, ConfigSubentry
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import LOGGER
+from .core.ledger import Kind
+from .core.profiles import LANGUAGE, PROFILE_LISTENER
+from .core.routing import Route
 from .entity import AnimaProfileEntity, async_add_per_subentry
-from .hub import async_get_router, async_timings, chain_languages, resolve_chain
-from .ledger import Kind
-from .metering import METER, metered
-from .profiles import LANGUAGE, PROFILE_LISTENER
 from .providers.audio import ReplayableStream
 from .providers.base import AudioFormat, Capability, ProviderError, Transcript
-from .routing import Route
-from .timing import Stopwatch
+from .runtime.calls import CallSpec
+from .runtime.connections import chain_languages
+from .runtime.hub import HubEntry, async_listening_endpoint
 
 PARALLEL_UPDATES = 0
 #: What satellites and Home Assistant's pipeline send: 16 kHz, 16-bit, mono PCM.
@@ -28,7 +28,7 @@ PIPELINE_FORMAT = AudioFormat(rate=16000, width=2, channels=1)
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: HubEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one speech-to-text entity per listener profile."""
@@ -41,7 +41,7 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
     The audio is kept while it streams, so a fallback provider hears the whole utterance.
     """
 
-    def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its listener profile."""
         super().__init__(entry, subentry, "stt")
 
@@ -85,26 +85,31 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
     async def async_process_audio_stream(
         self, metadata: stt.SpeechMetadata, stream: AsyncIterable[bytes]
     ) -> stt.SpeechResult:
-        """Transcribe the stream; an error result (not an exception) when nobody could."""
+        """Transcribe the stream; an error result (not an exception) when nobody could.
+
+        The endpoint whose satellite is listening (Home Assistant names none) is the one
+        whose budget applies and whom the ledger books.
+        """
         audio = ReplayableStream(stream)
         language = metadata.language or self.profile.get(LANGUAGE)
 
-        stopwatch = Stopwatch()
-
         async def transcribe(route: Route[Any]) -> Transcript:
-            stopwatch.ask()
             transcript: Transcript = await route.provider.transcribe(
                 audio.read(), PIPELINE_FORMAT, model=route.model, language=language
             )
-            stopwatch.answer()
             return transcript
 
+        spec = CallSpec(
+            Kind.STT,
+            self.chain,
+            profile=self.subentry_id,
+            endpoint=async_listening_endpoint(self.hass),
+            stage="stt",
+            entity_id=self.entity_id,
+        )
         try:
-            chain = resolve_chain(self.hass, self.chain, Capability.STT)
-            with metered(Kind.STT, profile=self.subentry_id, defer=True) as scope:
-                transcript = await async_get_router(self.hass).call(chain, transcribe)
-            self.hass.data[METER].settle(scope, transcript.usage)
-            async_timings(self.hass).add(stopwatch.timing("stt", self.entity_id))
+            with self.anima.calls.begin(spec) as call:
+                transcript = await call.run(transcribe, usage=lambda done: done.usage)
         except ProviderError as err:
             LOGGER.warning("%s could not transcribe: %s", self.entity_id, err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)

@@ -7,6 +7,7 @@ tell the two belong together. Needs the `zeroconf` package (the `discovery` extr
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Sequence
 import socket
 
@@ -41,7 +42,11 @@ async def announce(
     address: str | None = None,
     interfaces: Sequence[str] | None = None,
 ) -> AsyncZeroconf:
-    """Register the services; close the returned AsyncZeroconf to withdraw them."""
+    """Register the services; close the returned AsyncZeroconf to withdraw them.
+
+    Returns once the announcements went out: zeroconf broadcasts each in a task of its own, which
+    would otherwise outlive a caller that closes at once.
+    """
     address = address or outward_address()
     host = f"{socket.gethostname().split('.')[0]}.local."
     zeroconf = (
@@ -50,7 +55,7 @@ async def announce(
         else AsyncZeroconf(ip_version=IPVersion.V4Only)
     )
     packed = [socket.inet_aton(address)]
-    await zeroconf.async_register_service(
+    services = [
         ServiceInfo(
             WYOMING_TYPE,
             f"{name}.{WYOMING_TYPE}",
@@ -58,13 +63,13 @@ async def announce(
             port=satellite_port,
             server=host,
         )
-    )
+    ]
     if service_port is not None:
         properties = {
             ZEROCONF_SATELLITE_PORT: str(satellite_port),
             ZEROCONF_VERSION: str(PROTOCOL_VERSION),
         }
-        await zeroconf.async_register_service(
+        services.append(
             ServiceInfo(
                 ZEROCONF_TYPE,
                 f"{name}.{ZEROCONF_TYPE}",
@@ -74,4 +79,6 @@ async def announce(
                 server=host,
             )
         )
+    broadcasts = [await zeroconf.async_register_service(info) for info in services]
+    await asyncio.gather(*broadcasts)
     return zeroconf

@@ -1,1 +1,1 @@
-../../custom_components/anima/speech/earcons.py
+../../custom_components/anima/core/speech/earcons.py

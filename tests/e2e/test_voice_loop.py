@@ -16,9 +16,9 @@ import pytest
 import pytest_asyncio
 
 from anima_satellite.satellite import SatelliteSettings, serve
+from custom_components.anima.core.speech.earcons import earcon_pcm
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
-from custom_components.anima.speech.earcons import earcon_pcm
 from scripts.hassctl import HassProcess, chain_options, free_port
 from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
 from tests.fakes.openai_server import FakeOpenAIServer, Reply

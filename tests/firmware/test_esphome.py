@@ -31,7 +31,11 @@ import wave
 import pytest
 import yaml
 
-from custom_components.anima.speech.earcons import SAMPLE_RATE as EARCON_RATE, Earcon, earcon_pcm
+from custom_components.anima.core.speech.earcons import (
+    SAMPLE_RATE as EARCON_RATE,
+    Earcon,
+    earcon_pcm,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRMWARE = ROOT / "firmware" / "esphome"

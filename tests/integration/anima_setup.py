@@ -9,12 +9,10 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.anima.const import DOMAIN
-from custom_components.anima.endpoints import DEVICE
-from custom_components.anima.profiles import CHAIN, PROFILE_ENDPOINT, Link
-from custom_components.anima.providers.connection import (
+from custom_components.anima.const import (
     API_KEY,
     BASE_URL,
+    DOMAIN,
     HOST,
     KIND,
     KIND_HUB,
@@ -23,6 +21,8 @@ from custom_components.anima.providers.connection import (
     PORT,
     PRESET,
 )
+from custom_components.anima.core.endpoints import DEVICE
+from custom_components.anima.core.profiles import CHAIN, PROFILE_ENDPOINT, Link
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
 

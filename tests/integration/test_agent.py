@@ -22,8 +22,8 @@ import pytest_asyncio
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.hub import async_get_router
-from custom_components.anima.profiles import BREVITY, LLM_HASS_API, PROFILE_AGENT, Link
+from custom_components.anima.core.profiles import BREVITY, LLM_HASS_API, PROFILE_AGENT, Link
+from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import add_hub, add_openai, profile
 
@@ -160,7 +160,7 @@ async def test_breaker_opens_after_failures_then_probes_and_closes(
     hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
 ) -> None:
     await _setup(hass, openai_server, backup)
-    router = async_get_router(hass)
+    router = AnimaData.of(hass).router
     router.open_seconds = 0.2
     openai_server.reply(Reply.error(500), Reply.error(500), Reply.error(500))
     for _ in range(3):

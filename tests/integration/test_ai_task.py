@@ -14,7 +14,7 @@ import probatio as vol
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.anima.profiles import AI_TASK, PROFILE_AGENT, Link
+from custom_components.anima.core.profiles import AI_TASK, PROFILE_AGENT, Link
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import add_hub, add_openai, profile
 

@@ -13,11 +13,10 @@ from homeassistant.helpers import device_registry as dr
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.anima.const import DOMAIN
-from custom_components.anima.providers.base import Capability
-from custom_components.anima.providers.connection import (
+from custom_components.anima.const import (
     API_KEY,
     BASE_URL,
+    DOMAIN,
     HOST,
     KIND,
     KIND_OPENAI,
@@ -25,6 +24,7 @@ from custom_components.anima.providers.connection import (
     PORT,
     PRESET,
 )
+from custom_components.anima.providers.base import Capability
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fakes.wyoming_servers import (
     EmptyWyomingServer,

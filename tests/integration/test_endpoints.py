@@ -34,7 +34,7 @@ from anima_satellite.endpoint_service import ServiceSettings, serve as serve_end
 from anima_satellite.satellite import SatelliteSettings, play
 import custom_components.anima as anima_package
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.endpoints import (
+from custom_components.anima.core.endpoints import (
     AREA,
     CAMERA,
     DAILY_BUDGET,
@@ -44,9 +44,9 @@ from custom_components.anima.endpoints import (
     SERVICE,
     VisionMode,
 )
-from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
+from custom_components.anima.core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
+from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.protocol import ZEROCONF_TYPE
-from custom_components.anima.speech.earcons import Earcon, earcon_pcm
 from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (

@@ -13,9 +13,14 @@ import pytest
 import pytest_asyncio
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.ledger import Kind
-from custom_components.anima.metering import METER
-from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.core.ledger import Kind
+from custom_components.anima.core.profiles import (
+    PROFILE_AGENT,
+    PROFILE_LISTENER,
+    PROFILE_VOICE,
+    Link,
+)
+from custom_components.anima.runtime.data import AnimaData
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
@@ -64,7 +69,7 @@ async def test_a_turn_is_priced_and_shown_for_house_provider_and_profile(
     assert state.attributes["state_class"] == "total"
     assert state.attributes["device_class"] == "monetary"
     assert _value(hass, "sensor.anima_tokens_today") == 1500
-    (record,) = hass.data[METER].ledger.records()
+    (record,) = AnimaData.of(hass).meter.ledger.records()
     assert (record.kind, record.model, record.outcome) == (Kind.CHAT, "gpt-4.1-mini", "ok")
     assert record.profile is not None
 
@@ -78,7 +83,7 @@ async def test_failed_attempts_and_the_fallback_are_both_recorded(
     await add_hub(hass, profile(PROFILE_AGENT, "Assistant", chain))
     openai_server.reply(Reply.error(503))
     await _converse(hass)
-    records = hass.data[METER].ledger.records()
+    records = AnimaData.of(hass).meter.ledger.records()
     assert [(r.provider, r.outcome) for r in records] == [
         (first.entry_id, "failed"),
         (second.entry_id, "fallback"),
@@ -114,7 +119,7 @@ async def test_speech_is_metered_in_seconds_and_characters(
     )
     await listener.async_process_audio_stream(metadata, silence())
     await hass.async_block_till_done()
-    records = hass.data[METER].ledger.records()
+    records = AnimaData.of(hass).meter.ledger.records()
     spoken = [r for r in records if r.kind is Kind.TTS]
     assert [r.characters for r in spoken] == [len("The door is open."), len("The light is on.")]
     assert sum(r.characters_saved for r in spoken) == 2  # the emoji and its space
@@ -133,7 +138,7 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
     await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "my-model")]))
     openai_server.reply(Reply.text("Hi.", usage=(1000, 1000)))
     await _converse(hass)
-    assert hass.data[METER].ledger.records()[-1].priced is False  # nobody knows my-model
+    assert AnimaData.of(hass).meter.ledger.records()[-1].priced is False  # nobody knows my-model
 
     result = await hass.config_entries.options.async_init(cloud.entry_id)
     assert result["step_id"] == "prices"
@@ -143,7 +148,7 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
     await hass.async_block_till_done()
     openai_server.reply(Reply.text("Hi.", usage=(1000, 1000)))
     await _converse(hass)
-    last = hass.data[METER].ledger.records()[-1]
+    last = AnimaData.of(hass).meter.ledger.records()[-1]
     assert last.priced is True
     assert last.cost == Decimal("0.003")  # 1000 * 1.0 / 1M + 1000 * 2.0 / 1M
     assert _value(hass, "sensor.custom_cost_today") == Decimal("0.003")  # the first was unknown

@@ -11,7 +11,7 @@ from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 from yarl import URL
 
-from custom_components.anima.profiles import PROFILE_AGENT, PROFILE_VOICE, Link
+from custom_components.anima.core.profiles import PROFILE_AGENT, PROFILE_VOICE, Link
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.integration.anima_setup import (

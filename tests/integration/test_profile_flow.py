@@ -13,8 +13,8 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.anima.const import DOMAIN
-from custom_components.anima.profiles import (
+from custom_components.anima.const import DOMAIN, KIND, KIND_HUB
+from custom_components.anima.core.profiles import (
     AI_TASK,
     CHAIN,
     PROFILE_AGENT,
@@ -22,7 +22,6 @@ from custom_components.anima.profiles import (
     PROFILE_VOICE,
     Link,
 )
-from custom_components.anima.providers.connection import KIND, KIND_HUB
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
 from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile

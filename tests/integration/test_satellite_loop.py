@@ -27,8 +27,8 @@ from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 from anima_satellite.satellite import SatelliteSettings, serve
 from anima_satellite.wake import LocalWakeWord
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.endpoints import CAMERA, DEVICE, VISION_MODE
-from custom_components.anima.profiles import (
+from custom_components.anima.core.endpoints import CAMERA, DEVICE, VISION_MODE
+from custom_components.anima.core.profiles import (
     PROFILE_AGENT,
     PROFILE_ENDPOINT,
     PROFILE_LISTENER,

@@ -14,10 +14,10 @@ from pytest_homeassistant_custom_component.components.diagnostics import (
 )
 from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
 
-from custom_components.anima.const import DOMAIN
-from custom_components.anima.providers.connection import (
+from custom_components.anima.const import (
     API_KEY,
     BASE_URL,
+    DOMAIN,
     HOST,
     KIND,
     KIND_OPENAI,

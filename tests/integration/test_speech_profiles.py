@@ -15,10 +15,10 @@ from homeassistant.components.tts.entity import TTSAudioRequest
 from homeassistant.core import HomeAssistant
 import pytest
 
-from custom_components.anima.profiles import PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.core.profiles import PROFILE_LISTENER, PROFILE_VOICE, Link
+from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
-from custom_components.anima.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAIServer, Reply, tone
 from tests.fixtures.speech_servers import SpeechServer

@@ -19,11 +19,9 @@ from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
-from custom_components.anima.budgeting import HOUSE_DAILY, KEEPER, WARNING_PERCENT
-from custom_components.anima.const import DOMAIN
-from custom_components.anima.ledger import Kind
-from custom_components.anima.metering import METER
-from custom_components.anima.profiles import (
+from custom_components.anima.const import DOMAIN, HOUSE_DAILY, WARNING_PERCENT
+from custom_components.anima.core.ledger import Kind
+from custom_components.anima.core.profiles import (
     CHAIN,
     LLM_HASS_API,
     PROFILE_AGENT,
@@ -32,8 +30,9 @@ from custom_components.anima.profiles import (
     TIER_CHAINS,
     Link,
 )
-from custom_components.anima.speech.earcons import earcon_pcm
-from custom_components.anima.speech.tiers import Tier
+from custom_components.anima.core.speech.earcons import earcon_pcm
+from custom_components.anima.core.speech.tiers import Tier
+from custom_components.anima.runtime.data import AnimaData
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
@@ -95,9 +94,9 @@ def _voice(hass: HomeAssistant) -> AnimaTextToSpeechEntity:
 
 async def _say(hass: HomeAssistant, text: str, **options: Any) -> tuple[bytes, str | None]:
     """Speak; return the PCM and which connection spoke (None: no provider, an earcon)."""
-    before = len(hass.data[METER].ledger.records())
+    before = len(AnimaData.of(hass).meter.ledger.records())
     _, data = await _voice(hass).async_get_tts_audio(text, "en", options)
-    spoken = [r for r in hass.data[METER].ledger.records()[before:] if r.kind is Kind.TTS]
+    spoken = [r for r in AnimaData.of(hass).meter.ledger.records()[before:] if r.kind is Kind.TTS]
     return _pcm(data), spoken[0].provider if spoken else None
 
 
@@ -311,7 +310,7 @@ async def test_budget_puts_the_cheapest_model_first_then_keeps_to_local_ones(
 
         ok = Reply.text("Hi.", usage=(1000, 1000))
         assert await models_asked((openai_server, ok)) == ["gpt-4.1"]  # the user's order
-        spent = hass.data[METER].ledger.day().cost
+        spent = AnimaData.of(hass).meter.ledger.day().cost
         hass.config_entries.async_update_entry(hub, options={HOUSE_DAILY: float(spent) * 1.1})
         await hass.async_block_till_done()
         # Warning: free local first; when it fails, the cheapest cloud model before the dearest.
@@ -334,7 +333,7 @@ async def test_hub_options_set_the_house_budget(hass: HomeAssistant) -> None:
         result["flow_id"], {HOUSE_DAILY: 0.5, "house_monthly": 10, WARNING_PERCENT: 90}
     )
     await hass.async_block_till_done()
-    config = hass.data[KEEPER].budgets.config
+    config = AnimaData.of(hass).budgets.budgets.config
     assert (config.house.daily, config.house.monthly) == (Decimal("0.5"), Decimal("10"))
     assert config.warning_at == Decimal("0.9")
 

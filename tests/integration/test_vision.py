@@ -17,8 +17,8 @@ import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.endpoints import CAMERA, SHARE_CAMERA, VISION_MODE
-from custom_components.anima.profiles import LLM_HASS_API, PROFILE_AGENT, Link
+from custom_components.anima.core.endpoints import CAMERA, SHARE_CAMERA, VISION_MODE
+from custom_components.anima.core.profiles import LLM_HASS_API, PROFILE_AGENT, Link
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (
     add_hub,

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from custom_components.anima.ledger import (
+from custom_components.anima.core.ledger import (
     Kind,
     Ledger,
     MemoryStore,

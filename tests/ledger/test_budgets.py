@@ -8,7 +8,7 @@ from itertools import pairwise
 
 import pytest
 
-from custom_components.anima.budgets import (
+from custom_components.anima.core.budgets import (
     DEGRADATION,
     HOUSE,
     Budget,
@@ -19,7 +19,7 @@ from custom_components.anima.budgets import (
     Target,
     degradation_for,
 )
-from custom_components.anima.ledger import Ledger, MemoryStore, Period
+from custom_components.anima.core.ledger import Ledger, MemoryStore, Period
 
 from . import BERLIN, FakeClock, at, book, chat
 

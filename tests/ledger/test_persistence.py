@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from custom_components.anima.ledger import Kind, Ledger, MemoryStore, Scope, UsageRecord
+from custom_components.anima.core.ledger import Kind, Ledger, MemoryStore, Scope, UsageRecord
 
 from . import FakeClock, FlakyStore, GatedStore, JsonFileStore, book, chat, reopen
 

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from custom_components.anima.ledger import (
+from custom_components.anima.core.ledger import (
     ZERO,
     Kind,
     Ledger,

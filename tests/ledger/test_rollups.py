@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date
 from decimal import Decimal
 
-from custom_components.anima.ledger import (
+from custom_components.anima.core.ledger import (
     OUTCOME_FALLBACK,
     Kind,
     Ledger,
@@ -14,8 +14,8 @@ from custom_components.anima.ledger import (
     Scope,
     UsageRecord,
 )
+from custom_components.anima.core.routing import Attempt, Outcome
 from custom_components.anima.providers.base import Usage
-from custom_components.anima.routing import Attempt, Outcome
 
 from . import BERLIN, FakeClock, at, book, chat
 

@@ -5,14 +5,9 @@ from __future__ import annotations
 import pytest
 from yarl import URL
 
+from custom_components.anima.const import BASE_URL, HOST, KIND, KIND_OPENAI, KIND_WYOMING, PORT
 from custom_components.anima.providers.base import Capability
 from custom_components.anima.providers.connection import (
-    BASE_URL,
-    HOST,
-    KIND,
-    KIND_OPENAI,
-    KIND_WYOMING,
-    PORT,
     normalize_base_url,
     openai_capabilities,
     unique_id_of,

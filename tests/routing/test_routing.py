@@ -10,6 +10,17 @@ import time
 
 import pytest
 
+from custom_components.anima.core.routing import (
+    DEFAULT_APOLOGY,
+    FINISH_INTERRUPTED,
+    AllProvidersFailedError,
+    Attempt,
+    Chain,
+    HealthState,
+    Outcome,
+    Route,
+    Router,
+)
 from custom_components.anima.providers.base import (
     AudioFormat,
     ChatDelta,
@@ -27,17 +38,6 @@ from custom_components.anima.providers.base import (
     Transcriber,
     Transcript,
     Usage,
-)
-from custom_components.anima.routing import (
-    DEFAULT_APOLOGY,
-    FINISH_INTERRUPTED,
-    AllProvidersFailedError,
-    Attempt,
-    Chain,
-    HealthState,
-    Outcome,
-    Route,
-    Router,
 )
 
 REQUEST = ChatRequest(model="", messages=(ChatMessage("user", "What's the weather?"),))

@@ -16,8 +16,8 @@ import pytest_asyncio
 from anima_satellite import protocol as satellite_protocol
 from anima_satellite.endpoint_service import ServiceSettings, serve
 from custom_components.anima import protocol
+from custom_components.anima.core.speech.earcons import SAMPLE_RATE, earcon_pcm
 from custom_components.anima.protocol import EndpointClient, EndpointError
-from custom_components.anima.speech.earcons import SAMPLE_RATE, earcon_pcm
 from scripts.hassctl import free_port
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -42,9 +42,9 @@ from anima_satellite.formant import (
     parse_voices,
     read_wav_format,
 )
+from custom_components.anima.core.speech.shaping import shape
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
-from custom_components.anima.speech.shaping import shape
 from tests.fixtures.speech_servers import SpeechServer, free_port
 
 ROOT = Path(__file__).resolve().parents[2]

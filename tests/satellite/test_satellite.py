@@ -21,7 +21,7 @@ from wyoming.snd import Played
 from wyoming.timer import TimerFinished
 
 from anima_satellite.satellite import SatelliteSettings, serve
-from custom_components.anima.speech.earcons import SAMPLE_RATE, earcon_pcm
+from custom_components.anima.core.speech.earcons import SAMPLE_RATE, earcon_pcm
 from scripts.hassctl import free_port
 
 

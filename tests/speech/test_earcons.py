@@ -11,8 +11,8 @@ import wave
 import numpy as np
 import pytest
 
-from custom_components.anima.speech import earcons
-from custom_components.anima.speech.earcons import (
+from custom_components.anima.core.speech import earcons
+from custom_components.anima.core.speech.earcons import (
     CHANNELS,
     SAMPLE_RATE,
     SAMPLE_WIDTH,

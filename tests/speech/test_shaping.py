@@ -13,14 +13,14 @@ import time
 
 import pytest
 
-from custom_components.anima.speech.shaping import (
+from custom_components.anima.core.speech.sentences import split_sentences
+from custom_components.anima.core.speech.shaping import (
     TERSE_SENTENCES,
     ShapeOptions,
     shape,
     shape_for_tier,
-    split_sentences,
 )
-from custom_components.anima.speech.tiers import Tier
+from custom_components.anima.core.speech.tiers import Tier
 
 
 @pytest.mark.parametrize(

@@ -4,21 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
-from custom_components.anima.providers.base import (
-    AudioChunk,
-    AudioFormat,
-    ProviderConnectionError,
-    ProviderServerError,
-)
-from custom_components.anima.speech.earcons import Earcon, earcon_pcm
-from custom_components.anima.speech.shaping import ShapeOptions
-from custom_components.anima.speech.stream import (
+from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
+from custom_components.anima.core.speech.shaping import ShapeOptions
+from custom_components.anima.core.speech.stream import (
     EARCON_FORMAT,
     Sentence,
     earcon_chunk,
     sentences,
     speak_pcm,
     wav_stream,
+)
+from custom_components.anima.providers.base import (
+    AudioChunk,
+    AudioFormat,
+    ProviderConnectionError,
+    ProviderServerError,
 )
 
 FORMAT = AudioFormat(rate=16000)

@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from custom_components.anima.speech.earcons import Earcon
-from custom_components.anima.speech.tiers import (
+from custom_components.anima.core.speech.earcons import Earcon
+from custom_components.anima.core.speech.tiers import (
     ALWAYS_LOCAL,
     DEFAULT_POLICY,
     EARCON_FOR_CLASS,

@@ -15,22 +15,11 @@ from typing import Any
 import aiohttp
 from yarl import URL
 
+from ..const import API_KEY, BASE_URL, HOST, KIND, KIND_OPENAI, KIND_WYOMING, PORT, PRESET
 from .base import Capability, ProviderResponseError
 from .openai_compat import OpenAICompatClient
 from .presets import CUSTOM, LOCAL_PRESETS
 from .wyoming import WyomingClient, WyomingServices
-
-# Keys of a connection's config entry data.
-KIND = "kind"
-KIND_OPENAI = "openai_compatible"
-KIND_WYOMING = "wyoming"
-#: The one entry that holds profiles (subentries) rather than a connection.
-KIND_HUB = "hub"
-PRESET = "preset"
-BASE_URL = "base_url"
-API_KEY = "api_key"
-HOST = "host"
-PORT = "port"
 
 # Model ids that tell what an OpenAI-compatible service can do besides chat.
 _STT_MODEL = re.compile(r"whisper|transcribe|asr|paraformer|sensevoice", re.IGNORECASE)

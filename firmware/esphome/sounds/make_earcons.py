@@ -1,8 +1,10 @@
 """Write Anima's earcons as the WAV files the firmware plays from flash (16 kHz, 16-bit mono).
 
-The sounds are the hub's and the Linux satellite's (`custom_components/anima/speech/earcons.py`,
-the one source of truth), rendered at the rate the firmware's media player takes without a
-decoder. Byte-for-byte reproducible, so the committed files can be regenerated and compared:
+The sounds are the hub's and the Linux satellite's
+(`custom_components/anima/core/speech/earcons.py`, the one source of truth), rendered at the
+rate the firmware's media player takes without a decoder. Byte-for-byte reproducible, so the
+committed files can be regenerated and compared:
+
 
     .venv/bin/python firmware/esphome/sounds/make_earcons.py
 """
@@ -17,7 +19,7 @@ from types import ModuleType
 
 RATE = 16000
 HERE = Path(__file__).resolve().parent
-SOURCE = HERE.parents[2] / "custom_components" / "anima" / "speech" / "earcons.py"
+SOURCE = HERE.parents[2] / "custom_components" / "anima" / "core" / "speech" / "earcons.py"
 
 
 @cache

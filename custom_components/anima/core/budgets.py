@@ -23,13 +23,14 @@ once: it means "no cloud spend" for that endpoint or house.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from .ledger import Ledger, Period, Scope, to_decimal
+from .ledger import ZERO, Ledger, Period, Scope, to_decimal
+from .profiles import Link
 
 #: The `target` of `Budgets.lift` and the key of `BudgetConfig.house`: the whole house.
 HOUSE: Final = None
@@ -294,3 +295,30 @@ class Budgets:
             bounds = ledger.day_bounds(now) if period is Period.DAY else ledger.month_bounds(now)
             checks.append(Check(target, period, spent, limit, level, bounds[1], lifted))
         return checks
+
+
+def order_for_budget(
+    links: Sequence[Link],
+    degradation: Degradation,
+    *,
+    is_local: Callable[[Link], bool],
+    rate: Callable[[Link], Decimal | None],
+) -> tuple[Link, ...]:
+    """Reorder (and at the limit, filter) a chain as the budget asks.
+
+    Warning: the cheapest link goes first (by `rate`, its input plus output token price; local
+    links cost nothing; links of unknown price go after priced ones). Exceeded: only local links
+    remain. Equal rates keep the user's order.
+    """
+    if degradation.local_only:
+        links = [link for link in links if is_local(link)]
+    if not degradation.prefer_cheapest:
+        return tuple(links)
+
+    def cost(link: Link) -> Decimal:
+        if is_local(link):
+            return ZERO
+        price = rate(link)
+        return Decimal("Infinity") if price is None else price
+
+    return tuple(sorted(links, key=cost))

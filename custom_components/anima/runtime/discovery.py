@@ -16,14 +16,15 @@ from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
 from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, LOGGER
-from .endpoints import DEVICE, SERVICE
+from ..const import DOMAIN, LOGGER
+from ..core.endpoints import DEVICE, SERVICE
+from ..core.profiles import PROFILE_ENDPOINT
 from .issues import async_delete_issues_except
-from .profiles import PROFILE_ENDPOINT
 
 OFFER_PREFIX = "new_satellite_"
 WYOMING = "wyoming"
-#: Endpoint services announced since start-up, by the (host, port) of their satellite.
+#: Endpoint services announced since start-up, by the (host, port) of their satellite. Kept
+#: apart from `AnimaData`: a zeroconf flow may come before the integration is set up.
 ENDPOINT_SERVICES: HassKey[dict[tuple[str, int], str]] = HassKey(f"{DOMAIN}_endpoint_services")
 
 

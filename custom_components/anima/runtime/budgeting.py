@@ -1,11 +1,10 @@
 """Budgets inside Home Assistant: evaluated after every record, shown as repair issues.
 
-The house budget comes from the hub's options, endpoints' from their profiles (when endpoints
-exist). After every ledger record, and when a new day or month starts, the budgets are
-evaluated; a budget that trips to warning or exceeded raises a repair issue saying which, how
-much was spent and when it resets, and the issue goes away when the level is back to normal
-(a new period, a lift, a higher limit). Lifts (the `anima.lift_budget` action) are kept in
-storage so a restart does not end them.
+The house budget comes from the hub's options, endpoints' from their subentries. After every
+ledger record, and when a new day or month starts, the budgets are evaluated; a budget that trips
+to warning or exceeded raises a repair issue saying which, how much was spent and when it resets,
+and the issue goes away when the level is back to normal (a new period, a lift, a higher limit).
+Lifts (the `anima.lift_budget` action) are kept in storage so a restart does not end them.
 """
 
 from __future__ import annotations
@@ -21,22 +20,25 @@ from homeassistant.helpers.dispatcher import async_dispatcher_connect, async_dis
 from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
-from homeassistant.util.hass_dict import HassKey
 
-from .budgets import HOUSE, Budget, BudgetConfig, Budgets, BudgetStatus, Degradation, Level
-from .const import DOMAIN
-from .hub import connection_is_local, endpoint_registry
-from .ledger import Ledger, to_decimal
-from .metering import METER, SIGNAL_RECORDED
-from .profiles import Link
-from .providers.connection import PRESET
+from ..const import DOMAIN, HOUSE_DAILY, HOUSE_MONTHLY, SIGNAL_RECORDED, WARNING_PERCENT
+from ..core.budgets import (
+    HOUSE,
+    Budget,
+    BudgetConfig,
+    Budgets,
+    BudgetStatus,
+    Degradation,
+    Level,
+    order_for_budget,
+)
+from ..core.ledger import to_decimal
+from ..core.profiles import Link
+from .connections import connection_is_local, connection_preset
+from .hub import endpoint_registry
+from .metering import Meter
 
-KEEPER: HassKey[BudgetKeeper] = HassKey(f"{DOMAIN}_budgets")
 LIFTS_KEY = f"{DOMAIN}.budget_lifts"
-# Keys of the hub's options.
-HOUSE_DAILY = "house_daily"
-HOUSE_MONTHLY = "house_monthly"
-WARNING_PERCENT = "warning_percent"
 _ISSUE_PREFIX = "budget_"
 
 
@@ -65,10 +67,11 @@ def budget_config(
 class BudgetKeeper:
     """The integration's budgets: configuration, lifts, current status, repair issues."""
 
-    def __init__(self, hass: HomeAssistant, ledger: Ledger) -> None:
-        """Start without budgets; `configure` sets them."""
+    def __init__(self, hass: HomeAssistant, meter: Meter) -> None:
+        """Start without budgets; `configure_from` sets them."""
         self.hass = hass
-        self.ledger = ledger
+        self.meter = meter
+        self.ledger = meter.ledger
         self.budgets = Budgets()
         self._store: Store[dict[str, float]] = Store(hass, 1, LIFTS_KEY)
         self._levels: dict[str | None, Level] = {}
@@ -92,7 +95,7 @@ class BudgetKeeper:
     def configure_from(self, entry: ConfigEntry) -> None:
         """Use the limits of the hub's options and its endpoints, and re-evaluate."""
         endpoints = endpoint_registry(entry)
-        meter = self.hass.data[METER]
+        meter = self.meter
         meter.show_in(entry.options)
         self._names = {endpoint.device_id: endpoint.name for endpoint in endpoints}
         rate = meter.rate
@@ -108,6 +111,22 @@ class BudgetKeeper:
         """Return the verdict for an endpoint (its own budget and the house's) or the house."""
         return self.budgets.evaluate(self.ledger, endpoint=endpoint)
 
+    def within_budget(self, links: Sequence[Link], degradation: Degradation) -> tuple[Link, ...]:
+        """Return a chain as the budget asks: cheapest first at a warning, local only beyond."""
+        prices = self.ledger.prices
+
+        def rate(link: Link) -> Decimal | None:
+            preset = connection_preset(self.hass, link.connection)
+            price = prices.lookup(link.connection, preset, link.model, link.voice)
+            return None if price is None else price.output_per_1m + price.input_per_1m
+
+        return order_for_budget(
+            links,
+            degradation,
+            is_local=lambda link: connection_is_local(self.hass, link.connection),
+            rate=rate,
+        )
+
     async def async_lift(self, endpoint: str | None = HOUSE) -> float:
         """Suspend an endpoint's (or the house's) budgets until local midnight; return when."""
         until = self.budgets.lift(self.ledger, endpoint, now=self.ledger.now())
@@ -118,7 +137,7 @@ class BudgetKeeper:
     @callback
     def _changed(self, *_: Any) -> None:
         """Re-evaluate every budget and raise or clear its repair issue."""
-        meter = self.hass.data[METER]
+        meter = self.meter
         for target, status in self.budgets.evaluate_all(self.ledger).items():
             if self._levels.get(target) is status.level:
                 continue
@@ -150,33 +169,8 @@ class BudgetKeeper:
             )
 
 
-async def async_setup_budgets(hass: HomeAssistant) -> BudgetKeeper:
-    """Make the integration's budget keeper over its ledger."""
-    keeper = hass.data[KEEPER] = BudgetKeeper(hass, hass.data[METER].ledger)
+async def async_setup_budgets(hass: HomeAssistant, meter: Meter) -> BudgetKeeper:
+    """Make the integration's budget keeper over the meter's ledger, with its lifts."""
+    keeper = BudgetKeeper(hass, meter)
     await keeper.async_load()
     return keeper
-
-
-def links_within_budget(
-    hass: HomeAssistant, links: Sequence[Link], degradation: Degradation
-) -> tuple[Link, ...]:
-    """Reorder (and at the limit, filter) a chain as the budget asks.
-
-    Warning: the cheapest link goes first (by its output token price; local and unknown-priced
-    links keep their place after priced ones). Exceeded: only local links remain.
-    """
-    if degradation.local_only:
-        links = [link for link in links if connection_is_local(hass, link.connection)]
-    if not degradation.prefer_cheapest:
-        return tuple(links)
-    prices = hass.data[METER].ledger.prices
-
-    def rate(link: Link) -> Decimal:
-        if connection_is_local(hass, link.connection):
-            return Decimal(0)
-        entry = hass.config_entries.async_get_entry(link.connection)
-        preset = str(entry.data.get(PRESET, "")) if entry else ""
-        price = prices.lookup(link.connection, preset, link.model, link.voice)
-        return Decimal("Infinity") if price is None else price.output_per_1m + price.input_per_1m
-
-    return tuple(sorted(links, key=rate))  # stable: equal rates keep the user's order

@@ -9,14 +9,15 @@ to the cost ledger, and shows `Router.snapshot()` in diagnostic entities.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 import logging
 import time
 from typing import Any
 
-from .providers.base import (
+from ..providers.base import (
     ChatDelta,
     ProviderAuthError,
     ProviderError,
@@ -193,27 +194,32 @@ class Router:
 
     # --- calls ----------------------------------------------------------------------------
 
-    async def call[P, T](self, chain: Chain[P], run: Callable[[Route[P]], Awaitable[T]]) -> T:
-        """Return the result of `run` on the first route that succeeds (one-shot calls)."""
+    async def call[P, T](
+        self,
+        chain: Chain[P],
+        run: Callable[[Route[P]], Awaitable[T]],
+        *,
+        report: Callable[[Attempt], None] | None = None,
+    ) -> T:
+        """Return the result of `run` on the first route that succeeds (one-shot calls).
+
+        `report` hears each attempt of this call (after `on_attempt`, which hears them all).
+        """
         failed: list[tuple[str, ProviderError]] = []
         skipped: list[tuple[str, HealthState]] = []
-        for route in chain.routes:
-            health = self._admit(route.provider_id, skipped)
-            if health is None:
-                continue
-            probe, started = health.open_until is not None, self._clock()
+        for route, settle in self._attempts(chain, skipped, report):
             try:
                 async with asyncio.timeout(chain.total_timeout):
                     result = await run(route)
             except (ProviderError, TimeoutError) as err:
                 error = _provider_error(err, f"no answer within {chain.total_timeout} s")
-                self._settle(route, health, probe, started, error)
+                settle(error)
                 failed.append((route.provider_id, error))
                 continue
             except BaseException:
-                self._settle(route, health, probe, started, None, cancelled=True)
+                settle(None, cancelled=True)
                 raise
-            self._settle(route, health, probe, started, None)
+            settle(None)
             return result
         raise AllProvidersFailedError(failed, skipped)
 
@@ -223,20 +229,18 @@ class Router:
         open_stream: Callable[[Route[P]], AsyncIterator[ChatDelta]],
         *,
         apology: str | None = None,
+        report: Callable[[Attempt], None] | None = None,
     ) -> AsyncIterator[ChatDelta]:
         """Yield the chat deltas of the first route that streams.
 
         A route that fails before any text (or tool call) was yielded is replaced by the next
         one unseen. Once text was yielded the stream cannot switch: it ends with one apology
-        delta whose finish_reason is FINISH_INTERRUPTED, never with an exception.
+        delta whose finish_reason is FINISH_INTERRUPTED, never with an exception. `report`
+        hears each attempt of this stream.
         """
         failed: list[tuple[str, ProviderError]] = []
         skipped: list[tuple[str, HealthState]] = []
-        for route in chain.routes:
-            health = self._admit(route.provider_id, skipped)
-            if health is None:
-                continue
-            probe, started = health.open_until is not None, self._clock()
+        for route, settle in self._attempts(chain, skipped, report):
             deadline, total_at = _deadlines(chain)
             iterator: AsyncIterator[ChatDelta] | None = None
             received = spoken = False
@@ -267,16 +271,16 @@ class Router:
                     err, "stream exceeded the total time-out" if received else "no first token"
                 )
                 await _close(iterator)
-                self._settle(route, health, probe, started, error, usage)
+                settle(error, usage)
                 if not spoken:
                     failed.append((route.provider_id, error))
                     continue
             except BaseException:
                 await _close(iterator)
-                self._settle(route, health, probe, started, None, cancelled=True)
+                settle(None, cancelled=True)
                 raise
             else:
-                self._settle(route, health, probe, started, None, usage)
+                settle(None, usage)
                 while held:
                     yield held.pop(0)
                 return
@@ -302,6 +306,22 @@ class Router:
         skipped.append((provider_id, state))
         return None
 
+    def _attempts[P](
+        self,
+        chain: Chain[P],
+        skipped: list[tuple[str, HealthState]],
+        report: Callable[[Attempt], None] | None,
+    ) -> Iterator[tuple[Route[P], Callable[..., None]]]:
+        """Yield each route of `chain` that may be called now, with how to settle its attempt.
+
+        The settle callable takes the error (None: it answered), the usage, and `cancelled`.
+        """
+        for route in chain.routes:
+            health = self._admit(route.provider_id, skipped)
+            if health is not None:
+                probe, started = health.open_until is not None, self._clock()
+                yield route, partial(self._settle, route, health, probe, started, report=report)
+
     def _settle(
         self,
         route: Route[Any],
@@ -312,6 +332,7 @@ class Router:
         usage: Usage | None = None,
         *,
         cancelled: bool = False,
+        report: Callable[[Attempt], None] | None = None,
     ) -> None:
         """Update the provider's health after an attempt and report the attempt."""
         now = self._clock()
@@ -345,9 +366,11 @@ class Router:
                 # A failed probe re-opens too: the count stays at the threshold until a success.
                 if health.consecutive_failures >= self.failure_threshold:
                     health.open_until = now + self.open_seconds
-        if self._on_attempt is not None:
-            error_name = None if error is None else type(error).__name__
-            self._on_attempt(Attempt(pid, route.model, outcome, now - started, error_name, usage))
+        error_name = None if error is None else type(error).__name__
+        attempt = Attempt(pid, route.model, outcome, now - started, error_name, usage)
+        for listener in (self._on_attempt, report):
+            if listener is not None:
+                listener(attempt)
         if outcome is Outcome.AUTH_FAILED and self._on_auth_failure is not None:
             self._on_auth_failure(pid)
 

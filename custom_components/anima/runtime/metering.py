@@ -1,21 +1,17 @@
 """The ledger inside Home Assistant: every router attempt becomes one priced usage record.
 
-Entities open a `metered(...)` scope around their provider calls, saying what kind of call it is
-and for which profile and endpoint; the router's `on_attempt` hook reads the scope and records
-the attempt. Calls made through `Router.call` (speech-to-text, text-to-speech) learn their usage
-only after the call (seconds heard, characters spoken), so their successful attempt is held in
-the scope until the entity `settle`s it with that usage; failures are recorded at once.
+Each provider call (see calls.py) gets a `CallRecorder` saying what kind of call it is and for
+which profile and endpoint; the router reports the call's attempts to it. Calls whose usage is
+known only after the call (seconds heard, characters spoken) hold their successful attempt until
+`settle` brings that usage; failures are recorded at once.
 
 The ledger saves through Home Assistant's `helpers.storage` at most 10 s after a record (so a
-power cut loses at most the last 10 s of records) and on shutdown; see `ledger.py`.
+power cut loses at most the last 10 s of records) and on shutdown; see `core/ledger/ledger.py`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
+from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
 
@@ -23,10 +19,18 @@ from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store as HAStore
-from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, LOGGER
-from .ledger import (
+from ..const import (
+    CURRENCY,
+    DOMAIN,
+    KIND,
+    KIND_WYOMING,
+    PRESET,
+    PRICE_OPTIONS,
+    RATE,
+    SIGNAL_RECORDED,
+)
+from ..core.ledger import (
     ANY_MODEL,
     PRESET_WYOMING,
     Kind,
@@ -36,69 +40,66 @@ from .ledger import (
     UsageRecord,
     default_tables,
 )
-from .providers.base import Usage
-from .providers.connection import KIND, KIND_WYOMING, PRESET
-from .routing import Attempt, Outcome
+from ..core.routing import Attempt, Outcome
+from ..providers.base import Usage
 
-METER: HassKey[Meter] = HassKey(f"{DOMAIN}_meter")
-#: Dispatcher signal sent with each new record: the usage sensors refresh on it.
-SIGNAL_RECORDED = f"{DOMAIN}_recorded"
 STORAGE_KEY = f"{DOMAIN}.ledger"
 ARCHIVE_KEY = f"{DOMAIN}.ledger_archive"
-STORAGE_VERSION = 1
-# Keys of the hub's options: the currency costs are shown in, and 1 USD in it.
-CURRENCY = "currency"
-RATE = "usd_rate"
-#: A connection's options that override its default prices (for every model it serves).
-PRICE_OPTIONS = (
-    "input_per_1m",
-    "output_per_1m",
-    "per_image",
-    "audio_per_minute",
-    "characters_per_1m",
-)
-
-
-@dataclass(slots=True)
-class CallScope:
-    """What the provider calls made inside one `metered` block are for."""
-
-    kind: Kind
-    profile: str | None = None
-    endpoint: str | None = None
-    #: Hold a successful attempt until `Meter.settle` brings its usage.
-    defer: bool = False
-    failed_before: bool = False
-    pending: Attempt | None = None
-
-
-_SCOPE: ContextVar[CallScope | None] = ContextVar(f"{DOMAIN}_call_scope", default=None)
-
-
-@contextmanager
-def metered(
-    kind: Kind, *, profile: str | None = None, endpoint: str | None = None, defer: bool = False
-) -> Iterator[CallScope]:
-    """Attribute the provider calls made inside the block to `kind`, profile and endpoint."""
-    scope = CallScope(kind, profile, endpoint, defer)
-    token = _SCOPE.set(scope)
-    try:
-        yield scope
-    finally:
-        _SCOPE.reset(token)
+_HA_STORE_VERSION = 1  # the storage helper's own version, apart from the ledger's data version
 
 
 class _StoreShim:
-    """`ledger.Store` over Home Assistant's storage helper."""
+    """`core.ledger.Store` over Home Assistant's storage helper."""
 
     def __init__(self, hass: HomeAssistant, key: str) -> None:
-        self._store: HAStore[dict[str, Any]] = HAStore(hass, STORAGE_VERSION, key)
+        self._store: HAStore[dict[str, Any]] = HAStore(hass, _HA_STORE_VERSION, key)
 
     async def load(self) -> dict[str, Any] | None:
         return await self._store.async_load()
 
     async def save(self, data: dict[str, Any]) -> None:
         await self._store.async_save(data)
+
+
+class CallRecorder:
+    """Records the attempts of one provider call, for its kind, profile and endpoint."""
+
+    def __init__(
+        self,
+        meter: Meter,
+        kind: Kind,
+        *,
+        profile: str | None = None,
+        endpoint: str | None = None,
+        defer: bool = False,
+    ) -> None:
+        """`defer`: hold a successful attempt until `settle` brings its usage."""
+        self._meter = meter
+        self.kind, self.profile, self.endpoint, self.defer = kind, profile, endpoint, defer
+        self._failed_before = False
+        self._pending: Attempt | None = None
+
+    @callback
+    def on_attempt(self, attempt: Attempt) -> None:
+        """Record an attempt (a success of a deferred call waits for `settle`)."""
+        if attempt.outcome is Outcome.OK and self.defer:
+            self._pending = attempt
+            return
+        self._meter.record(self, attempt, attempt.usage)
+        if attempt.outcome is not Outcome.OK:
+            self._failed_before = True
+
+    @callback
+    def settle(self, usage: Usage, *, voice: str | None = None, characters_saved: int = 0) -> None:
+        """Record the held successful attempt with what it used (and what shaping saved)."""
+        if (attempt := self._pending) is not None:
+            self._pending = None
+            self._meter.record(self, attempt, usage, voice, characters_saved)
+
+    @property
+    def fell_back(self) -> bool:
+        """Whether an attempt of this call failed before (a success is then a fallback)."""
+        return self._failed_before
 
 
 class Meter:
@@ -112,6 +113,17 @@ class Meter:
         #: ledger itself stays in its prices' currency, so changing this never rewrites history.
         self.currency = ledger.currency
         self.rate = Decimal(1)
+
+    def recorder(
+        self,
+        kind: Kind,
+        *,
+        profile: str | None = None,
+        endpoint: str | None = None,
+        defer: bool = False,
+    ) -> CallRecorder:
+        """Return a recorder for one call of `kind` for a profile and endpoint."""
+        return CallRecorder(self, kind, profile=profile, endpoint=endpoint, defer=defer)
 
     @callback
     def show_in(self, options: Mapping[str, Any]) -> None:
@@ -128,52 +140,26 @@ class Meter:
         return amount * self.rate
 
     @callback
-    def on_attempt(self, attempt: Attempt) -> None:
-        """Record an attempt of the current scope (attempts outside any scope are not calls)."""
-        scope = _SCOPE.get()
-        if scope is None:
-            LOGGER.debug("Attempt on %s outside a metered call", attempt.provider_id)
-            return
-        if attempt.outcome is Outcome.OK and scope.defer:
-            scope.pending = attempt
-            return
-        self._record(scope, attempt, attempt.usage)
-        if attempt.outcome is not Outcome.OK:
-            scope.failed_before = True
-
-    @callback
-    def settle(
+    def record(
         self,
-        scope: CallScope,
-        usage: Usage,
-        *,
-        voice: str | None = None,
-        characters_saved: int = 0,
-    ) -> None:
-        """Record the held successful attempt of `scope` with what it used (and shaping saved)."""
-        if (attempt := scope.pending) is not None:
-            scope.pending = None
-            self._record(scope, attempt, usage, voice, characters_saved)
-
-    def _record(
-        self,
-        scope: CallScope,
+        call: CallRecorder,
         attempt: Attempt,
         usage: Usage | None,
         voice: str | None = None,
         characters_saved: int = 0,
     ) -> None:
+        """Price and keep one attempt of `call`; usage sensors and budgets refresh."""
         record = self.ledger.record(
             UsageRecord.from_attempt(
                 attempt,
                 preset=self._preset(attempt.provider_id),
-                kind=scope.kind,
-                endpoint=scope.endpoint,
-                profile=scope.profile,
+                kind=call.kind,
+                endpoint=call.endpoint,
+                profile=call.profile,
                 voice=voice,
                 usage=usage,
                 characters_saved=characters_saved,
-                fallback=scope.failed_before,
+                fallback=call.fell_back,
             )
         )
         async_dispatcher_send(self.hass, SIGNAL_RECORDED, record)
@@ -210,5 +196,4 @@ async def async_setup_meter(hass: HomeAssistant) -> Meter:
         await ledger.close()
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, close)
-    meter = hass.data[METER] = Meter(hass, ledger)
-    return meter
+    return Meter(hass, ledger)

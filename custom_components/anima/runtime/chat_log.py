@@ -1,14 +1,13 @@
-"""One agent turn: Home Assistant's chat log through the router to a chat model and back.
+"""Home Assistant's chat log in the providers' terms, and the providers' deltas back.
 
-Shared by the conversation and AI task entities. The chat log is turned into provider-neutral
-messages, streamed through the profile's chain (a provider failing before it says anything is
-replaced by the next), and the deltas go back into the chat log, which runs the tool calls;
-rounds repeat while tool results wait for an answer.
+Pure translation between `conversation` content and `providers.base` messages: messages (image
+attachments read from disk and prepared), tool specs, the JSON schema of an AI task's structure,
+and streamed deltas as chat log deltas.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable, Mapping
+from collections.abc import AsyncIterator, Iterable
 import json
 from typing import Any
 
@@ -18,98 +17,24 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
 import probatio
 
-from .const import DOMAIN
-from .hub import async_get_router, resolve_chain
-from .profiles import (
-    DEFAULT_MAX_TOKENS,
-    DEFAULT_TEMPERATURE,
-    MAX_TOKENS,
-    MAX_TOOL_ROUNDS,
-    TEMPERATURE,
-    Link,
-)
-from .providers.base import (
-    Capability,
-    ChatDelta,
-    ChatMessage,
-    ChatRequest,
-    ImagePart,
-    ToolCall,
-    ToolSpec,
-)
-from .providers.presets import accepts_images
-from .routing import Route
-from .timing import Stopwatch
-from .vision import FrameError, prepare_frame
+from ..const import DOMAIN
+from ..core.timing import Stopwatch
+from ..core.vision import FrameError, prepare_frame
+from ..providers.base import ChatDelta, ChatMessage, ImagePart, ToolCall, ToolSpec
 
 type Delta = conversation.AssistantContentDeltaDict
 
 
-async def async_run_chat(
-    hass: HomeAssistant,
-    agent_id: str,
-    links: Iterable[Link],
-    profile: Mapping[str, Any],
-    chat_log: conversation.ChatLog,
-    *,
-    json_schema: dict[str, Any] | None = None,
-    images: tuple[ImagePart, ...] = (),
-    stopwatch: Stopwatch | None = None,
-) -> None:
-    """Answer the chat log, running tool calls, until the model has the last word.
+async def to_deltas(stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch) -> AsyncIterator[Delta]:
+    """Turn provider deltas into chat log deltas (one assistant message per model round).
 
-    `images` go with the turn's question (a camera frame taken for it). Raises ProviderError
-    subclasses when no provider of the chain answers.
+    The first text marks the stage's delivery: what a listener waits for.
     """
-    router = async_get_router(hass)
-    chain = resolve_chain(hass, tuple(links), Capability.CHAT)
-    tools = _tools(chat_log.llm_api)
-    messages = await _messages(hass, chat_log.content)
-    if images and messages and messages[-1].role == "user":
-        last = messages[-1]
-        messages[-1] = ChatMessage("user", last.content, (*last.images, *images))
-    temperature = float(profile.get(TEMPERATURE, DEFAULT_TEMPERATURE))
-    max_tokens = int(profile.get(MAX_TOKENS, DEFAULT_MAX_TOKENS))
-
-    def open_stream(route: Route[Any]) -> AsyncIterator[ChatDelta]:
-        model = route.model or ""
-        images_ok = accepts_images(model)
-        request = ChatRequest(
-            model=model,
-            messages=tuple(m if images_ok else _without_images(m) for m in messages),
-            tools=tools,
-            temperature=temperature,
-            max_tokens=max_tokens,
-            json_schema=json_schema,
-        )
-        stream: AsyncIterator[ChatDelta] = route.provider.stream_chat(request)
-        if stopwatch is None:
-            return stream
-        stopwatch.ask()
-        return _timed(stream, stopwatch)
-
-    for _round in range(MAX_TOOL_ROUNDS):
-        added = [
-            content
-            async for content in chat_log.async_add_delta_content_stream(
-                agent_id, _deltas(router.stream(chain, open_stream), stopwatch)
-            )
-        ]
-        messages += await _messages(hass, added)
-        if not chat_log.unresponded_tool_results:
-            return
-
-
-async def _deltas(
-    stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch | None
-) -> AsyncIterator[Delta]:
-    """Turn provider deltas into chat log deltas (one assistant message per model round)."""
     yield {"role": "assistant"}
     async for delta in stream:
         if delta.text:
             yield {"content": delta.text}
-            if stopwatch is not None:
-                stopwatch.deliver()
+            stopwatch.deliver()
         if delta.tool_calls:
             yield {
                 "tool_calls": [
@@ -119,16 +44,7 @@ async def _deltas(
             }
 
 
-async def _timed(
-    stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch
-) -> AsyncIterator[ChatDelta]:
-    """Mark when the provider's first delta arrives."""
-    async for delta in stream:
-        stopwatch.answer()
-        yield delta
-
-
-def _tools(api: llm.APIInstance | None) -> tuple[ToolSpec, ...]:
+def tool_specs(api: llm.APIInstance | None) -> tuple[ToolSpec, ...]:
     """Describe the chat log's tools as JSON schemas."""
     if api is None:
         return ()
@@ -154,7 +70,7 @@ def structure_schema(structure: probatio.Schema, api: llm.APIInstance | None) ->
     return schema
 
 
-async def _messages(
+async def to_messages(
     hass: HomeAssistant, contents: Iterable[conversation.Content]
 ) -> list[ChatMessage]:
     """Turn chat log content into messages; image attachments are read from disk."""
@@ -164,7 +80,7 @@ async def _messages(
             case conversation.SystemContent():
                 messages.append(ChatMessage("system", content.content))
             case conversation.UserContent():
-                images = await _images(hass, content.attachments or ())
+                images = await read_images(hass, content.attachments or ())
                 messages.append(ChatMessage("user", content.content, images=images))
             case conversation.AssistantContent():
                 calls = tuple(
@@ -181,7 +97,7 @@ async def _messages(
     return messages
 
 
-async def _images(
+async def read_images(
     hass: HomeAssistant, attachments: Iterable[conversation.Attachment]
 ) -> tuple[ImagePart, ...]:
     """Read image attachments; anything else is refused with a clear error."""
@@ -212,7 +128,7 @@ async def _images(
     return await hass.async_add_executor_job(read) if attachments else ()
 
 
-def _without_images(message: ChatMessage) -> ChatMessage:
+def without_images(message: ChatMessage) -> ChatMessage:
     """Drop the images of a message for a model that reads text only."""
     if not message.images:
         return message

@@ -1,53 +1,37 @@
-"""Looking through cameras: which camera a turn may use, frames from it, and a vision answer.
+"""Looking through cameras: which camera a turn may use, and a vision model's answer about it.
 
-Used by the `anima__look` and `anima__watch` tools, the `anima.describe` and `anima.ask`
-actions, and eager vision in conversation turns. Every failure a user could meet (no camera, a
-camera that is not allowed, one that does not answer, a frame that is not an image, no
-vision-capable model) is a `LookError` with a translated message the agent can say out loud.
+Used by the `anima__look` and `anima__watch` tools, the `anima.describe` and `anima.ask` actions,
+and eager vision in agent turns. Every failure a user could meet (no camera, a camera that is not
+allowed, no vision-capable model, no model answering) is a `LookError` the agent can say.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-import time
 from typing import Any
 
-from homeassistant.components import camera
 from homeassistant.components.homeassistant.exposed_entities import async_should_expose
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
-from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers.event import async_track_state_change_event
-from homeassistant.util.hass_dict import HassKey
 
-from .const import DOMAIN, LOGGER
-from .endpoints import Endpoint, EndpointRegistry, VisionMode
-from .hub import async_get_router, endpoint_registry, hub_entry, resolve_chain
-from .ledger import Kind
-from .metering import metered
-from .profiles import PROFILE_AGENT, Link, chain_of
-from .providers.base import Capability, ChatMessage, ChatRequest, ImagePart, ProviderError
-from .providers.presets import accepts_images
-from .routing import Route
-from .vision import ChangeFilter, FrameError, PreparedFrame, limits_for, prepare_frame
+from ..core.endpoints import Endpoint, EndpointRegistry, VisionMode
+from ..core.ledger import Kind
+from ..core.profiles import PROFILE_AGENT, Link, chain_of
+from ..core.routing import Route
+from ..core.vision import PreparedFrame, limits_for
+from ..providers.base import ChatMessage, ChatRequest, ImagePart, ProviderError
+from ..providers.presets import accepts_images
+from .calls import CallSpec
+from .data import AnimaData
+from .frames import LookError
+from .hub import LISTENING, endpoint_registry, hub_entry
 
-CAMERA_TIMEOUT = 5  # seconds a camera may take for one frame
-#: How long a frame taken when a satellite started listening stays fresh for its turn.
-FRESH_SECONDS = 15.0
-MAX_WATCH_FRAMES = 8
-
-
-class LookError(HomeAssistantError):
-    """Looking failed in a way the user should hear about."""
-
-    def __init__(self, key: str, **placeholders: str) -> None:
-        super().__init__(
-            translation_domain=DOMAIN,
-            translation_key=key,
-            translation_placeholders=placeholders,
-        )
+DEFAULT_INSTRUCTIONS = (
+    "You look through a home camera for the user. Answer the question about the image(s) "
+    "in one or two short spoken sentences; say so if you cannot tell."
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,38 +89,6 @@ def _cameras_named(
     ]
 
 
-async def async_frame(hass: HomeAssistant, camera_entity: str, model: str) -> PreparedFrame:
-    """Take one frame from a camera, prepared for `model`; raises LookError."""
-    try:
-        image = await camera.async_get_image(hass, camera_entity, timeout=CAMERA_TIMEOUT)
-    except HomeAssistantError as err:
-        LOGGER.debug("Camera %s gave no image: %s", camera_entity, err)
-        raise LookError("camera_unavailable", name=camera_entity) from err
-    try:
-        return await hass.async_add_executor_job(prepare_frame, image.content, limits_for(model))
-    except FrameError as err:
-        raise LookError(f"frame_{err.code}", name=camera_entity) from err
-
-
-async def async_frames(
-    hass: HomeAssistant, camera_entity: str, model: str, seconds: float, rate: float
-) -> list[PreparedFrame]:
-    """Take frames for `seconds` at `rate` per second; keep those that changed (at most 8)."""
-    changes = ChangeFilter()
-    kept: list[PreparedFrame] = []
-    count = max(1, round(seconds * rate))
-    start = time.monotonic()
-    for index in range(count):
-        frame = await async_frame(hass, camera_entity, model)
-        if changes.keep(frame):
-            kept.append(frame)
-            if len(kept) == MAX_WATCH_FRAMES:
-                break
-        if index + 1 < count:
-            await asyncio.sleep(max(0.0, start + (index + 1) / rate - time.monotonic()))
-    return kept
-
-
 def vision_links(hass: HomeAssistant, asking_device: str | None) -> tuple[Link, ...]:
     """Return the vision-capable links of the asking endpoint's agent, else of any agent.
 
@@ -164,22 +116,22 @@ async def async_ask_about(
     frames: Sequence[PreparedFrame],
     *,
     endpoint: str | None = None,
-    instructions: str = "",
+    instructions: str = DEFAULT_INSTRUCTIONS,
 ) -> str:
-    """Send the question with the frames to the first vision model that answers; its text."""
-    chain = resolve_chain(hass, links, Capability.CHAT)
+    """Send the question with the frames to the first model that answers; return its text.
+
+    A vision call of `endpoint` (within its budget); without frames, a plain chat call.
+    """
     images = tuple(ImagePart(frame.jpeg, "image/jpeg") for frame in frames)
-    system = instructions or (
-        "You look through a home camera for the user. Answer the question about the image(s) "
-        "in one or two short spoken sentences; say so if you cannot tell."
-    )
+    kind = Kind.VISION if images else Kind.CHAT
+    call = AnimaData.of(hass).calls.begin(CallSpec(kind, tuple(links), endpoint=endpoint))
 
     def ask(route: Route[Any]) -> Any:
         detail = limits_for(route.model or "").detail
         request = ChatRequest(
             model=route.model or "",
             messages=(
-                ChatMessage("system", system),
+                ChatMessage("system", instructions),
                 ChatMessage(
                     "user",
                     question,
@@ -189,46 +141,11 @@ async def async_ask_about(
         )
         return route.provider.stream_chat(request)
 
-    text: list[str] = []
     try:
-        with metered(Kind.VISION, endpoint=endpoint):
-            async for delta in async_get_router(hass).stream(chain, ask):
-                text.append(delta.text)
+        text = [delta.text async for delta in call.stream(ask)]
     except ProviderError as err:
         raise LookError("vision_failed") from err
     return "".join(text).strip()
-
-
-class FrameCache:
-    """Frames taken when an endpoint's satellite starts listening, ready for its turn."""
-
-    def __init__(self) -> None:
-        """Start empty."""
-        self._frames: dict[str, tuple[float, asyncio.Task[PreparedFrame]]] = {}
-
-    @callback
-    def prefetch(self, hass: HomeAssistant, endpoint: Endpoint, model: str) -> None:
-        """Start taking a frame of the endpoint's camera (in parallel with speech-to-text)."""
-        if endpoint.camera is None:
-            return
-        task = hass.async_create_background_task(
-            async_frame(hass, endpoint.camera, model), f"{DOMAIN} prefetch {endpoint.camera}"
-        )
-        self._frames[endpoint.device_id] = (time.monotonic(), task)
-
-    async def take(self, hass: HomeAssistant, endpoint: Endpoint, model: str) -> PreparedFrame:
-        """Return the prefetched frame if fresh, else take one now."""
-        found = self._frames.pop(endpoint.device_id, None)
-        if found is not None and time.monotonic() - found[0] < FRESH_SECONDS:
-            try:
-                return await found[1]
-            except LookError:
-                pass  # try once more, now
-        assert endpoint.camera is not None
-        return await async_frame(hass, endpoint.camera, model)
-
-
-FRAMES: HassKey[FrameCache] = HassKey(f"{DOMAIN}_frames")
 
 
 @callback
@@ -238,7 +155,7 @@ def async_prefetch_on_listening(hass: HomeAssistant, hub: ConfigEntry) -> None:
     The frame is then ready when the transcript arrives, instead of costing a camera round
     trip after it.
     """
-    cache = hass.data.setdefault(FRAMES, FrameCache())
+    cache = AnimaData.of(hass).frames
     eager = {
         endpoint.satellite: endpoint
         for endpoint in endpoint_registry(hub)
@@ -252,7 +169,7 @@ def async_prefetch_on_listening(hass: HomeAssistant, hub: ConfigEntry) -> None:
     @callback
     def listening(event: Event[EventStateChangedData]) -> None:
         new = event.data["new_state"]
-        if new is None or new.state != "listening":
+        if new is None or new.state != LISTENING:
             return
         endpoint = eager[event.data["entity_id"]]
         try:

@@ -20,10 +20,11 @@ from typing import Final
 
 from sentence_stream import SentenceBoundaryDetector
 
-from ..providers.audio import convert, wav_stream_header
-from ..providers.base import AudioChunk, AudioFormat, ProviderError
+from ...providers.audio import convert, wav_stream_header
+from ...providers.base import AudioChunk, AudioFormat, ProviderError
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
-from .shaping import ShapeOptions, shape, split_sentences
+from .sentences import split_sentences
+from .shaping import ShapeOptions, shape
 
 _LOGGER = logging.getLogger(__name__)
 EARCON_FORMAT = AudioFormat(rate=SAMPLE_RATE)

@@ -11,8 +11,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Final
 
-from .providers.base import Capability
-from .providers.connection import ProviderConnection, models_for
+from ..providers.base import Capability
+from ..providers.connection import ProviderConnection, models_for
 from .speech.tiers import Tier, VoicePolicy
 
 # Subentry types of the hub entry.

@@ -7,8 +7,8 @@ from collections.abc import Collection
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
-from .const import DOMAIN
-from .profiles import all_links, profiles_using
+from ..const import DOMAIN
+from ..core.profiles import all_links, profiles_using
 
 _PREFIX = "missing_connection_"
 

@@ -1,0 +1,218 @@
+"""Speaking one message: the tier its class gets now, and each sentence through the pipeline.
+
+Each message has a class (the `message_class` option; else what the agent noted for it; else an
+answer). The voice's policy (or its endpoint's own) maps the class to a tier (earcon, formant,
+compact, expressive), the budget may step it down or keep it local, and the tier's chain speaks:
+the profile's main chain is the expressive tier, `compact_chain` and `formant_chain` the cheaper
+ones, and the earcon needs no provider. See core/speech/tiers.py.
+
+Streamed input (an agent still writing) is cut into sentences and each is spoken as soon as it
+is complete. A provider that fails before a sentence's first audio is replaced by the next in
+the chain for that sentence; one that fails mid-sentence cuts the sentence short and the stream
+carries on with the next sentence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+from homeassistant.components import tts
+from homeassistant.core import HomeAssistant
+from homeassistant.exceptions import HomeAssistantError
+
+from ..const import DOMAIN
+from ..core.budgets import Degradation
+from ..core.ledger import Kind
+from ..core.profiles import TERSE_SENTENCES, TIER_CHAINS, Link, chain_of, policy_of
+from ..core.routing import Route
+from ..core.speech.shaping import options_for_tier
+from ..core.speech.stream import Sentence, SentenceSynthesizer, earcon_chunk, speak_pcm
+from ..core.speech.tiers import (
+    ALWAYS_LOCAL,
+    MessageClass,
+    PolicyError,
+    Tier,
+    choose_tier,
+    earcon_for,
+    parse_message_class,
+)
+from ..core.turn_notes import Note
+from ..providers.base import AudioChunk, Capability, ProviderResponseError, Usage
+from .calls import CallSpec, ProviderCall
+from .connections import can, connection_is_local, connection_voices
+from .data import AnimaData
+from .hub import async_endpoint_of
+
+#: TTS option: the class of the message (confirmation, notification, alert, answer, conversation).
+MESSAGE_CLASS: Final = "message_class"
+
+
+@dataclass(frozen=True, slots=True)
+class SpeechPlan:
+    """How a message is spoken now: its tier, the tier's links, and the budget's verdict."""
+
+    tier: Tier
+    links: tuple[Link, ...]
+    degradation: Degradation
+
+
+def plan_speech(
+    hass: HomeAssistant,
+    profile: Mapping[str, Any],
+    message_class: MessageClass,
+    device_id: str | None,
+) -> SpeechPlan:
+    """Choose the tier (and its links) for a message class, for its endpoint if known.
+
+    The endpoint's own policy (its select) wins over the voice's, and its budget counts.
+    """
+    degradation = AnimaData.of(hass).calls.degradation(device_id)
+    endpoint = async_endpoint_of(hass, device_id)
+    policy = policy_of(profile)
+    if endpoint is not None and endpoint.policy is not None:
+        policy = endpoint.policy
+    chains = {tier: chain_of(profile, key) for tier, key in TIER_CHAINS.items()}
+    usable = {
+        tier
+        for tier, links in chains.items()
+        if any(can(hass, link.connection, Capability.TTS) for link in links)
+    }
+    local = ALWAYS_LOCAL | {
+        tier
+        for tier, links in chains.items()
+        if links and all(connection_is_local(hass, link.connection) for link in links)
+    }
+    tier = choose_tier(
+        policy,
+        message_class,
+        available=usable,
+        steps_down=degradation.tier_steps_down,
+        local_only=degradation.local_only,
+        local_tiers=local,
+    )
+    return SpeechPlan(tier, chains.get(tier, ()), degradation)
+
+
+def message_class_of(options: Mapping[str, Any], note: Note | None) -> MessageClass:
+    """Return a message's class: the option's, else the agent's note's, else an answer."""
+    if not options.get(MESSAGE_CLASS):
+        return (note and note.message_class) or MessageClass.ANSWER
+    try:
+        return parse_message_class(options[MESSAGE_CLASS])
+    except PolicyError as err:
+        raise HomeAssistantError(
+            translation_domain=DOMAIN,
+            translation_key=err.translation_key,
+            translation_placeholders={"error": str(err)},
+        ) from err
+
+
+def speak(
+    hass: HomeAssistant,
+    entity_id: str,
+    profile_id: str,
+    profile: Mapping[str, Any],
+    text: AsyncIterator[str],
+    language: str,
+    options: Mapping[str, Any],
+    note: Note | None = None,
+) -> AsyncIterator[AudioChunk]:
+    """Speak `text` in the tier its class gets now; an earcon needs no provider at all."""
+    message_class = message_class_of(options, note)
+    device_id = note.device_id if note else None
+    plan = plan_speech(hass, profile, message_class, device_id)
+    earcon = earcon_chunk(earcon_for(message_class))
+    if plan.tier is Tier.EARCON:
+        return _only(earcon)
+    spec = CallSpec(
+        Kind.TTS,
+        plan.links,
+        profile=profile_id,
+        endpoint=device_id,
+        stage="tts",
+        entity_id=entity_id,
+    )
+    return speak_pcm(
+        text,
+        _synthesizer(hass, spec, plan.degradation, language, options.get(tts.ATTR_VOICE)),
+        options_for_tier(plan.tier, language=language, max_sentences=_terse(profile, plan.tier)),
+        lead=earcon if plan.degradation.earcon_first else None,
+    )
+
+
+def _terse(profile: Mapping[str, Any], tier: Tier) -> int | Literal["default"]:
+    """How many sentences the profile lets a cheap tier speak (its own default if unset)."""
+    limit = profile.get(TERSE_SENTENCES)
+    if tier in (Tier.FORMANT, Tier.COMPACT) and limit:
+        return int(limit)
+    return "default"
+
+
+def _synthesizer(
+    hass: HomeAssistant,
+    spec: CallSpec,
+    degradation: Degradation,
+    language: str,
+    chosen_voice: str | None,
+) -> SentenceSynthesizer:
+    """Return what speaks one sentence through the message's call (each sentence booked alone).
+
+    The call begins with the first sentence, so the stage's time runs from a sentence ready to
+    its first audio, not from the start of the agent's answer.
+    """
+    calls = AnimaData.of(hass).calls
+    begun: list[ProviderCall] = []
+
+    async def synthesize(spoken: Sentence) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+        sentence = spoken.text
+        if not begun:
+            begun.append(calls.begin(spec, degradation=degradation))
+        call = begun[0]
+        voices: dict[str, str | None] = {}
+
+        async def first_chunk(route: Route[Any]) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
+            voice = route.voice
+            if chosen_voice and chosen_voice in connection_voices(
+                hass, route.provider_id, language
+            ):
+                voice = chosen_voice
+            voices["spoken"] = voice
+            audio: AsyncIterator[AudioChunk] = route.provider.synthesize(
+                sentence, voice=voice, model=route.model, language=language
+            )
+            try:
+                return await anext(audio), audio
+            except StopAsyncIteration:
+                raise ProviderResponseError("The provider returned no audio") from None
+
+        (first, rest), settle = await call.open(first_chunk)
+        call.time()  # what the listener waits for: the first sentence's audio
+
+        async def counted() -> AsyncIterator[AudioChunk]:
+            """Yield the rest of the sentence; book its usage once it has all played."""
+            seconds = first.format.seconds(len(first.audio))
+            try:
+                async for chunk in rest:
+                    seconds += chunk.format.seconds(len(chunk.audio))
+                    yield chunk
+            finally:
+                settle(
+                    Usage(characters=len(sentence), audio_seconds=seconds),
+                    voice=voices.get("spoken"),
+                    characters_saved=spoken.characters_saved,
+                )
+
+        return first, counted()
+
+    return synthesize
+
+
+async def once(text: str) -> AsyncGenerator[str]:
+    """Yield a whole message as a text stream of one piece."""
+    yield text
+
+
+async def _only(chunk: AudioChunk) -> AsyncIterator[AudioChunk]:
+    yield chunk
