@@ -5,7 +5,6 @@ The sounds are the hub's and the Linux satellite's
 rate the firmware's media player takes without a decoder. Byte-for-byte reproducible, so the
 committed files can be regenerated and compared:
 
-
     .venv/bin/python firmware/esphome/sounds/make_earcons.py
 """
 
