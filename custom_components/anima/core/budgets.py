@@ -306,9 +306,9 @@ def order_for_budget(
 ) -> tuple[Link, ...]:
     """Reorder (and at the limit, filter) a chain as the budget asks.
 
-    Warning: the cheapest link goes first (by `rate`, its input plus output token price; local
-    links cost nothing; links of unknown price go after priced ones). Exceeded: only local links
-    remain. Equal rates keep the user's order.
+    Warning: the cheapest link goes first (by `rate`, the price of one typical unit of the
+    call; local links cost nothing; links of unknown price go after priced ones). Exceeded: only
+    local links remain. Equal rates keep the user's order.
     """
     if degradation.local_only:
         links = [link for link in links if is_local(link)]

@@ -32,7 +32,7 @@ from ..core.budgets import (
     Level,
     order_for_budget,
 )
-from ..core.ledger import to_decimal
+from ..core.ledger import Kind, to_decimal
 from ..core.profiles import Link
 from .connections import connection_is_local, connection_preset
 from .hub import endpoint_registry
@@ -111,14 +111,20 @@ class BudgetKeeper:
         """Return the verdict for an endpoint (its own budget and the house's) or the house."""
         return self.budgets.evaluate(self.ledger, endpoint=endpoint)
 
-    def within_budget(self, links: Sequence[Link], degradation: Degradation) -> tuple[Link, ...]:
-        """Return a chain as the budget asks: cheapest first at a warning, local only beyond."""
+    def within_budget(
+        self, links: Sequence[Link], degradation: Degradation, kind: Kind
+    ) -> tuple[Link, ...]:
+        """Return a chain for a `kind` call as the budget asks.
+
+        Cheapest first at a warning (by the price of that kind of call), local links only once
+        it is exceeded.
+        """
         prices = self.ledger.prices
 
         def rate(link: Link) -> Decimal | None:
             preset = connection_preset(self.hass, link.connection)
             price = prices.lookup(link.connection, preset, link.model, link.voice)
-            return None if price is None else price.output_per_1m + price.input_per_1m
+            return None if price is None else price.rank(kind)
 
         return order_for_budget(
             links,

@@ -96,7 +96,7 @@ class ProviderCalls:
         """
         if degradation is None:
             degradation = self.degradation(spec.endpoint)
-        links = self.budgets.within_budget(spec.links, degradation)
+        links = self.budgets.within_budget(spec.links, degradation, spec.kind)
         return ProviderCall(self, spec, links, degradation, stopwatch or Stopwatch())
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import re
 from typing import Any, Final
 
-from .records import COST_QUANTUM, ZERO, UsageRecord
+from .records import COST_QUANTUM, ZERO, Kind, UsageRecord
 
 DEFAULT_CURRENCY: Final = "USD"
 #: The preset id under which Wyoming connections are priced (they have no OpenAI preset).
@@ -24,6 +24,8 @@ PRESET_WYOMING: Final = "wyoming"
 #: Model key of a price table that matches every model (local services: everything is free).
 ANY_MODEL: Final = "*"
 PRICES_FILE: Final = Path(__file__).parents[2] / "prices.json"
+#: Characters a voice speaks in a minute (about 15 a second).
+CHARACTERS_PER_MINUTE: Final = 900
 
 _PRICE_KEYS: Final = (
     "input_per_1m",
@@ -63,6 +65,19 @@ class Price:
     per_image: Decimal = ZERO  # per image, for services that bill images apart from tokens
     audio_per_minute: Decimal = ZERO  # per minute of audio heard (stt) or spoken (tts)
     characters_per_1m: Decimal = ZERO  # per million characters sent to a voice
+
+    def rank(self, kind: Kind) -> Decimal:
+        """Return what one typical unit of a `kind` call costs (to put a chain's cheapest first).
+
+        Chat and vision: a million input and a million output tokens. Speech-to-text: a minute
+        heard. Text-to-speech: a minute spoken, about `CHARACTERS_PER_MINUTE` characters, so
+        voices priced per character and per minute compare.
+        """
+        if kind is Kind.STT:
+            return self.audio_per_minute
+        if kind is Kind.TTS:
+            return self.audio_per_minute + self.characters_per_1m * CHARACTERS_PER_MINUTE / 10**6
+        return self.input_per_1m + self.output_per_1m + self.per_image
 
     @property
     def free(self) -> bool:
