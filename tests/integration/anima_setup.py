@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
+from homeassistant.components import stt
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
+from homeassistant.const import CONF_FILE_PATH, CONF_NAME
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr
+from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.const import (
@@ -25,6 +29,29 @@ from custom_components.anima.core.endpoints import DEVICE
 from custom_components.anima.core.profiles import CHAIN, PROFILE_ENDPOINT, Link
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
+
+#: What a satellite's audio is, for a listener: 16 kHz, 16-bit, mono PCM.
+SPEECH_METADATA = stt.SpeechMetadata(
+    language="en",
+    format=stt.AudioFormats.WAV,
+    codec=stt.AudioCodecs.PCM,
+    bit_rate=stt.AudioBitRates.BITRATE_16,
+    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
+    channel=stt.AudioChannels.CHANNEL_MONO,
+)
+
+
+async def porch_camera(hass: HomeAssistant, tmp_path: Path) -> Path:
+    """camera.porch: Home Assistant's real local_file camera showing a 1280x960 picture."""
+    image = tmp_path / "porch.jpg"
+    Image.new("RGB", (1280, 960), (200, 40, 40)).save(image, "JPEG")
+    entry = MockConfigEntry(
+        domain="local_file", options={CONF_NAME: "Porch", CONF_FILE_PATH: str(image)}
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    await hass.async_block_till_done()
+    return image
 
 
 async def add_openai(

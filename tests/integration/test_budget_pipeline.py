@@ -13,10 +13,8 @@ from pathlib import Path
 import wave
 
 from homeassistant.components import ai_task, stt
-from homeassistant.const import CONF_FILE_PATH, CONF_NAME
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import llm
-from PIL import Image
 import pytest_asyncio
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -29,22 +27,16 @@ from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import (
+    SPEECH_METADATA,
     add_hub,
     add_openai,
     add_wyoming,
     endpoint,
+    porch_camera,
     profile,
     satellite_device,
 )
 
-METADATA = stt.SpeechMetadata(
-    language="en",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
 SATELLITE_ENTITY = "assist_satellite.kitchen"
 
 
@@ -63,6 +55,28 @@ def _asked(server: FakeOpenAIServer, since: int, path: str) -> list[str]:
         for r in server.requests[since:]
         if r.path.endswith(path)
     ]
+
+
+class _Chats:
+    """The chat models the servers are asked for, one call at a time."""
+
+    def __init__(self, *servers: FakeOpenAIServer) -> None:
+        self.servers = servers
+        self._since = [0] * len(servers)
+
+    def start(self, *failing: FakeOpenAIServer) -> None:
+        """Begin a call; each of `failing` answers it with a server error."""
+        for server in failing:
+            server.reply(Reply.error(500))
+        self._since = [len(server.requests) for server in self.servers]
+
+    def asked(self) -> list[str]:
+        """The models asked since `start`, server by server."""
+        return [
+            model
+            for server, since in zip(self.servers, self._since, strict=True)
+            for model in _asked(server, since, "/chat/completions")
+        ]
 
 
 async def _set_house_budget(hass: HomeAssistant, hub: MockConfigEntry, daily: float) -> None:
@@ -119,7 +133,7 @@ async def test_speech_to_text_keeps_to_the_budget(
         entity = stt.async_get_speech_to_text_entity(hass, f"stt.anima_{listener}")
         assert entity is not None
         since = len(openai_server.requests)
-        result = await entity.async_process_audio_stream(METADATA, _chunks(pcm))
+        result = await entity.async_process_audio_stream(SPEECH_METADATA, _chunks(pcm))
         return _asked(openai_server, since, "/audio/transcriptions"), result
 
     assert (await transcribe("cloud"))[0] == ["whisper-1"]  # within budget: the user's order
@@ -161,14 +175,14 @@ async def test_speech_to_text_keeps_to_the_listening_endpoints_budget(
     assert listener is not None
     pcm = _pcm(tmp_path, "Turn on the kitchen light.")
     hass.states.async_set(SATELLITE_ENTITY, "listening")
-    result = await listener.async_process_audio_stream(METADATA, _chunks(pcm))
+    result = await listener.async_process_audio_stream(SPEECH_METADATA, _chunks(pcm))
     assert "kitchen light" in (result.text or "").lower()
     assert _asked(openai_server, 0, "/audio/transcriptions") == []
     record = [r for r in AnimaData.of(hass).meter.ledger.records() if r.kind is Kind.STT][-1]
     assert (record.provider, record.endpoint) == (whisper.entry_id, device)
     # Nobody listening: the house has no budget, so the cloud answers first again.
     hass.states.async_set(SATELLITE_ENTITY, "idle")
-    await listener.async_process_audio_stream(METADATA, _chunks(pcm))
+    await listener.async_process_audio_stream(SPEECH_METADATA, _chunks(pcm))
     assert _asked(openai_server, 0, "/audio/transcriptions") == ["whisper-1"]
 
 
@@ -184,18 +198,14 @@ async def test_an_ai_task_keeps_to_the_budget(
     ]
     hub = await add_hub(hass, profile(PROFILE_AGENT, "Assistant", chain, **{AI_TASK: True}))
 
+    chats = _Chats(openai_server, ollama_server)
+
     async def task(*failing: FakeOpenAIServer) -> list[str]:
-        for server in failing:
-            server.reply(Reply.error(500))
-        since = {id(s): len(s.requests) for s in (openai_server, ollama_server)}
+        chats.start(*failing)
         await ai_task.async_generate_data(
             hass, task_name="t", entity_id="ai_task.anima_assistant", instructions="Say hi."
         )
-        return [
-            model
-            for s in (openai_server, ollama_server)
-            for model in _asked(s, since[id(s)], "/chat/completions")
-        ]
+        return chats.asked()
 
     assert await task() == ["gpt-4.1"]
     _spend(hass)
@@ -206,18 +216,6 @@ async def test_an_ai_task_keeps_to_the_budget(
     assert await task() == ["llama3.2"]
 
 
-async def _porch_camera(hass: HomeAssistant, tmp_path: Path) -> Path:
-    image = tmp_path / "porch.jpg"
-    Image.new("RGB", (640, 480), (200, 40, 40)).save(image, "JPEG")
-    entry = MockConfigEntry(
-        domain="local_file", options={CONF_NAME: "Porch", CONF_FILE_PATH: str(image)}
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return image
-
-
 async def test_describe_keeps_to_the_budget(
     hass: HomeAssistant,
     openai_server: FakeOpenAIServer,
@@ -225,7 +223,7 @@ async def test_describe_keeps_to_the_budget(
     tmp_path: Path,
 ) -> None:
     """gpt-4.1 costs five times gpt-4.1-mini; the local qwen2.5vl is free."""
-    await _porch_camera(hass, tmp_path)
+    await porch_camera(hass, tmp_path)
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     ollama = await add_openai(hass, ollama_server, "Ollama", preset="ollama")
     chain = [
@@ -235,18 +233,14 @@ async def test_describe_keeps_to_the_budget(
     ]
     hub = await add_hub(hass, profile(PROFILE_AGENT, "Assistant", chain))
 
+    chats = _Chats(openai_server, ollama_server)
+
     async def describe(*failing: FakeOpenAIServer) -> list[str]:
-        for server in failing:
-            server.reply(Reply.error(500))
-        since = {id(s): len(s.requests) for s in (openai_server, ollama_server)}
+        chats.start(*failing)
         await hass.services.async_call(
             DOMAIN, "describe", {"camera": "camera.porch"}, blocking=True, return_response=True
         )
-        return [
-            model
-            for s in (openai_server, ollama_server)
-            for model in _asked(s, since[id(s)], "/chat/completions")
-        ]
+        return chats.asked()
 
     assert await describe() == ["gpt-4.1"]
     _spend(hass)
@@ -264,7 +258,7 @@ async def test_the_look_tool_keeps_to_the_asking_endpoints_budget(
     ollama_server: FakeOpenAIServer,
     tmp_path: Path,
 ) -> None:
-    await _porch_camera(hass, tmp_path)
+    await porch_camera(hass, tmp_path)
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     ollama = await add_openai(hass, ollama_server, "Ollama", preset="ollama")
     kitchen, hall = satellite_device(hass, "Kitchen"), satellite_device(hass, "Hall", 10701)
@@ -276,8 +270,10 @@ async def test_the_look_tool_keeps_to_the_asking_endpoints_budget(
         endpoint("Hall", hall, **{CAMERA: "camera.porch"}),
     )
 
+    chats = _Chats(openai_server, ollama_server)
+
     async def look(device: str) -> list[str]:
-        since = {id(s): len(s.requests) for s in (openai_server, ollama_server)}
+        chats.start()
         context = llm.LLMContext(
             platform="test",
             context=Context(),
@@ -290,11 +286,7 @@ async def test_the_look_tool_keeps_to_the_asking_endpoints_budget(
             llm.ToolInput(tool_name="anima__look", tool_args={"question": "What colour?"})
         )
         assert "answer" in result.data
-        return [
-            model
-            for s in (openai_server, ollama_server)
-            for model in _asked(s, since[id(s)], "/chat/completions")
-        ]
+        return chats.asked()
 
     assert await look(kitchen) == ["qwen2.5vl"]  # its budget of 0: no cloud
     assert await look(hall) == ["gpt-4.1-mini"]  # the hall has none: the user's order

@@ -23,18 +23,16 @@ from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAIServer, Reply, tone
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import add_hub, add_openai, add_wyoming, profile
+from tests.integration.anima_setup import (
+    SPEECH_METADATA as METADATA,
+    add_hub,
+    add_openai,
+    add_wyoming,
+    profile,
+)
 
 PIPER_FORMAT = AudioFormat(rate=22050)
 JOE = "en_US-joe-medium"
-METADATA = stt.SpeechMetadata(
-    language="en",
-    format=stt.AudioFormats.WAV,
-    codec=stt.AudioCodecs.PCM,
-    bit_rate=stt.AudioBitRates.BITRATE_16,
-    sample_rate=stt.AudioSampleRates.SAMPLERATE_16000,
-    channel=stt.AudioChannels.CHANNEL_MONO,
-)
 
 
 def _words(text: str) -> str:

@@ -8,13 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.const import CONF_FILE_PATH, CONF_NAME
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
-from PIL import Image
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.core.endpoints import CAMERA, SHARE_CAMERA, VISION_MODE
@@ -24,6 +21,7 @@ from tests.integration.anima_setup import (
     add_hub,
     add_openai,
     endpoint,
+    porch_camera,
     profile,
     satellite_device,
 )
@@ -31,24 +29,11 @@ from tests.integration.anima_setup import (
 AGENT = "conversation.anima_assistant"
 
 
-async def _porch_camera(hass: HomeAssistant, tmp_path: Path) -> Path:
-    """camera.porch: a real camera entity showing a 1280x960 picture."""
-    image = tmp_path / "porch.jpg"
-    Image.new("RGB", (1280, 960), (200, 40, 40)).save(image, "JPEG")
-    entry = MockConfigEntry(
-        domain="local_file", options={CONF_NAME: "Porch", CONF_FILE_PATH: str(image)}
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    await hass.async_block_till_done()
-    return image
-
-
 async def _setup(
     hass: HomeAssistant, server: FakeOpenAIServer, tmp_path: Path, **kitchen: Any
 ) -> str:
     """The kitchen satellite (camera.porch as its camera) and an agent; the device id."""
-    await _porch_camera(hass, tmp_path)
+    await porch_camera(hass, tmp_path)
     cloud = await add_openai(hass, server, "OpenAI", preset="openai")
     device = satellite_device(hass, "Kitchen")
     agent = profile(
@@ -112,7 +97,7 @@ async def test_on_demand_mode_looks_through_the_tool(
 async def test_another_endpoints_camera_needs_its_permission(
     hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
 ) -> None:
-    await _porch_camera(hass, tmp_path)
+    await porch_camera(hass, tmp_path)
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     kitchen, porch = satellite_device(hass, "Kitchen"), satellite_device(hass, "Porch")
     agent = profile(
@@ -216,7 +201,7 @@ async def test_looking_problems_come_back_as_sentences_to_say(
     model: str,
     said: str,
 ) -> None:
-    await _porch_camera(hass, tmp_path)
+    await porch_camera(hass, tmp_path)
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     device = satellite_device(hass, "Kitchen")
     agent = profile(
