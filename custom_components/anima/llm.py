@@ -19,7 +19,7 @@ from .const import DOMAIN
 from .core.vision import PreparedFrame
 from .runtime.frames import async_frame, async_frames
 from .runtime.hub import hub_entry
-from .runtime.looking import async_ask_about, find_camera, vision_links
+from .runtime.looking import async_ask_about, can_look, find_camera, vision_links
 
 QUESTION = "question"
 CAMERA = "camera"
@@ -120,7 +120,10 @@ class WatchTool(_CameraTool):
 def async_get_tools(
     hass: HomeAssistant, llm_context: llm.LLMContext, api_id: str
 ) -> LLMTools | None:
-    """Offer the tools while the hub is set up."""
+    """Offer the tools a turn from the asking device can use now."""
     if hub_entry(hass) is None:
         return None
-    return LLMTools(tools=[LookTool(), WatchTool()])
+    tools: list[llm.Tool] = []
+    if can_look(hass, llm_context.device_id):
+        tools += [LookTool(), WatchTool()]
+    return LLMTools(tools=tools) if tools else None

@@ -185,32 +185,32 @@ async def test_describe_and_ask_actions_return_text_for_automations(
 
 
 @pytest.mark.parametrize(
-    ("kitchen", "model", "said"),
+    ("kitchen", "said"),
     [
-        ({}, "gpt-4.1-mini", "This device has no camera I can look through"),
-        ({CAMERA: "camera.gone"}, "gpt-4.1-mini", "I can't find a camera called"),
-        ({CAMERA: "camera.porch"}, "deepseek-chat", "None of my agents has a model that can see"),
+        ({}, "This device has no camera I can look through"),
+        ({CAMERA: "camera.gone"}, "I can't find a camera called"),
     ],
-    ids=["no-camera", "camera-gone", "no-vision-model"],
+    ids=["no-camera", "camera-gone"],
 )
 async def test_looking_problems_come_back_as_sentences_to_say(
     hass: HomeAssistant,
     openai_server: FakeOpenAIServer,
     tmp_path: Path,
     kitchen: dict[str, Any],
-    model: str,
     said: str,
 ) -> None:
+    """The porch endpoint shares its camera, so the tools are offered to the kitchen too."""
     await porch_camera(hass, tmp_path)
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
-    device = satellite_device(hass, "Kitchen")
+    device, porch = satellite_device(hass, "Kitchen"), satellite_device(hass, "Porch", 10701)
     agent = profile(
         PROFILE_AGENT,
         "Assistant",
-        [Link(cloud.entry_id, model)],
+        [Link(cloud.entry_id, "gpt-4.1-mini")],
         **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
     )
-    await add_hub(hass, agent, endpoint("Kitchen", device, **kitchen))
+    porch_endpoint = endpoint("Porch", porch, **{CAMERA: "camera.porch", SHARE_CAMERA: True})
+    await add_hub(hass, agent, endpoint("Kitchen", device, **kitchen), porch_endpoint)
     look = {"question": "What do you see?"}
     if kitchen.get(CAMERA) == "camera.gone":
         look["camera"] = "camera.gone"
@@ -218,6 +218,54 @@ async def test_looking_problems_come_back_as_sentences_to_say(
     assert await _ask(hass, "What do you see?", device) == "Sorry."
     tool_result = _chats(openai_server)[-1].json["messages"][-1]["content"]
     assert said in tool_result
+
+
+def _tools(request: Any) -> set[str]:
+    return {tool["function"]["name"] for tool in request.json.get("tools", [])}
+
+
+async def test_the_look_tools_are_offered_only_where_a_turn_could_look(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """No camera the asker may use, or no model that sees: no look tools in the prompt."""
+    await porch_camera(hass, tmp_path)  # a camera, but not exposed to Assist and no endpoint's
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    device = satellite_device(hass, "Kitchen")
+    agent = profile(
+        PROFILE_AGENT,
+        "Assistant",
+        [Link(cloud.entry_id, "gpt-4.1-mini")],
+        **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+    )
+    hub = await add_hub(hass, agent, endpoint("Kitchen", device))
+    looking = {"anima__look", "anima__watch"}
+    await _ask(hass, "Hello", device)
+    assert not looking & _tools(_chats(openai_server)[-1])
+
+    kitchen = next(s for s in hub.subentries.values() if s.title == "Kitchen")
+    hass.config_entries.async_update_subentry(
+        hub, kitchen, data={**kitchen.data, CAMERA: "camera.porch"}
+    )
+    await hass.async_block_till_done()
+    await _ask(hass, "Hello", device)
+    assert looking <= _tools(_chats(openai_server)[-1])
+    context = llm.LLMContext(
+        platform="test", context=None, language="en", assistant=None, device_id=device
+    )
+    api = await llm.async_get_api(hass, llm.LLM_API_ASSIST, context)
+    anima_tools = [tool for tool in api.tools if tool.name.startswith(f"{DOMAIN}__")]
+    assert {tool.name for tool in anima_tools} == looking
+    assert {tool.integration for tool in anima_tools} == {DOMAIN}
+
+    assistant = next(s for s in hub.subentries.values() if s.title == "Assistant")
+    hass.config_entries.async_update_subentry(
+        hub,
+        assistant,
+        data={**assistant.data, "chain": [Link(cloud.entry_id, "deepseek-chat").as_data()]},
+    )
+    await hass.async_block_till_done()
+    await _ask(hass, "Hello", device)
+    assert not looking & _tools(_chats(openai_server)[-1])  # deepseek-chat reads no images
 
 
 async def test_a_camera_that_gives_no_picture_is_said_not_crashed(

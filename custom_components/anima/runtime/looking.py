@@ -89,6 +89,25 @@ def _cameras_named(
     ]
 
 
+def can_look(hass: HomeAssistant, asking_device: str | None) -> bool:
+    """Whether a turn from `asking_device` could look at all: a vision model and a camera.
+
+    A camera: an endpoint's (another's may refuse: the model then hears why) or one exposed to
+    Assist. The look tools are offered only then (they cost prompt tokens, and a small model
+    picks them by mistake).
+    """
+    try:
+        vision_links(hass, asking_device)
+    except LookError:
+        return False
+    if any(endpoint.camera for endpoint in endpoint_registry(hub_entry(hass))):
+        return True
+    return any(
+        async_should_expose(hass, "conversation", state.entity_id)
+        for state in hass.states.async_all("camera")
+    )
+
+
 def vision_links(hass: HomeAssistant, asking_device: str | None) -> tuple[Link, ...]:
     """Return the vision-capable links of the asking endpoint's agent, else of any agent.
 
