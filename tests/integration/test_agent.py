@@ -298,3 +298,70 @@ async def test_live_swap_in_a_pipeline_without_reload(
     assert _chats(backup)[-1].json["model"] == "gpt-4o-mini"
     # Same entity, same registry entry: nothing that refers to it has to change.
     assert er.async_get(hass).async_get(AGENT) == entity_entry
+
+
+async def test_history_after_a_locally_handled_turn_is_valid_chat_completions(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    """Home Assistant answers "what time is it" itself (a `time` in its result); the next turn
+    of the conversation goes to the model, with that turn's tool call before its result."""
+    assert await async_setup_component(hass, "intent", {})
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    agent = profile(
+        PROFILE_AGENT,
+        "Assistant",
+        [Link(cloud.entry_id, "gpt-4.1-mini")],
+        **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+    )
+    await add_hub(hass, agent)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline/create",
+            "conversation_engine": AGENT,
+            "conversation_language": "en",
+            "language": "en",
+            "name": "Local first",
+            "prefer_local_intents": True,
+            "stt_engine": None,
+            "stt_language": None,
+            "tts_engine": None,
+            "tts_language": None,
+            "tts_voice": None,
+            "wake_word_entity": None,
+            "wake_word_id": None,
+        }
+    )
+    pipeline_id = (await client.receive_json())["result"]["id"]
+
+    async def run(text: str, conversation_id: str | None) -> tuple[str, str]:
+        await client.send_json_auto_id(
+            {
+                "type": "assist_pipeline/run",
+                "start_stage": "intent",
+                "end_stage": "intent",
+                "input": {"text": text},
+                "pipeline": pipeline_id,
+                "conversation_id": conversation_id,
+            }
+        )
+        assert (await client.receive_json())["success"]
+        while (event := (await client.receive_json())["event"])["type"] != "run-end":
+            assert event["type"] != "error", event
+            if event["type"] == "intent-end":
+                output = event["data"]["intent_output"]
+        return output["response"]["speech"]["plain"]["speech"], output["conversation_id"]
+
+    said, conversation_id = await run("What time is it?", None)
+    assert said  # answered by Home Assistant itself
+    assert not _chats(openai_server)
+    openai_server.reply(Reply.text("Hello again."))
+    assert (await run("Tell me a joke", conversation_id))[0] == "Hello again."
+    messages = _chats(openai_server)[-1].json["messages"]
+    calls = [m for m in messages if m["role"] == "assistant" and m.get("tool_calls")]
+    results = [m for m in messages if m["role"] == "tool"]
+    assert len(calls) == len(results) == 1
+    assert calls[0]["tool_calls"][0]["id"] == results[0]["tool_call_id"]
+    assert messages.index(calls[0]) + 1 == messages.index(results[0])
+    assert "time" in results[0]["content"]

@@ -8,13 +8,13 @@ and streamed deltas as chat log deltas.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-import json
 from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
+from homeassistant.helpers.json import json_dumps
 import probatio
 
 from ..const import DOMAIN
@@ -83,17 +83,18 @@ async def to_messages(
                 images = await read_images(hass, content.attachments or ())
                 messages.append(ChatMessage("user", content.content, images=images))
             case conversation.AssistantContent():
+                # External calls too: a turn Home Assistant handled itself carries its intent's
+                # call, and a result must follow the call it answers (Chat Completions refuses
+                # a tool message without one).
                 calls = tuple(
                     ToolCall(call.id, call.tool_name, call.tool_args)
                     for call in content.tool_calls or ()
-                    if not call.external
                 )
                 messages.append(ChatMessage("assistant", content.content or "", tool_calls=calls))
             case conversation.ToolResultContent():
-                result = {"data": content.result.data, "error": content.result.error}
-                messages.append(
-                    ChatMessage("tool", json.dumps(result), tool_call_id=content.tool_call_id)
-                )
+                # Home Assistant's encoder: intents' results hold times, dates and the like.
+                result = json_dumps({"data": content.result.data, "error": content.result.error})
+                messages.append(ChatMessage("tool", result, tool_call_id=content.tool_call_id))
     return messages
 
 
