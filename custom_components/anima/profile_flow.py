@@ -100,6 +100,8 @@ class ProfileFlow(SubentryFormFlow):
             **(user_input or {}),
         }
         suggested.setdefault(CONF_NAME, DEFAULT_NAMES[self._subentry_type])
+        if not self.adding and self._subentry_type == PROFILE_AGENT:
+            suggested.setdefault(LLM_HASS_API, [])  # a profile without the API stays without
         return self.async_show_form(
             step_id=self.step_id,
             data_schema=self.add_suggested_values_to_schema(self._schema(choices), suggested),
@@ -142,7 +144,9 @@ class ProfileFlow(SubentryFormFlow):
                 vol.Optional(BREVITY, default=DEFAULT_BREVITY): TextSelector(
                     TextSelectorConfig(multiline=True)
                 ),
-                vol.Optional(LLM_HASS_API): SelectSelector(
+                # Home Assistant's own agents start with the Assist API too: without it the
+                # model can control nothing and cannot look through a camera.
+                vol.Optional(LLM_HASS_API, default=[llm.LLM_API_ASSIST]): SelectSelector(
                     SelectSelectorConfig(options=apis, multiple=True)
                 ),
                 vol.Optional(TEMPERATURE, default=DEFAULT_TEMPERATURE): NumberSelector(

@@ -7,7 +7,12 @@ from typing import Any
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType
-from homeassistant.helpers import device_registry as dr, entity_registry as er, issue_registry as ir
+from homeassistant.helpers import (
+    device_registry as dr,
+    entity_registry as er,
+    issue_registry as ir,
+    llm,
+)
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -17,6 +22,7 @@ from custom_components.anima.const import DOMAIN, KIND, KIND_HUB
 from custom_components.anima.core.profiles import (
     AI_TASK,
     CHAIN,
+    LLM_HASS_API,
     PROFILE_AGENT,
     PROFILE_LISTENER,
     PROFILE_VOICE,
@@ -74,6 +80,8 @@ async def test_agent_profile_flow_offers_chat_models_and_keeps_the_chosen_order(
     subentry = next(iter(hub.subentries.values()))
     assert subentry.title == "Kitchen helper"
     assert subentry.data[CHAIN] == [link.as_data() for link in chosen]
+    assert subentry.data[LLM_HASS_API] == [llm.LLM_API_ASSIST]  # on unless the user unticks it
+    assert hass.states.get("conversation.anima_kitchen_helper").attributes["supported_features"]
     # The new profile's entities appear (the hub reloads for new entities only).
     assert hass.states.get("conversation.anima_kitchen_helper") is not None
     assert hass.states.get("ai_task.anima_kitchen_helper") is not None
