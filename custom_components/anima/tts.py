@@ -24,9 +24,9 @@ from .core.turn_notes import Note
 from .entity import AnimaProfileEntity, async_add_per_subentry
 from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability
-from .runtime.connections import chain_languages, connection_voices
+from .runtime.connections import chain_languages
 from .runtime.hub import HubEntry
-from .runtime.speaking import MESSAGE_CLASS, once, plan_speech, speak
+from .runtime.speaking import MESSAGE_CLASS, once, plan_speech, speak, voices_of
 
 PARALLEL_UPDATES = 0
 
@@ -58,7 +58,10 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         """What decides the audio besides the text: Home Assistant's cache keys on it."""
         tier = plan_speech(self.hass, self.profile, MessageClass.ANSWER, None).tier
         profile = hashlib.sha256(repr(sorted(self.profile.items())).encode()).hexdigest()[:12]
-        return {"plan": f"{profile}-{tier}"}
+        options: dict[str, Any] = {"plan": f"{profile}-{tier}"}
+        if voices := voices_of(self.hass, self.profile, self.default_language):
+            options[tts.ATTR_VOICE] = voices[0]  # the chain's own voice
+        return options
 
     @property
     @override
@@ -75,13 +78,10 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     @callback
     @override
     def async_get_supported_voices(self, language: str) -> list[tts.Voice] | None:
-        """Voices of the chain's connections that speak `language`."""
-        voices = {
-            voice: tts.Voice(voice, voice)
-            for link in self.chain
-            for voice in connection_voices(self.hass, link.connection, language)
-        }
-        return list(voices.values()) or None
+        """Return the voices the profile can speak in `language`, its own voice first."""
+        return [
+            tts.Voice(voice, voice) for voice in voices_of(self.hass, self.profile, language)
+        ] or None
 
     @override
     async def async_get_tts_audio(

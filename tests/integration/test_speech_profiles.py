@@ -15,10 +15,12 @@ from homeassistant.components.tts.entity import TTSAudioRequest
 from homeassistant.core import HomeAssistant
 import pytest
 
+from custom_components.anima.core.ledger import Kind
 from custom_components.anima.core.profiles import PROFILE_LISTENER, PROFILE_VOICE, Link
 from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
+from custom_components.anima.runtime.data import AnimaData
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import SPEECH_RATE, FakeOpenAIServer, Reply, tone
 from tests.fixtures.speech_servers import SpeechServer
@@ -135,9 +137,9 @@ async def test_voice_speaks_with_piper_and_lists_its_voices(
     piper = await add_wyoming(hass, piper_server, "Piper")
     await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice=JOE)]))
     entity = _tts(hass)
-    english = [voice.voice_id for voice in entity.async_get_supported_voices("en") or []]
-    assert JOE in english
-    assert all(voice.startswith("en_") for voice in english)
+    # Only the voice the profile speaks with: Piper also lists voices it would have to download.
+    assert [voice.voice_id for voice in entity.async_get_supported_voices("en") or []] == [JOE]
+    assert entity.default_options["voice"] == JOE
     extension, data = await entity.async_get_tts_audio("The **garage** door is open.", "en", {})
     assert extension == "wav"
     audio_format, pcm = _wav(data)
@@ -217,6 +219,22 @@ async def test_voice_with_no_working_provider_plays_the_error_earcon(
     openai_server.reply(Reply.error(500), endpoint="speech")
     _, data = await _tts(hass).async_get_tts_audio("Hello there.", "en", {})
     assert _wav(data)[1] == earcon_pcm(Earcon.ERROR)
+
+
+async def test_a_voice_no_provider_can_speak_is_spoken_by_the_chains_own(
+    hass: HomeAssistant, piper_server: SpeechServer, whisper_server: SpeechServer
+) -> None:
+    """A pipeline still set to a voice Piper lists but cannot speak (nothing downloads here)."""
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    await add_hub(hass, profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice=JOE)]))
+    _, data = await _tts(hass).async_get_tts_audio(
+        "The garage door is open.", "en", {"voice": "en_GB-alan-low"}
+    )
+    audio_format, pcm = _wav(data)
+    assert pcm != earcon_pcm(Earcon.ERROR)
+    assert "garage door is open" in await _heard(whisper_server, pcm, audio_format)
+    (record,) = [r for r in AnimaData.of(hass).meter.ledger.records() if r.kind is Kind.TTS]
+    assert record.voice == JOE
 
 
 @pytest.mark.parametrize("voice", ["nova", "shimmer"])

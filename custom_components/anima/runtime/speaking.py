@@ -25,7 +25,14 @@ from homeassistant.exceptions import HomeAssistantError
 from ..const import DOMAIN
 from ..core.budgets import Degradation
 from ..core.ledger import Kind
-from ..core.profiles import TERSE_SENTENCES, TIER_CHAINS, Link, chain_of, policy_of
+from ..core.profiles import (
+    TERSE_SENTENCES,
+    TIER_CHAINS,
+    Link,
+    all_links,
+    chain_of,
+    policy_of,
+)
 from ..core.routing import Route
 from ..core.speech.shaping import options_for_tier
 from ..core.speech.stream import Sentence, SentenceSynthesizer, earcon_chunk, speak_pcm
@@ -41,7 +48,7 @@ from ..core.speech.tiers import (
 from ..core.turn_notes import Note
 from ..providers.base import AudioChunk, Capability, ProviderResponseError, Usage
 from .calls import CallSpec, ProviderCall
-from .connections import can, connection_is_local, connection_voices
+from .connections import can, connection_is_local, connection_voices, loaded_connection
 from .data import AnimaData
 from .hub import async_endpoint_of
 
@@ -95,6 +102,48 @@ def plan_speech(
     return SpeechPlan(tier, chains.get(tier, ()), degradation)
 
 
+def voices_of(hass: HomeAssistant, profile: Mapping[str, Any], language: str) -> list[str]:
+    """Return the voices a voice profile can speak in `language`, its main voice first.
+
+    Each link's own voice, and the voices of an OpenAI-compatible speech service (its preset's
+    list). Not the rest of a Wyoming server's list: Piper lists voices it would first have to
+    download, which a house without internet cannot.
+    """
+    voices: dict[str, None] = {}
+    for link in all_links(profile):
+        offered = connection_voices(hass, link.connection, language)
+        if link.voice in offered:
+            voices[link.voice] = None
+        if _lists_its_voices(hass, link.connection):
+            voices |= dict.fromkeys(offered)
+    return list(voices)
+
+
+def _lists_its_voices(hass: HomeAssistant, entry_id: str) -> bool:
+    """Whether a connection's voice list is what it speaks (an API's, not a Wyoming server's)."""
+    connection = loaded_connection(hass, entry_id)
+    return connection is not None and connection.services is None
+
+
+def _voice_for(
+    hass: HomeAssistant, profile: Mapping[str, Any], route: Route[Any], chosen: str | None
+) -> str | None:
+    """Return the voice a route speaks: the one asked for if the route can speak it, else its own.
+
+    A voice no provider of the route can speak (a pipeline's old choice, say) is never sent:
+    the chain's own voice speaks instead of an error tone.
+    """
+    if not chosen or chosen == route.voice:
+        return route.voice
+    own = {link.voice for link in all_links(profile) if link.connection == route.provider_id}
+    if chosen in own or (
+        _lists_its_voices(hass, route.provider_id)
+        and chosen in connection_voices(hass, route.provider_id)
+    ):
+        return chosen
+    return route.voice
+
+
 def message_class_of(options: Mapping[str, Any], note: Note | None) -> MessageClass:
     """Return a message's class: the option's, else the agent's note's, else an answer."""
     if not options.get(MESSAGE_CLASS):
@@ -136,7 +185,7 @@ def speak(
     )
     return speak_pcm(
         text,
-        _synthesizer(hass, spec, plan.degradation, language, options.get(tts.ATTR_VOICE)),
+        _synthesizer(hass, spec, plan.degradation, profile, language, options.get(tts.ATTR_VOICE)),
         options_for_tier(plan.tier, language=language, max_sentences=_terse(profile, plan.tier)),
         lead=earcon if plan.degradation.earcon_first else None,
     )
@@ -154,6 +203,7 @@ def _synthesizer(
     hass: HomeAssistant,
     spec: CallSpec,
     degradation: Degradation,
+    profile: Mapping[str, Any],
     language: str,
     chosen_voice: str | None,
 ) -> SentenceSynthesizer:
@@ -173,12 +223,7 @@ def _synthesizer(
         voices: dict[str, str | None] = {}
 
         async def first_chunk(route: Route[Any]) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
-            voice = route.voice
-            if chosen_voice and chosen_voice in connection_voices(
-                hass, route.provider_id, language
-            ):
-                voice = chosen_voice
-            voices["spoken"] = voice
+            voice = voices["spoken"] = _voice_for(hass, profile, route, chosen_voice)
             audio: AsyncIterator[AudioChunk] = route.provider.synthesize(
                 sentence, voice=voice, model=route.model, language=language
             )
