@@ -32,6 +32,7 @@ from .runtime.discovery import async_offer_satellites, async_watch_satellites
 from .runtime.errors import translated
 from .runtime.hub import HubEntry, HubRuntime
 from .runtime.issues import async_check_chains
+from .runtime.local_turns import async_note_local_turns
 from .runtime.looking import async_prefetch_on_listening
 from .services import async_setup_services
 
@@ -69,6 +70,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
     AnimaData.of(hass).budgets.watch(entry)
     async_watch_satellites(hass, entry)
     async_prefetch_on_listening(hass, entry)
+    async_note_local_turns(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
     # one too, made here so that every platform finds it named (they set up concurrently).
     devices = dr.async_get(hass)

@@ -13,8 +13,10 @@ from ..core.endpoints import CAMERA, SATELLITE, SERVICE, VISION_MODE, Endpoint, 
 from ..core.profiles import AI_TASK, PROFILE_ENDPOINT
 
 type HubEntry = ConfigEntry[HubRuntime]
-#: The assist_satellite state while a satellite streams what the user says.
+#: The assist_satellite state while a satellite streams what the user says, and while its
+#: request is answered.
 LISTENING = "listening"
+PROCESSING = "processing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,11 +72,21 @@ def async_listening_endpoint(hass: HomeAssistant) -> str | None:
 
     Home Assistant hands speech-to-text no device: while a satellite listens, the audio is its.
     """
-    listening = [
+    return _only_endpoint_in(hass, {LISTENING})
+
+
+@callback
+def async_busy_endpoint(hass: HomeAssistant) -> str | None:
+    """Return the device of the one endpoint whose satellite listens or waits for its answer."""
+    return _only_endpoint_in(hass, {LISTENING, PROCESSING})
+
+
+def _only_endpoint_in(hass: HomeAssistant, states: set[str]) -> str | None:
+    found = [
         endpoint.device_id
         for endpoint in endpoint_registry(hub_entry(hass))
         if endpoint.satellite
         and (state := hass.states.get(endpoint.satellite)) is not None
-        and state.state == LISTENING
+        and state.state in states
     ]
-    return listening[0] if len(listening) == 1 else None
+    return found[0] if len(found) == 1 else None
