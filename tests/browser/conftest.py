@@ -32,7 +32,7 @@ from tests.fakes.openai_server import FakeOpenAIServer
 
 BROWSER_DIR = Path(__file__).parent
 CHROMIUM = Path(os.environ.get("ANIMA_CHROMIUM", "/usr/bin/chromium"))
-CHROMIUM_ARGS = [  # headless, offline: no GPU, no updates, no sync, no first-run pages
+CHROMIUM_ARGS = [  # as root (CI) it needs --no-sandbox; offline: no GPU, updates, sync, first run
     "--no-sandbox",
     "--disable-gpu",
     "--disable-background-networking",

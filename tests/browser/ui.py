@@ -184,7 +184,7 @@ class HassUI:
         await self.page.get_by_role("button", name=HA_TEXT["finish"]).click()
         await expect(self.dialog).to_have_count(0)
 
-    async def shot(self, name: str, *targets: Locator) -> Path:
+    async def shot(self, name: str, *targets: Locator) -> None:
         """Save a PNG of the smallest box around `targets` as screenshots/NAME.png."""
         await self.page.mouse.move(0, 0)  # no hover highlight
         for target in targets:
@@ -195,6 +195,4 @@ class HassUI:
         right = max(b["x"] + b["width"] for b in boxes)
         bottom = max(b["y"] + b["height"] for b in boxes)
         clip = {"x": x, "y": y, "width": right - x, "height": bottom - y}
-        path = self.screenshots / f"{name}.png"
-        await self.page.screenshot(path=path, clip=clip)  # type: ignore[arg-type]
-        return path
+        await self.page.screenshot(path=self.screenshots / f"{name}.png", clip=clip)
