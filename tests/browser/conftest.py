@@ -2,8 +2,8 @@
 
 One Home Assistant (a `hass` process from .venv-hass, Anima linked from the working tree), one
 fake OpenAI-compatible cloud, one Piper and one browser serve the whole session. Their tests
-must run in the session's event loop (`pytestmark = SESSION_LOOP`): Playwright's objects belong
-to the loop that started it.
+must run in the session's event loop (`pytest.mark.asyncio(loop_scope="session")`):
+Playwright's objects belong to the loop that started it.
 
 The browser is Debian's `chromium` (`ANIMA_CHROMIUM` names another); Playwright's own browser
 downloads fail offline, and scripts/setup installs both. Screenshots go to `build/screenshots`,
@@ -41,7 +41,6 @@ CHROMIUM_ARGS = [  # as root (CI) it needs --no-sandbox; offline: no GPU, update
     "--no-first-run",
 ]
 VIEWPORT = {"width": 1280, "height": 800}
-SESSION_LOOP = pytest.mark.asyncio(loop_scope="session")
 ONBOARDED_BUT_USER = {  # Home Assistant's onboarding store, version 4
     "version": 4,
     "minor_version": 1,

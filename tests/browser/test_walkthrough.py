@@ -12,10 +12,10 @@ from __future__ import annotations
 import json
 
 from playwright.async_api import Locator, expect
+import pytest
 
 from custom_components.anima.providers.presets import CUSTOM, PRESETS
 from scripts.hassctl import HassProcess, free_port
-from tests.browser.conftest import SESSION_LOOP
 from tests.browser.house import (
     PROFILE_MODELS,
     ensure_connections,
@@ -26,7 +26,7 @@ from tests.browser.ui import HA_TEXT, NAMES, HassUI, anima_text
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 
-pytestmark = SESSION_LOOP
+pytestmark = pytest.mark.asyncio(loop_scope="session")  # Playwright's loop (conftest.py)
 
 PROFILE_KINDS = ("agent", "listener", "voice")
 QUESTION = "What is the capital of France?"
