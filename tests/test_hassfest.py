@@ -620,12 +620,28 @@ def _subentry_types(integration: Path) -> dict[str, list[str]]:
     return types
 
 
+def _base_names(cls: ast.ClassDef) -> set[str]:
+    return {getattr(b, "id", getattr(b, "attr", "")) for b in cls.bases}
+
+
+def _ancestors(classes: dict[str, ast.ClassDef], cls: ast.ClassDef) -> set[str]:
+    """The names of a class's bases, and of theirs where the integration defines them."""
+    found: set[str] = set()
+    todo = _base_names(cls)
+    while todo:
+        name = todo.pop()
+        if name not in found:
+            found.add(name)
+            if (base := classes.get(name)) is not None:
+                todo |= _base_names(base)
+    return found
+
+
 def _flow_sections(
-    cls: ast.ClassDef, subentries: dict[str, list[str]], strings: Any
+    cls: ast.ClassDef, bases: set[str], subentries: dict[str, list[str]], strings: Any
 ) -> tuple[list[str], Callable[[str], bool]]:
     """The sections of strings a flow class shows texts from, and for which keys one section
     having the text is enough (otherwise each needs it)."""
-    bases = {getattr(b, "id", getattr(b, "attr", "")) for b in cls.bases}
     if bases & REPAIR_FLOW_BASES:  # it fixes one issue of those with a fix flow
         issues = strings.get("issues", {}).items()
         return [f"issues.{issue}.fix_flow" for issue, t in issues if "fix_flow" in t], bool
@@ -660,15 +676,21 @@ def _flow_keys(cls: ast.ClassDef) -> Iterator[str]:
 def check_flow_translations(integration: Path) -> Problems:
     """Every step, abort reason and error a flow names has its text."""
     strings, subentries, problems = _strings(integration), _subentry_types(integration), []
-    for _, module in _modules(integration):
-        for cls in (node for node in ast.walk(module) if isinstance(node, ast.ClassDef)):
-            sections, one_is_enough = _flow_sections(cls, subentries, strings)
-            for key in _flow_keys(cls):
-                missing = [f"{s}.{key}" for s in sections if _find(strings, f"{s}.{key}") is None]
-                if missing and not (one_is_enough(key) and len(missing) < len(sections)):
-                    problems.append(
-                        f"translations: {cls.name} names {' and '.join(missing)}, which has no text"
-                    )
+    classes = {
+        node.name: node
+        for _, module in _modules(integration)
+        for node in ast.walk(module)
+        if isinstance(node, ast.ClassDef)
+    }
+    for cls in classes.values():
+        bases = _ancestors(classes, cls)
+        sections, one_is_enough = _flow_sections(cls, bases, subentries, strings)
+        for key in _flow_keys(cls):
+            missing = [f"{s}.{key}" for s in sections if _find(strings, f"{s}.{key}") is None]
+            if missing and not (one_is_enough(key) and len(missing) < len(sections)):
+                problems.append(
+                    f"translations: {cls.name} names {' and '.join(missing)}, which has no text"
+                )
     return problems
 
 

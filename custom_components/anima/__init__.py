@@ -29,7 +29,7 @@ from .providers.presets import PRESETS
 from .runtime.connections import ConnectionEntry
 from .runtime.data import AnimaData, async_setup_data
 from .runtime.discovery import async_offer_satellites, async_watch_satellites
-from .runtime.errors import translated
+from .runtime.errors import translation
 from .runtime.hub import HubEntry, HubRuntime
 from .runtime.issues import async_check_chains
 from .runtime.local_turns import async_note_local_turns
@@ -99,9 +99,9 @@ async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -
             async_get_clientsession(hass), entry.data, timeout=VALIDATION_TIMEOUT
         )
     except ProviderAuthError as err:
-        raise translated(ConfigEntryAuthFailed, err.translation_key, name=entry.title) from err
+        raise ConfigEntryAuthFailed(**translation(err.translation_key, name=entry.title)) from err
     except ProviderError as err:
-        raise translated(ConfigEntryNotReady, err.translation_key, name=entry.title) from err
+        raise ConfigEntryNotReady(**translation(err.translation_key, name=entry.title)) from err
     anima = AnimaData.of(hass)
     # A fresh set-up (after reauth, say) starts with a clean record.
     anima.router.reset(entry.entry_id)
