@@ -2,7 +2,10 @@
 
 Home Assistant's Wyoming integration discovers `_wyoming._tcp` services and offers to add them;
 Anima's endpoint service is announced as `_anima._tcp` with the satellite's port, so the hub can
-tell the two belong together. Needs the `zeroconf` package (the `discovery` extra).
+tell the two belong together. The announcement says nothing of a camera: what the service
+offers (`anima-info`) is told only to a client that proves the pairing key, and the hub needs
+the address to pair with it in the first place. Needs the `zeroconf` package (the `discovery`
+extra).
 """
 
 from __future__ import annotations
@@ -50,7 +53,7 @@ async def announce(
         else AsyncZeroconf(ip_version=IPVersion.V4Only)
     )
     packed = [socket.inet_aton(address)]
-    await zeroconf.async_register_service(
+    announced = await zeroconf.async_register_service(
         ServiceInfo(
             WYOMING_TYPE,
             f"{name}.{WYOMING_TYPE}",
@@ -59,12 +62,13 @@ async def announce(
             server=host,
         )
     )
+    await announced  # the announcements are out (and no broadcast is left running)
     if service_port is not None:
         properties = {
             ZEROCONF_SATELLITE_PORT: str(satellite_port),
             ZEROCONF_VERSION: str(PROTOCOL_VERSION),
         }
-        await zeroconf.async_register_service(
+        announced = await zeroconf.async_register_service(
             ServiceInfo(
                 ZEROCONF_TYPE,
                 f"{name}.{ZEROCONF_TYPE}",
@@ -74,4 +78,5 @@ async def announce(
                 server=host,
             )
         )
+        await announced
     return zeroconf
