@@ -118,7 +118,7 @@ class GuardedHandler(AsyncEventHandler):
         self.guard = guard
         peer = writer.get_extra_info("peername")
         self.peer = str(peer[0]) if isinstance(peer, tuple) and peer else "local"
-        self.opened = self.last_event = time.monotonic()
+        self.last_event = time.monotonic()
         #: Whether the peer proved itself (a valid event, or authentication where there is
         #: one): the connection limit drops unproved connections first.
         self.trusted = False
