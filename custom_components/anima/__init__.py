@@ -31,7 +31,7 @@ from .runtime.data import AnimaData, async_setup_data
 from .runtime.discovery import async_offer_satellites, async_watch_satellites
 from .runtime.errors import translation
 from .runtime.hub import HubEntry, HubRuntime
-from .runtime.issues import async_check_chains
+from .runtime.issues import async_check_chains, async_check_pairings
 from .runtime.local_turns import async_note_local_turns
 from .runtime.looking import async_prefetch_on_listening
 from .services import async_setup_services
@@ -91,6 +91,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
     await hass.config_entries.async_forward_entry_setups(entry, HUB_PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
     async_check_chains(hass)
+    async_check_pairings(hass, entry)
 
 
 async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -> None:
@@ -136,6 +137,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 async def _async_hub_updated(hass: HomeAssistant, entry: HubEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
+    async_check_pairings(hass, entry)
     async_offer_satellites(hass, entry)
     AnimaData.of(hass).budgets.configure_from(entry)
     if HubRuntime.of(entry) != entry.runtime_data:

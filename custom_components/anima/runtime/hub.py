@@ -11,6 +11,7 @@ from homeassistant.core import HomeAssistant, callback
 from ..const import DOMAIN, KIND, KIND_HUB
 from ..core.endpoints import CAMERA, SATELLITE, SERVICE, VISION_MODE, Endpoint, EndpointRegistry
 from ..core.profiles import AI_TASK, PROFILE_ENDPOINT
+from ..protocol import EndpointClient
 
 type HubEntry = ConfigEntry[HubRuntime]
 #: The assist_satellite state while a satellite streams what the user says, and while its
@@ -58,6 +59,13 @@ def endpoint_registry(entry: ConfigEntry | None) -> EndpointRegistry:
         for sub in entry.subentries.values()
         if sub.subentry_type == PROFILE_ENDPOINT
     )
+
+
+def service_client(endpoint: Endpoint) -> EndpointClient | None:
+    """Return a client of an endpoint's service, paired with its key (None: it has none)."""
+    if endpoint.service is None:
+        return None
+    return EndpointClient.at(endpoint.service, key=endpoint.service_key)
 
 
 @callback
