@@ -7,6 +7,7 @@ server-sent event.
 from __future__ import annotations
 
 import base64
+import copy
 from dataclasses import dataclass, field
 import json
 from typing import Any
@@ -16,11 +17,15 @@ from .base import (
     ChatMessage,
     ChatRequest,
     ImagePart,
+    ProviderOutputError,
     ProviderResponseError,
-    ProviderServerError,
     ToolCall,
     Usage,
 )
+from .model_rules import rules_for
+
+#: Characters of a provider's error message kept in ours.
+MAX_DETAIL = 300
 
 
 def error_detail(data: Any) -> str | None:
@@ -51,16 +56,84 @@ def chat_payload(request: ChatRequest) -> dict[str, Any]:
             }
             for tool in request.tools
         ]
-    if request.temperature is not None:
+    rules = rules_for(request.model)
+    if request.temperature is not None and rules.temperature:
         payload["temperature"] = request.temperature
     if request.max_tokens is not None:
-        payload["max_tokens"] = request.max_tokens
+        payload[rules.max_tokens_field] = request.max_tokens
     if request.json_schema is not None:
+        schema = strict_schema(request.json_schema)
         payload["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": "result", "schema": request.json_schema, "strict": True},
+            "json_schema": {"name": "result", "schema": schema, "strict": True},
         }
     return payload
+
+
+def strict_schema(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return `schema` as OpenAI's strict structured outputs demand it (a changed copy).
+
+    Strict mode refuses a schema unless every object lists all its properties as required and
+    sets `additionalProperties: false`; an optional property is therefore made nullable (the
+    model answers null for it: `drop_added_nulls` removes those again), nested objects too.
+    """
+    strict = copy.deepcopy(schema)
+    _make_strict(strict)
+    return strict
+
+
+_SUBSCHEMA_MAPS = ("properties", "$defs", "definitions")
+_SUBSCHEMA_LISTS = ("anyOf", "oneOf", "allOf", "prefixItems")
+
+
+def _make_strict(schema: Any) -> None:
+    if not isinstance(schema, dict):
+        return
+    for key in _SUBSCHEMA_MAPS:
+        for sub in (schema.get(key) or {}).values():
+            _make_strict(sub)
+    for key in _SUBSCHEMA_LISTS:
+        for sub in schema.get(key) or ():
+            _make_strict(sub)
+    _make_strict(schema.get("items"))
+    types = schema.get("type")
+    if not (types == "object" or (isinstance(types, list) and "object" in types)):
+        return
+    properties: dict[str, Any] = schema.setdefault("properties", {})
+    required = schema.get("required") or []
+    for name, sub in properties.items():
+        if name not in required and isinstance(sub, dict):
+            properties[name] = _nullable(sub)
+    schema["required"] = list(properties)
+    schema["additionalProperties"] = False
+
+
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """Return `schema` allowing null as well, without loosening what it allows otherwise."""
+    types = schema.get("type")
+    if schema.keys() & {"enum", "const", "anyOf", "oneOf", "$ref"} or not types:
+        return {"anyOf": [schema, {"type": "null"}]}
+    types = [types] if isinstance(types, str) else list(types)
+    return schema | {"type": types if "null" in types else [*types, "null"]}
+
+
+def drop_added_nulls(schema: dict[str, Any], value: Any) -> Any:
+    """Return a strict answer `value` fit for the original `schema` again.
+
+    Drops the nulls `strict_schema` allowed for properties `schema` does not require.
+    """
+    if isinstance(value, list):
+        items = schema.get("items")
+        return [drop_added_nulls(items, v) if isinstance(items, dict) else v for v in value]
+    if not isinstance(value, dict) or not isinstance(schema.get("properties"), dict):
+        return value
+    properties: dict[str, Any] = schema["properties"]
+    required = schema.get("required") or []
+    return {
+        key: drop_added_nulls(properties[key], v) if isinstance(properties.get(key), dict) else v
+        for key, v in value.items()
+        if v is not None or key in required or key not in properties
+    }
 
 
 def _message(message: ChatMessage) -> dict[str, Any]:
@@ -119,9 +192,11 @@ class ChatStream:
             raise ProviderResponseError(f"A stream event is not JSON: {data[:80]!r}") from None
         if not isinstance(chunk, dict):
             raise ProviderResponseError("A stream event is not a JSON object")
-        if (error := chunk.get("error")) is not None:  # OpenAI's way to fail mid-stream
+        if (error := chunk.get("error")) is not None:
+            # An error event after the answer began: llama-server sends it when it cannot parse
+            # what the model wrote (a tool call out of format); the connection itself is fine.
             detail = error_detail(error) or "unknown error"
-            raise ProviderServerError(f"The provider failed mid-stream: {detail}", 500)
+            raise ProviderOutputError(f"The answer failed mid-stream: {detail[:MAX_DETAIL]}")
         if isinstance(usage := chunk.get("usage"), dict):  # the last chunk, choices empty
             self._usage = usage
         deltas: list[ChatDelta] = []
@@ -168,7 +243,7 @@ class ChatStream:
             except ValueError:
                 arguments = None
             if not isinstance(arguments, dict) or not partial.name:
-                raise ProviderResponseError(
+                raise ProviderOutputError(
                     f"Tool call {partial.name!r} has no name or its arguments are no JSON object"
                 )
             calls.append(ToolCall(partial.id or f"call_{index}", partial.name, arguments))
@@ -177,11 +252,16 @@ class ChatStream:
 
     def usage(self, images: int) -> Usage:
         """Return what the call consumed, with the number of images sent."""
-        prompt, completion = (
-            self._usage.get(key) for key in ("prompt_tokens", "completion_tokens")
-        )
+        details = self._usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
         return Usage(
-            input_tokens=prompt if isinstance(prompt, int) else 0,
-            output_tokens=completion if isinstance(completion, int) else 0,
+            input_tokens=_count(self._usage.get("prompt_tokens")),
+            output_tokens=_count(self._usage.get("completion_tokens")),
+            cached_input_tokens=_count(cached),
             images=images,
         )
+
+
+def _count(value: Any) -> int:
+    """Return a token count the provider reported, or 0 for anything that is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

@@ -1,0 +1,68 @@
+"""Slow answers complete through a connection's client: its check time-out cuts no answer.
+
+The connection is opened as set-up opens it (with the validation time-out); a local model on a
+cold prompt or a reasoning model speaks only after seconds, and a long answer at a few words a
+second streams for half a minute. The router bounds each attempt with its chain's own limits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import aiohttp
+import pytest
+
+from custom_components.anima.const import VALIDATION_TIMEOUT
+from custom_components.anima.providers.base import ChatMessage, ChatRequest
+from custom_components.anima.providers.connection import (
+    API_KEY,
+    BASE_URL,
+    KIND,
+    KIND_OPENAI,
+    PRESET,
+    open_connection,
+)
+from custom_components.anima.providers.openai_compat import OpenAICompatClient
+from custom_components.anima.providers.presets import CUSTOM
+from tests.fakes.openai_server import FakeOpenAIServer, Reply
+
+WORDS = 60  # at 2 words a second: a 30 s answer
+
+
+@pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    async with aiohttp.ClientSession() as session:
+        yield session
+
+
+async def answer(client: OpenAICompatClient, question: str) -> str:
+    request = ChatRequest("gpt-4.1-mini", (ChatMessage("user", question),))
+    return "".join([delta.text async for delta in client.stream_chat(request)])
+
+
+async def open_client(
+    session: aiohttp.ClientSession, server: FakeOpenAIServer
+) -> OpenAICompatClient:
+    """Open the connection to `server` as set-up does, with the validation time-out."""
+    data = {KIND: KIND_OPENAI, PRESET: CUSTOM, BASE_URL: server.base_url, API_KEY: server.api_key}
+    connection = await open_connection(session, data, timeout=VALIDATION_TIMEOUT)
+    assert isinstance(connection.client, OpenAICompatClient)
+    return connection.client
+
+
+async def test_a_late_first_token_and_a_long_stream_both_complete(
+    openai_server: FakeOpenAIServer, session: aiohttp.ClientSession
+) -> None:
+    assert VALIDATION_TIMEOUT < 12  # else this test proves nothing
+    late = "Paris is the capital of France."
+    long = " ".join(f"word{n}" for n in range(WORDS))
+    openai_server.reply(Reply.text(late, first_token_delay=12.0))
+    async with FakeOpenAIServer() as other:
+        other.reply(Reply.text(long, chunk_delay=30.0 / WORDS))
+        # Both at once, so the test takes 30 s rather than 42.
+        answers = await asyncio.gather(
+            answer(await open_client(session, openai_server), "late"),
+            answer(await open_client(session, other), "long"),
+        )
+    assert answers == [late, long]
