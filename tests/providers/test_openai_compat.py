@@ -528,6 +528,53 @@ def test_sse_events_are_decoded_across_any_chunking() -> None:
         assert events == expected, size
 
 
+@contextlib.asynccontextmanager
+async def hangs_up(times: int) -> AsyncIterator[tuple[str, list[str]]]:
+    """Serve chat and transcription, but close the connection unanswered the first `times`
+    requests (as a server closes a kept-alive connection); yield the base URL and the paths
+    each request asked for."""
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        await request.read()
+        if len(seen) <= times:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        if request.path.endswith("/transcriptions"):
+            return web.json_response({"text": "Heard you."})
+        return web.Response(body=CONTENT + FINISH, content_type="text/event-stream")
+
+    app = web.Application()
+    app.router.add_post("/v1/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/v1")), seen
+    finally:
+        await server.close()
+
+
+async def test_a_connection_closed_before_the_answer_is_tried_once_more(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    async def silence() -> AsyncIterator[bytes]:
+        yield bytes(3200)
+
+    async with hangs_up(times=1) as (base_url, seen):
+        assert text_of(await collect(OpenAICompatClient(session, base_url, None))) == ["Hi"]
+    assert len(seen) == 2
+    async with hangs_up(times=1) as (base_url, seen):
+        client = OpenAICompatClient(session, base_url, None)
+        assert (await client.transcribe(silence(), AudioFormat())).text == "Heard you."
+    assert len(seen) == 2  # the same upload, sent again
+    async with hangs_up(times=5) as (base_url, seen):
+        with pytest.raises(ProviderConnectionError):
+            await collect(OpenAICompatClient(session, base_url, None))
+    assert len(seen) == 2  # once more only
+
+
 # --- speech -------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager, contextmanager
+import functools
 import json
 import logging
 import math
@@ -298,9 +299,18 @@ class OpenAICompatClient:
         self, method: str, path: str, timeout: aiohttp.ClientTimeout, **kwargs: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send one request; yield the response if its status is a success."""
-        async with self._session.request(
-            method, self._base_url + path, headers=self._headers, timeout=timeout, **kwargs
-        ) as response:
+        url = self._base_url + path
+        send = functools.partial(
+            self._session.request, method, url, headers=self._headers, timeout=timeout, **kwargs
+        )
+        try:
+            response = await send()
+        except aiohttp.ServerDisconnectedError:
+            # The pooled connection was closed by the server before it answered: llama-server
+            # closes every connection after a streamed answer, though it says keep-alive. The
+            # request almost surely never reached it: send it once more, on a fresh connection.
+            response = await send()
+        async with response:
             if response.status >= 400:
                 body = await response.read()
                 raise _status_error(response.status, path, response.headers, body)
