@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 
 from custom_components.anima.const import VALIDATION_TIMEOUT
-from custom_components.anima.providers.base import ChatMessage, ChatRequest
+from custom_components.anima.providers.base import ChatDelta, ChatMessage, ChatRequest
 from custom_components.anima.providers.connection import (
     API_KEY,
     BASE_URL,
@@ -25,6 +25,7 @@ from custom_components.anima.providers.connection import (
 )
 from custom_components.anima.providers.openai_compat import OpenAICompatClient
 from custom_components.anima.providers.presets import CUSTOM
+from custom_components.anima.routing import Chain, Route, Router
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 WORDS = 60  # at 2 words a second: a 30 s answer
@@ -66,3 +67,22 @@ async def test_a_late_first_token_and_a_long_stream_both_complete(
             answer(await open_client(session, other), "long"),
         )
     assert answers == [late, long]
+
+
+async def test_a_tool_call_written_slowly_meets_the_first_token_limit(
+    openai_server: FakeOpenAIServer, session: aiohttp.ClientSession
+) -> None:
+    # A small local model writes a call's arguments a few characters a second; the call is
+    # complete only at the end, long after the chain's first-token limit.
+    client = await open_client(session, openai_server)
+    arguments = {"name": "Kitchen Light", "area": "Kitchen", "domain": ["light"]}
+    openai_server.reply(Reply.tool_call("intent__HassTurnOn", arguments, chunk_delay=0.2))
+    chain = Chain((Route("local", client, "qwen2.5-coder-0.5b-instruct"),), 1.0, 30.0)
+    request = ChatRequest("qwen2.5-coder-0.5b-instruct", (ChatMessage("user", "Kitchen on"),))
+
+    deltas: list[ChatDelta] = [
+        delta
+        async for delta in Router().stream(chain, lambda route: route.provider.stream_chat(request))
+    ]
+    (call,) = [call for delta in deltas for call in delta.tool_calls]
+    assert (call.name, call.arguments) == ("intent__HassTurnOn", arguments)

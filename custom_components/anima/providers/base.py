@@ -182,7 +182,10 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChatDelta:
-    """A piece of a streamed answer: text, finished tool calls, or the final usage."""
+    """A piece of a streamed answer: text, finished tool calls, or the final usage.
+
+    An empty one says the answer has begun without text yet (a tool call being written).
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()

@@ -207,7 +207,12 @@ class ChatStream:
             if isinstance(delta, dict):
                 if (text := delta.get("content")) and isinstance(text, str):
                     deltas.append(ChatDelta(text=text))
-                for fragment in _list(delta.get("tool_calls")):
+                fragments = _list(delta.get("tool_calls"))
+                if fragments and not self._calls:
+                    # A call is yielded once complete, which a slow model may take seconds to
+                    # write: this empty delta tells the router the answer has begun.
+                    deltas.append(ChatDelta())
+                for fragment in fragments:
                     self._add_fragment(fragment)
             if reason := choice.get("finish_reason"):
                 self.finish_reason = str(reason)
