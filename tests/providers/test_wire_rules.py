@@ -30,8 +30,8 @@ from custom_components.anima.providers.connection import (
     open_connection,
 )
 from custom_components.anima.providers.model_rules import ModelRules, parse_rules, rules_for
-from custom_components.anima.providers.openai_chat import drop_added_nulls
 from custom_components.anima.providers.openai_compat import OpenAICompatClient
+from custom_components.anima.providers.strict_schema import drop_added_nulls
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 HELLO = (ChatMessage("user", "Hello"),)
