@@ -479,6 +479,17 @@ async def test_comments_and_a_missing_done_line_are_tolerated(
     assert deltas[-1].usage == Usage()  # the server reported no usage
 
 
+async def test_deepseeks_cache_hits_are_read_as_cached_tokens(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    usage = '{"prompt_tokens": 900, "completion_tokens": 4, "prompt_cache_hit_tokens": 768,'
+    usage += ' "prompt_cache_miss_tokens": 132, "total_tokens": 904}'
+    body = CONTENT + FINISH + event(f'{{"choices": [], "usage": {usage}}}') + event("[DONE]")
+    async with raw_stream(body) as base_url:
+        deltas = await collect(OpenAICompatClient(session, base_url, None))
+    assert deltas[-1].usage == Usage(input_tokens=900, output_tokens=4, cached_input_tokens=768)
+
+
 async def test_a_stream_that_ends_unfinished_is_a_connection_error(
     socket_enabled: None, session: aiohttp.ClientSession
 ) -> None:

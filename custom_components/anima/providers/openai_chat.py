@@ -193,6 +193,8 @@ class ChatStream:
         """Return what the call consumed, with the number of images sent."""
         details = self._usage.get("prompt_tokens_details")
         cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        if cached is None:  # DeepSeek's own name for it
+            cached = self._usage.get("prompt_cache_hit_tokens")
         return Usage(
             input_tokens=_count(self._usage.get("prompt_tokens")),
             output_tokens=_count(self._usage.get("completion_tokens")),
