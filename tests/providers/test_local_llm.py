@@ -6,7 +6,6 @@ slot, so these tests run one at a time and share its prompt cache.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 import json
 
 import aiohttp
@@ -42,9 +41,9 @@ KITCHEN = ChatMessage("user", "Turn on the kitchen light")
 
 
 @pytest.fixture
-async def client(local_llm: LocalLLM) -> AsyncIterator[OpenAICompatClient]:
-    async with aiohttp.ClientSession() as session:
-        yield OpenAICompatClient(session, local_llm.base_url, None)
+def client(local_llm: LocalLLM, session: aiohttp.ClientSession) -> OpenAICompatClient:
+    """Anima's client of the real local model (no key)."""
+    return OpenAICompatClient(session, local_llm.base_url, None)
 
 
 async def collect(client: OpenAICompatClient, request: ChatRequest) -> list[ChatDelta]:

@@ -51,17 +51,6 @@ MODEL = "gpt-4.1-mini"
 HELLO = ChatRequest(MODEL, (ChatMessage("user", "Hello"),))
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def client(openai_server: FakeOpenAIServer, session: aiohttp.ClientSession) -> OpenAICompatClient:
-    return OpenAICompatClient(session, openai_server.base_url, openai_server.api_key)
-
-
 async def collect(client: OpenAICompatClient, request: ChatRequest = HELLO) -> list[ChatDelta]:
     return [delta async for delta in client.stream_chat(request)]
 

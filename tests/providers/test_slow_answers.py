@@ -8,10 +8,8 @@ second streams for half a minute. The router bounds each attempt with its chain'
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import aiohttp
-import pytest
 
 from custom_components.anima.const import VALIDATION_TIMEOUT
 from custom_components.anima.providers.base import ChatDelta, ChatMessage, ChatRequest
@@ -29,12 +27,6 @@ from custom_components.anima.routing import Chain, Route, Router
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 WORDS = 60  # at 2 words a second: a 30 s answer
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
 
 
 async def answer(client: OpenAICompatClient, question: str) -> str:

@@ -3,7 +3,6 @@ what api.openai.com (or OpenRouter) refuses, so a regression fails here."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 import json
 from typing import Any
@@ -35,17 +34,6 @@ from custom_components.anima.providers.strict_schema import drop_added_nulls
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 
 HELLO = (ChatMessage("user", "Hello"),)
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def client(openai_server: FakeOpenAIServer, session: aiohttp.ClientSession) -> OpenAICompatClient:
-    return OpenAICompatClient(session, openai_server.base_url, openai_server.api_key)
 
 
 async def collect(client: OpenAICompatClient, request: ChatRequest) -> list[ChatDelta]:
