@@ -29,6 +29,7 @@ import itertools
 import json
 import os
 from pathlib import Path
+import signal
 import socket
 import statistics
 import sys
@@ -163,7 +164,10 @@ class RecordingProxy:
         await runner.setup()
         sock = socket.socket()
         sock.bind(("127.0.0.1", 0))
-        async with aiohttp.ClientSession() as self._session:
+        # A new connection per request: llama-server closes each after a stream anyway.
+        connector = aiohttp.TCPConnector(force_close=True)
+        timeout = aiohttp.ClientTimeout(total=None, sock_read=600)
+        async with aiohttp.ClientSession(connector=connector, timeout=timeout) as self._session:
             await web.SockSite(runner, sock).start()
             try:
                 yield f"http://127.0.0.1:{sock.getsockname()[1]}/v1"
@@ -617,7 +621,12 @@ async def _warm_up(hass: HassProcess, proxy: RecordingProxy) -> list[dict[str, A
     return turns
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt  # so a SIGTERM stops the servers as Ctrl-C does
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)
     requests = Path(sys.argv[2]) if sys.argv[1:2] == ["--requests"] else None
     data = asyncio.run(run(requests))
     write_results("local_llm", data, markdown(data))
