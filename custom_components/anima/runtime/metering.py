@@ -31,6 +31,7 @@ from ..const import (
     RATE,
     SIGNAL_RECORDED,
 )
+from ..core.health import Attempt, Outcome
 from ..core.ledger import (
     ANY_MODEL,
     PRESET_WYOMING,
@@ -42,7 +43,6 @@ from ..core.ledger import (
     default_tables,
 )
 from ..core.ledger.journal import FileJournal
-from ..core.routing import Attempt, Outcome
 from ..providers.base import Usage
 
 STORAGE_KEY = f"{DOMAIN}.ledger"
