@@ -97,6 +97,8 @@ class Usage:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Of `input_tokens`, those the provider read from its prompt cache (billed cheaper).
+    cached_input_tokens: int = 0
     images: int = 0
     audio_seconds: float = 0.0
     characters: int = 0
@@ -105,6 +107,7 @@ class Usage:
         """Add another call's usage to this one."""
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
+        self.cached_input_tokens += other.cached_input_tokens
         self.images += other.images
         self.audio_seconds += other.audio_seconds
         self.characters += other.characters

@@ -177,11 +177,16 @@ class ChatStream:
 
     def usage(self, images: int) -> Usage:
         """Return what the call consumed, with the number of images sent."""
-        prompt, completion = (
-            self._usage.get(key) for key in ("prompt_tokens", "completion_tokens")
-        )
+        details = self._usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
         return Usage(
-            input_tokens=prompt if isinstance(prompt, int) else 0,
-            output_tokens=completion if isinstance(completion, int) else 0,
+            input_tokens=_count(self._usage.get("prompt_tokens")),
+            output_tokens=_count(self._usage.get("completion_tokens")),
+            cached_input_tokens=_count(cached),
             images=images,
         )
+
+
+def _count(value: Any) -> int:
+    """Return a token count the provider reported, or 0 for anything that is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

@@ -37,14 +37,25 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, tzinfo
 import logging
 import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from .plans import Plan, marginal_cost
 from .prices import PriceBook
-from .records import ROW_LENGTH, Row, UsageRecord, record_from_row, row_of
+from .records import (
+    COST_QUANTUM,
+    OUTCOME_CACHE_HIT,
+    ZERO,
+    Row,
+    UsageRecord,
+    record_from_row,
+    row_of,
+    upgraded_row,
+)
 from .rollups import Calendar, Period, Rollups, Scope, Totals, When, scope_key
 from .store import STORAGE_VERSION, SaveSchedule, Store, checked
 
@@ -78,6 +89,8 @@ class Ledger(Calendar):
             raise ValueError("flush_interval, max_batch, raw_days and rollup_months must be > 0")
         super().__init__(ZoneInfo(tz) if isinstance(tz, str) else tz, clock)
         self.prices = prices
+        #: The billing plan of each connection not metered by its prices (plans.py).
+        self.plans: dict[str, Plan] = {}
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.raw_days = raw_days
@@ -89,6 +102,8 @@ class Ledger(Calendar):
         self._new: deque[Row] = deque()
         self._days: Rollups = {}
         self._months: Rollups = {}
+        # The devices (None: no device) each connection answered per month, for licences.
+        self._devices: dict[str, dict[str, set[str | None]]] = {}
         # Serialised rollups per period key, rebuilt only for the periods touched since.
         self._saved_form: dict[Period, dict[str, dict[str, Any]]] = {p: {} for p in Period}
         self._touched: dict[Period, set[str]] = {p: set() for p in Period}
@@ -122,10 +137,28 @@ class Ledger(Calendar):
     # --- recording ------------------------------------------------------------------------
 
     def record(self, record: UsageRecord) -> UsageRecord:
-        """Price `record`, add it to the rollups and queue it for saving; return it priced."""
+        """Price `record`, add it to the rollups and queue it for saving; return it priced.
+
+        A connection's billing plan books the call at its marginal cost; a cache hit costs
+        nothing and counts what it saved.
+        """
         priced = self.prices.price(record)
         day, month = self._keys(priced.time)
         currency = self.prices.currency
+        saved = discount = ZERO
+        if priced.outcome == OUTCOME_CACHE_HIT:
+            if priced.currency == currency:
+                saved = priced.cost
+            priced = replace(priced, cost=ZERO, currency=currency)
+        elif (plan := self.plans.get(priced.provider)) is not None and priced.currency == currency:
+            so_far = self._months.get(month, {}).get(f"provider:{priced.provider}", Totals())
+            charged = marginal_cost(plan, priced, priced.cost, so_far, self.prices.to_ledger)
+            charged = charged.quantize(COST_QUANTUM)
+            discount, priced = priced.cost - charged, replace(priced, cost=charged)
+        if priced.succeeded:
+            self._devices.setdefault(month, {}).setdefault(priced.provider, set()).add(
+                priced.endpoint
+            )
         keys = ["total", f"provider:{priced.provider}", f"kind:{priced.kind}"]
         if priced.profile is not None:
             keys.append(f"profile:{priced.profile}")
@@ -142,7 +175,7 @@ class Ledger(Calendar):
                 totals = bucket.get(key)
                 if totals is None:
                     totals = bucket[key] = Totals()
-                totals.add(priced, currency)
+                totals.add(priced, currency, saved=saved, discount=discount)
             self._touched[period].add(period_key)
         if priced.time >= self._cut:
             self._new.append(row_of(priced))
@@ -180,6 +213,8 @@ class Ledger(Calendar):
         today = self.local_date(start)
         months_back = today.year * 12 + today.month - 1 - (self.rollup_months - 1)
         oldest = f"{months_back // 12:04d}-{months_back % 12 + 1:02d}"
+        for month in [key for key in self._devices if key < today.isoformat()[:7]]:
+            del self._devices[month]
         for period, rollups in ((Period.DAY, self._days), (Period.MONTH, self._months)):
             for key in [key for key in rollups if key[:7] < oldest]:
                 del rollups[key]
@@ -222,6 +257,10 @@ class Ledger(Calendar):
             if key.startswith(prefix)
         }
 
+    def devices(self, provider: str, when: When = None) -> int:
+        """Return how many devices a connection answered in a month (no device counts as one)."""
+        return len(self._devices.get(self.period_key(Period.MONTH, when), {}).get(provider, ()))
+
     def periods(self, period: Period) -> list[str]:
         """Return the day or month keys that have rollups, oldest first."""
         return sorted(self._days if period is Period.DAY else self._months)
@@ -257,10 +296,18 @@ class Ledger(Calendar):
         rows: list[Row] = []
         for data, keep in ((archived, None), (main, before)):
             saved = data.get("records", [])
-            good = [tuple(row) for row in saved if len(row) == ROW_LENGTH]
+            # Rows of an earlier version are shorter: they load with today's later fields.
+            good = [row for row in map(upgraded_row, saved) if row is not None]
             if len(good) != len(saved):
                 _LOGGER.warning("Ignored %s malformed ledger records", len(saved) - len(good))
             rows += good if keep is None else [row for row in good if float(row[0]) >= keep]
+        for row in rows:  # the devices of the months the rows cover (calls before `load` too)
+            saved_record = record_from_row(row)
+            if saved_record.succeeded:
+                month = self.period_key(Period.MONTH, saved_record.time)
+                self._devices.setdefault(month, {}).setdefault(saved_record.provider, set()).add(
+                    saved_record.endpoint
+                )
         rows += [*self._old, *self._new]  # calls recorded before `load`
         self._old, self._new = deque(), deque(sorted(rows, key=lambda row: float(row[0])))
         self._confirmed = (before, before_day)
