@@ -104,13 +104,9 @@ def test_unavailable_tier_falls_to_the_next_cheaper_one_never_up() -> None:
     assert choose_tier(DEFAULT_POLICY, "answer", available=set()) is EARCON
     # A gap in the middle is skipped.
     assert (
-        choose_tier(DEFAULT_POLICY, "conversation", available={COMPACT, EARCON, FORMANT})
-        is COMPACT
+        choose_tier(DEFAULT_POLICY, "conversation", available={COMPACT, EARCON, FORMANT}) is COMPACT
     )
-    assert (
-        choose_tier(DEFAULT_POLICY, "conversation", available={FORMANT}, steps_down=1)
-        is FORMANT
-    )
+    assert choose_tier(DEFAULT_POLICY, "conversation", available={FORMANT}, steps_down=1) is FORMANT
 
 
 def test_an_answer_without_its_compact_voice_keeps_the_expressive_one() -> None:
