@@ -54,7 +54,7 @@ from .records import (
     UsageRecord,
     record_from_row,
     row_of,
-    upgraded_row,
+    stored_row,
 )
 from .rollups import Calendar, Period, Rollups, Scope, Totals, When, scope_key
 from .store import STORAGE_VERSION, SaveSchedule, Store, checked
@@ -296,8 +296,7 @@ class Ledger(Calendar):
         rows: list[Row] = []
         for data, keep in ((archived, None), (main, before)):
             saved = data.get("records", [])
-            # Rows of an earlier version are shorter: they load with today's later fields.
-            good = [row for row in map(upgraded_row, saved) if row is not None]
+            good = [row for row in map(stored_row, saved) if row is not None]
             if len(good) != len(saved):
                 _LOGGER.warning("Ignored %s malformed ledger records", len(saved) - len(good))
             rows += good if keep is None else [row for row in good if float(row[0]) >= keep]

@@ -103,12 +103,16 @@ def money_for(
     given: Mapping[str, Any],
     currencies: Iterable[str],
     reference: ReferenceRates | None = None,
+    *,
+    skip_missing: bool = False,
 ) -> Money:
     """Return the `Money` for showing costs in `shown`, with a rate for every price currency.
 
     `given` holds the user's rates by `rate_key` (empty values: none given); `currencies` are
     those the prices use. The ledger's unit always needs a rate. A rate neither given nor in
-    `reference` raises `MissingRateError` naming the currency; a given rate must be above 0.
+    `reference` raises `MissingRateError` naming the currency (with `skip_missing`, only for the
+    ledger's unit: others are left out, and their costs stay apart); a given rate must be above
+    0.
     """
     shown = shown.strip().upper()
     reference = reference if reference is not None else reference_rates()
@@ -123,7 +127,8 @@ def money_for(
                 raise PriceError(f"{rate_key(code)}: a rate must be above 0")
         else:
             rate = reference.worth(code, shown)
-        if rate is None:
+        if rate is not None:
+            worth[code] = rate
+        elif code == LEDGER_CURRENCY or not skip_missing:
             raise MissingRateError(code, shown)
-        worth[code] = rate
     return Money(shown, worth)

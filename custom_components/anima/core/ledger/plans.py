@@ -145,6 +145,13 @@ def marginal_cost(
     return metered if rate is None else rate * beyond / UNIT_SCALE[plan.unit]
 
 
+def covers(plan: Plan | None, month: Totals) -> bool:
+    """Return whether the next call under `plan` is free (a licence, a package not used up)."""
+    if plan is None or plan.kind is PlanKind.METERED:
+        return False
+    return plan.kind is PlanKind.PER_DEVICE or used(month, plan.unit) < plan.included
+
+
 def month_costs(
     offers: Mapping[PlanKind, Plan],
     month: Totals,

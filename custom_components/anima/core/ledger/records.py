@@ -168,27 +168,26 @@ def row_of(record: UsageRecord) -> Row:
 
 ROW_FIELDS: Final = tuple(item.name for item in fields(UsageRecord))
 ROW_LENGTH: Final = len(ROW_FIELDS)
-#: The lengths of rows earlier versions stored (fields were only ever added at the end).
-OLD_ROW_LENGTHS: Final = frozenset({ROW_LENGTH - 2})
+#: The lengths of rows this and earlier versions stored (fields are only ever added at the end).
+ROW_LENGTHS: Final = frozenset({ROW_LENGTH, ROW_LENGTH - 2})
 
 
-def upgraded_row(row: object) -> Row | None:
-    """Return a stored row at today's length (later fields at their defaults), None if malformed."""
-    if not isinstance(row, (list, tuple)):
+def stored_row(row: object) -> Row | None:
+    """Return a stored row as the ledger keeps it (as it was stored), None if malformed.
+
+    Rows of an earlier version are shorter; they are kept as they are (so saving them again
+    writes them unchanged) and read with today's later fields at their defaults.
+    """
+    if not isinstance(row, (list, tuple)) or len(row) not in ROW_LENGTHS:
         return None
-    if len(row) == ROW_LENGTH:
-        return tuple(row)
-    if len(row) not in OLD_ROW_LENGTHS:
-        return None
-    defaults = tuple(item.default for item in fields(UsageRecord)[len(row) :])
-    return (*row, *defaults)
+    return tuple(row)
 
 
 def record_from_row(row: tuple[Any, ...] | list[Any]) -> UsageRecord:
     """Read `row_of` output back (the row's order is the dataclass's field order)."""
-    full = upgraded_row(row)
-    if full is None:
+    if len(row) not in ROW_LENGTHS:
         raise ValueError(f"a ledger row of {len(row)} fields, not {ROW_LENGTH}")
-    values = dict(zip(ROW_FIELDS, full, strict=True))
+    defaults = tuple(item.default for item in fields(UsageRecord)[len(row) :])
+    values = dict(zip(ROW_FIELDS, (*row, *defaults), strict=True))
     values["cost"] = Decimal(values["cost"])
     return UsageRecord(**values)
