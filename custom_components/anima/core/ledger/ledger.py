@@ -37,25 +37,15 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable
-from dataclasses import replace
 from datetime import UTC, tzinfo
 import logging
 import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
-from .plans import Plan, marginal_cost
+from .plans import Plan, booked
 from .prices import PriceBook
-from .records import (
-    COST_QUANTUM,
-    OUTCOME_CACHE_HIT,
-    ZERO,
-    Row,
-    UsageRecord,
-    record_from_row,
-    row_of,
-    stored_row,
-)
+from .records import Row, UsageRecord, record_from_row, row_of, stored_row
 from .rollups import Calendar, Period, Rollups, Scope, Totals, When, scope_key
 from .store import STORAGE_VERSION, SaveSchedule, Store, checked
 
@@ -145,20 +135,10 @@ class Ledger(Calendar):
         priced = self.prices.price(record)
         day, month = self._keys(priced.time)
         currency = self.prices.currency
-        saved = discount = ZERO
-        if priced.outcome == OUTCOME_CACHE_HIT:
-            if priced.currency == currency:
-                saved = priced.cost
-            priced = replace(priced, cost=ZERO, currency=currency)
-        elif (plan := self.plans.get(priced.provider)) is not None and priced.currency == currency:
-            so_far = self._months.get(month, {}).get(f"provider:{priced.provider}", Totals())
-            charged = marginal_cost(plan, priced, priced.cost, so_far, self.prices.to_ledger)
-            charged = charged.quantize(COST_QUANTUM)
-            discount, priced = priced.cost - charged, replace(priced, cost=charged)
-        if priced.succeeded:
-            self._devices.setdefault(month, {}).setdefault(priced.provider, set()).add(
-                priced.endpoint
-            )
+        so_far = self._months.get(month, {}).get(f"provider:{priced.provider}", Totals())
+        plan = self.plans.get(priced.provider)
+        priced, saved, discount = booked(priced, plan, so_far, currency, self.prices.to_ledger)
+        self._count_device(priced)
         keys = ["total", f"provider:{priced.provider}", f"kind:{priced.kind}"]
         if priced.profile is not None:
             keys.append(f"profile:{priced.profile}")
@@ -184,6 +164,11 @@ class Ledger(Calendar):
             self._archive_dirty = True
         self._changed(1)
         return priced
+
+    def _count_device(self, record: UsageRecord) -> None:
+        if record.succeeded:
+            month = self._devices.setdefault(self.period_key(Period.MONTH, record.time), {})
+            month.setdefault(record.provider, set()).add(record.endpoint)
 
     def _keys(self, when: float) -> tuple[str, str]:
         """Return the local day ("2026-01-31") and month ("2026-01") keys of `when`."""
@@ -300,13 +285,8 @@ class Ledger(Calendar):
             if len(good) != len(saved):
                 _LOGGER.warning("Ignored %s malformed ledger records", len(saved) - len(good))
             rows += good if keep is None else [row for row in good if float(row[0]) >= keep]
-        for row in rows:  # the devices of the months the rows cover (calls before `load` too)
-            saved_record = record_from_row(row)
-            if saved_record.succeeded:
-                month = self.period_key(Period.MONTH, saved_record.time)
-                self._devices.setdefault(month, {}).setdefault(saved_record.provider, set()).add(
-                    saved_record.endpoint
-                )
+        for row in rows:  # calls recorded before `load` counted theirs already
+            self._count_device(record_from_row(row))
         rows += [*self._old, *self._new]  # calls recorded before `load`
         self._old, self._new = deque(), deque(sorted(rows, key=lambda row: float(row[0])))
         self._confirmed = (before, before_day)

@@ -16,13 +16,13 @@ month's usage ("this month under each plan").
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
 from .prices import PriceError, to_decimal
-from .records import OUTCOME_CACHE_HIT, ZERO, Kind, UsageRecord
+from .records import COST_QUANTUM, OUTCOME_CACHE_HIT, ZERO, Kind, UsageRecord
 from .rollups import Totals
 
 # Keys of a connection's options (its own prices' currency and its plans).
@@ -150,6 +150,23 @@ def covers(plan: Plan | None, month: Totals) -> bool:
     if plan is None or plan.kind is PlanKind.METERED:
         return False
     return plan.kind is PlanKind.PER_DEVICE or used(month, plan.unit) < plan.included
+
+
+def booked(
+    record: UsageRecord, plan: Plan | None, month: Totals, currency: str, to_ledger: ToLedger
+) -> tuple[UsageRecord, Decimal, Decimal]:
+    """Return a priced record as the ledger books it, what it saved and what its plan took off.
+
+    A speech cache hit costs nothing and saved its price; under a plan a call costs its
+    marginal cost (`marginal_cost`); `currency` is the ledger's (other costs stay as they are).
+    """
+    if record.outcome == OUTCOME_CACHE_HIT:
+        saved = record.cost if record.currency == currency else ZERO
+        return replace(record, cost=ZERO, currency=currency), saved, ZERO
+    if plan is None or record.currency != currency:
+        return record, ZERO, ZERO
+    charged = marginal_cost(plan, record, record.cost, month, to_ledger).quantize(COST_QUANTUM)
+    return replace(record, cost=charged), ZERO, record.cost - charged
 
 
 def month_costs(
