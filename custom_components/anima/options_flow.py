@@ -24,7 +24,6 @@ import probatio as vol
 
 from .const import CURRENCY, HOUSE_DAILY, HOUSE_MONTHLY, PRICE_OPTIONS, WARNING_PERCENT
 from .core.ledger import (
-    LEDGER_CURRENCY,
     MissingRateError,
     PlanError,
     PlanKind,
@@ -73,7 +72,7 @@ class HubOptionsFlow(OptionsFlow):
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the currency (Home Assistant's by default), rates, limits and the threshold."""
         meter = AnimaData.of(self.hass).meter
-        currencies = sorted(meter.ledger.prices.currencies() | {LEDGER_CURRENCY})
+        currencies = sorted(meter.currencies_in_use())
         errors: dict[str, str] = {}
         placeholders = {"currency": meter.currency, "missing": ""}
         if user_input is not None:

@@ -22,7 +22,7 @@ import asyncio
 import base64
 import binascii
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 import io
 import itertools
@@ -90,6 +90,8 @@ class Reply:
     retry_after: float | None = None
     #: Index of the stream event replaced by a line that is not JSON.
     malformed_at: int | None = None
+    #: Of the prompt tokens, those reported as read from the prompt cache.
+    cached_tokens: int = 0
     #: Number of stream events (or audio chunks) sent before the connection is dropped.
     disconnect_after: int | None = None
     pcm: bytes | None = None
@@ -227,6 +229,8 @@ class FakeOpenAIServer:
         self.response_delay = 0.0
         #: The chat reply when none is queued; None echoes the last user message.
         self.default_reply: Reply | None = None
+        #: Answers a request no queued reply answers, from its JSON body (None: the default).
+        self.responder: Callable[[Endpoint, dict[str, Any]], Reply | None] | None = None
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Reply]] = {
             "chat": deque(),
@@ -317,7 +321,9 @@ class FakeOpenAIServer:
         if not isinstance(body.get("model"), str):
             return _error(400, "you must provide a model parameter", param="model")
         record.images = _images(body["messages"])
-        reply = self._next("chat") or self.default_reply or Reply.text(_echo(body["messages"]))
+        reply = (
+            self._next("chat", body) or self.default_reply or Reply.text(_echo(body["messages"]))
+        )
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
         if body.get("stream"):
@@ -366,7 +372,7 @@ class FakeOpenAIServer:
             return _error(
                 400, "The fake server only answers response_format 'pcm'", param="response_format"
             )
-        reply = self._next("speech") or Reply.audio(tone(max(0.2, 0.05 * len(body["input"]))))
+        reply = self._next("speech", body) or Reply.audio(tone(max(0.2, 0.05 * len(body["input"]))))
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
         pcm = reply.pcm or b""
@@ -417,9 +423,13 @@ class FakeOpenAIServer:
             "https://platform.openai.com/account/api-keys.",
         )
 
-    def _next(self, endpoint: Endpoint) -> Reply | None:
+    def _next(self, endpoint: Endpoint, body: dict[str, Any] | None = None) -> Reply | None:
         queue = self._queues[endpoint]
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        if self.responder is not None and body is not None:
+            return self.responder(endpoint, body)
+        return None
 
     async def _stream(
         self,
@@ -555,7 +565,7 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
 

@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-import time
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import Store as HAStore
+from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, KIND, KIND_WYOMING, LOGGER, PRESET, PRICE_OPTIONS, SIGNAL_RECORDED
 from ..core.ledger import (
@@ -203,7 +203,7 @@ class Meter:
         """Book a sentence the speech cache played: nothing spent, what it saved counted."""
         record = self.ledger.record(
             UsageRecord(
-                time.time(),
+                _now(),
                 spoken.provider,
                 self._preset(spoken.provider),
                 Kind.TTS,
@@ -244,6 +244,18 @@ class Meter:
         if self.ledger.prices.currencies() - set(self.money.money.worth):
             self.money.configure(self._hub_options)  # a currency that needs a rate now
 
+    def currencies_in_use(self) -> set[str]:
+        """Return the currencies the house's connections are priced in (each needs a rate)."""
+        book, used = self.ledger.prices, {LEDGER_CURRENCY}
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            tables = [
+                book.tables.get(self._preset(entry.entry_id)),
+                book.overrides.get(entry.entry_id),
+            ]
+            for table in filter(None, tables):
+                used |= {table.currency, *(price.currency for price in table.models.values())}
+        return used | {plan.currency for plan in self.ledger.plans.values()}
+
     def month_with_plans(self) -> dict[str, PlanMonth]:
         """Return this month of each connection offering a plan, under each (shown currency)."""
         ledger, prices = self.ledger, self.ledger.prices
@@ -275,6 +287,10 @@ class Meter:
         return str(entry.data.get(PRESET, ""))
 
 
+def _now() -> float:
+    return dt_util.utcnow().timestamp()
+
+
 async def async_setup_meter(hass: HomeAssistant) -> Meter:
     """Load the ledger from storage and save it on shutdown."""
     tables = await hass.async_add_executor_job(default_tables)
@@ -284,6 +300,7 @@ async def async_setup_meter(hass: HomeAssistant) -> Meter:
         PriceBook(tables),
         archive=_StoreShim(hass, ARCHIVE_KEY),
         tz=str(hass.config.time_zone),
+        clock=_now,  # Home Assistant's clock, as its sensors' last_reset
     )
     await ledger.load()
     money = ShownMoney(hass, ledger.prices)
