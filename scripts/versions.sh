@@ -10,6 +10,7 @@ PIPER_TTS_VERSION=1.8.0
 JOE_VOICE_VERSION=1.0.0
 WYOMING_FASTER_WHISPER_VERSION=3.8.1
 WHISPER_MODELS_VERSION=0.1.0
+PLAYWRIGHT_VERSION=1.65.2       # drives Debian's chromium in tests/browser (no browser download)
 DEBIAN_PYTHON_PACKAGES="libc6 libc-gconv-modules-extra libgcc-s1 libstdc++6 libexpat1 zlib1g libzstd1
  libssl3t64 openssl-provider-legacy libbz2-1.0 libdb5.3t64 libffi8 liblzma5 libtinfo6 libncursesw6
  libreadline8t64 libsqlite3-0 libuuid1 libpython3.14-minimal libpython3.14-stdlib python3.14-minimal

@@ -24,11 +24,11 @@ from .core.endpoints import Endpoint, EndpointRegistry
 from .core.profiles import PROFILE_AGENT, Link, chain_of
 from .core.speech.earcons import Earcon
 from .core.vision import PreparedFrame
-from .protocol import EndpointClient, EndpointError
+from .protocol import EndpointError
 from .runtime.data import AnimaData
 from .runtime.errors import translated
 from .runtime.frames import LookError, async_frame, async_prepare
-from .runtime.hub import endpoint_registry, hub_entry
+from .runtime.hub import endpoint_registry, hub_entry, service_client
 from .runtime.looking import async_ask_about, vision_links
 
 SERVICE_LIFT_BUDGET = "lift_budget"
@@ -119,8 +119,10 @@ async def async_setup_services(hass: HomeAssistant) -> None:
             if (action := players[endpoint.id]) is not None:
                 await hass.services.async_call(ESPHOME, action, {"name": earcon}, blocking=True)
                 continue
+            client = service_client(endpoint)
+            assert client is not None  # an endpoint without a player was refused above
             try:
-                await EndpointClient.at(str(endpoint.service)).play_earcon(earcon)
+                await client.play_earcon(earcon)
             except EndpointError as err:
                 raise translated(
                     HomeAssistantError, "earcon_not_played", name=endpoint.name, error=str(err)

@@ -22,7 +22,14 @@ import pytest_asyncio
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.core.profiles import BREVITY, LLM_HASS_API, PROFILE_AGENT, Link
+from custom_components.anima.core.profiles import (
+    BREVITY,
+    LLM_HASS_API,
+    MAX_TOKENS,
+    PROFILE_AGENT,
+    Link,
+)
+from custom_components.anima.runtime.calls import CHARACTERS_PER_TOKEN
 from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import add_hub, add_openai, profile
@@ -365,3 +372,14 @@ async def test_history_after_a_locally_handled_turn_is_valid_chat_completions(
     assert calls[0]["tool_calls"][0]["id"] == results[0]["tool_call_id"]
     assert messages.index(calls[0]) + 1 == messages.index(results[0])
     assert "time" in results[0]["content"]
+
+
+async def test_an_answer_stops_at_max_tokens_whatever_the_provider_streams(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    """The provider ignores max_tokens and streams 25,000 characters; 20 tokens' worth stay."""
+    await _setup(hass, openai_server, backup, **{MAX_TOKENS: 20})
+    openai_server.reply(Reply.text("word " * 5000))
+    result = await _converse(hass, "Tell me everything")
+    assert _chats(openai_server)[-1].json["max_tokens"] == 20
+    assert 0 < len(_speech(result)) <= 20 * CHARACTERS_PER_TOKEN

@@ -114,7 +114,7 @@ def test_this_month_under_each_plan() -> None:
         ),
     }
     month = _month(ledger)
-    devices = ledger.devices("cloud", NOW)
+    devices = ledger.devices.count("2026-03", "cloud")
     assert devices == 3  # kitchen, hall and the calls from no device
     costs = month_costs(offers, month, devices, book().to_ledger)
     assert costs == {
@@ -131,8 +131,8 @@ async def test_devices_survive_a_restart() -> None:
     ledger.record(chat(NOW, endpoint="hall", outcome="failed", input_tokens=0, output_tokens=0))
     await ledger.flush()
     again = await reopen(store, clock=lambda: NOW, tz="Europe/Berlin")
-    assert again.devices("cloud", NOW) == 1  # a failed call used no licence
-    assert again.devices("cloud", at("2026-04-02 12:00")) == 0
+    assert again.devices.count("2026-03", "cloud") == 1  # a failed call used no licence
+    assert again.devices.count("2026-04", "cloud") == 0
 
 
 def test_options_offer_plans_and_name_what_is_missing() -> None:

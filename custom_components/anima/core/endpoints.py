@@ -33,6 +33,8 @@ SHARE_CAMERA: Final = "share_camera"
 POLICY: Final = "policy"  # the same key as a voice profile's
 #: host:port of the satellite's endpoint service (camera frames, earcons; docs/protocol.md).
 SERVICE: Final = "service"
+#: The endpoint service's pairing key (base64; `anima-satellite --print-key` shows it): a secret.
+SERVICE_KEY: Final = "service_key"
 
 
 class VisionMode(StrEnum):
@@ -66,6 +68,8 @@ class Endpoint:
     policy: VoicePolicy | None = None
     #: host:port of the satellite's Anima endpoint service (camera frames, earcons).
     service: str | None = None
+    #: The key the endpoint service is paired with (never logged or shown).
+    service_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_data(cls, endpoint_id: str, name: str, data: Mapping[str, Any]) -> Endpoint:
@@ -91,6 +95,7 @@ class Endpoint:
             share_camera=bool(data.get(SHARE_CAMERA, False)),
             policy=VoicePolicy.from_dict(data[POLICY]) if data.get(POLICY) else None,
             service=data.get(SERVICE) or None,
+            service_key=data.get(SERVICE_KEY) or None,
         )
 
 

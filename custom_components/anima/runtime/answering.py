@@ -91,7 +91,7 @@ async def async_run_chat(
         return stream
 
     for _round in range(MAX_TOOL_ROUNDS):
-        stream = call.stream(open_stream)
+        stream = call.stream(open_stream, max_tokens=max_tokens)
         added = [
             content
             async for content in chat_log.async_add_delta_content_stream(

@@ -14,12 +14,13 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store as HAStore
+from homeassistant.helpers.storage import STORAGE_DIR, Store as HAStore
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, KIND, KIND_WYOMING, LOGGER, PRESET, PRICE_OPTIONS, SIGNAL_RECORDED
@@ -44,6 +45,7 @@ from ..core.ledger import (
     plans_from_options,
     reference_rates,
 )
+from ..core.ledger.journal import FileJournal
 from ..core.ledger.plans import PRICE_CURRENCY
 from ..core.routing import Attempt, Outcome
 from ..providers.base import Usage
@@ -52,14 +54,18 @@ from .speech_cache import SpokenSentence
 
 STORAGE_KEY = f"{DOMAIN}.ledger"
 ARCHIVE_KEY = f"{DOMAIN}.ledger_archive"
+#: The ledger's journal segments, beside Home Assistant's storage files.
+JOURNAL_NAME = f"{DOMAIN}.ledger.journal"
 _HA_STORE_VERSION = 1  # the storage helper's own version, apart from the ledger's data version
 
 
 class _StoreShim:
-    """`core.ledger.Store` over Home Assistant's storage helper."""
+    """`core.ledger.Store` over Home Assistant's storage helper, written atomically (fsync)."""
 
     def __init__(self, hass: HomeAssistant, key: str) -> None:
-        self._store: HAStore[dict[str, Any]] = HAStore(hass, _HA_STORE_VERSION, key)
+        self._store: HAStore[dict[str, Any]] = HAStore(
+            hass, _HA_STORE_VERSION, key, atomic_writes=True
+        )
 
     async def load(self) -> dict[str, Any] | None:
         return await self._store.async_load()
@@ -264,7 +270,7 @@ class Meter:
             if not offers:
                 continue
             month = ledger.totals(Period.MONTH, scope=Scope.PROVIDER, key=entry_id)
-            devices = ledger.devices(entry_id)
+            devices = ledger.devices.count(ledger.period_key(Period.MONTH), entry_id)
             costs = month_costs(offers, month, devices, prices.to_ledger)
             plan = ledger.plans.get(entry_id)
             in_use = PlanKind.METERED if plan is None else plan.kind
@@ -292,13 +298,16 @@ def _now() -> float:
 
 
 async def async_setup_meter(hass: HomeAssistant) -> Meter:
-    """Load the ledger from storage and save it on shutdown."""
+    """Load the ledger from storage and its journal, and save it on shutdown."""
     tables = await hass.async_add_executor_job(default_tables)
     await hass.async_add_executor_job(reference_rates)  # read once, off the event loop
+    journal = FileJournal(Path(hass.config.path(STORAGE_DIR)), JOURNAL_NAME)
+    await journal.open()
     ledger = Ledger(
         _StoreShim(hass, STORAGE_KEY),
         PriceBook(tables),
         archive=_StoreShim(hass, ARCHIVE_KEY),
+        journal=journal,
         tz=str(hass.config.time_zone),
         clock=_now,  # Home Assistant's clock, as its sensors' last_reset
     )
@@ -309,6 +318,7 @@ async def async_setup_meter(hass: HomeAssistant) -> Meter:
 
     async def close(_: Event) -> None:
         await ledger.close()
+        await journal.close()
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, close)
     return Meter(hass, ledger, money)

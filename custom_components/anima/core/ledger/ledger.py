@@ -8,17 +8,17 @@ the ledger in sensors and passes a store (store.py).
 
 Persistence and the loss bound
 ------------------------------
-Records go to memory at once; the ledger saves its state (records and rollups, consistent with
-each other) through the async `Store` at most `flush_interval` seconds (default 10) after the
-first unsaved record, sooner when `max_batch` (default 50) records are waiting, and on `close()`:
+Records go to memory and, with a `journal` (journal.py), to an append-only file at once; the
+ledger saves its state (records and rollups, consistent with each other) through the async `Store`
+at most `flush_interval` seconds (default 10) after the first unsaved record, sooner when
+`max_batch` (default 50) records are waiting, and on `close()`:
 
 - a clean shutdown (`await ledger.close()`) loses nothing;
-- a power cut or crash loses at most the records of the last `flush_interval` seconds (plus the
-  duration of one save in progress), never more, and never a rollup without its records;
+- a killed process loses nothing: the next start records again what the journal holds and the
+  store does not; without a journal it loses at most the last `flush_interval` seconds;
 - a record that arrives while a save runs waits for the next save (its own timer is armed);
-- a save that fails loses nothing: the records stay in memory, the save is retried every
-  `flush_interval` seconds, and the first failure of a streak is logged as a warning. While the
-  store keeps failing, everything since the last successful save is at risk on a power cut.
+- a save that fails loses nothing: the records stay in memory (and the journal), the save is
+  retried every `flush_interval` seconds, and the first failure of a streak is logged once.
 
 Retention: raw records for `raw_days` (default 30) days; daily and monthly rollups for
 `rollup_months` (default 13) months: the current month and the twelve before it. Expired data
@@ -43,10 +43,11 @@ import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from .journal import Journal
 from .plans import Plan, booked
 from .prices import PriceBook
-from .records import Row, UsageRecord, record_from_row, row_of, stored_row
-from .rollups import Calendar, Period, Rollups, Scope, Totals, When, scope_key
+from .records import ZERO, Row, UsageRecord, record_from_row, row_of, stored_row
+from .rollups import Calendar, MonthlyDevices, Period, Rollups, Scope, Totals, When, scope_key
 from .store import STORAGE_VERSION, SaveSchedule, Store, checked
 
 _LOGGER = logging.getLogger(__name__)
@@ -68,6 +69,7 @@ class Ledger(Calendar):
         prices: PriceBook,
         *,
         archive: Store | None = None,
+        journal: Journal | None = None,
         tz: tzinfo | str = UTC,
         clock: Callable[[], float] = time.time,
         flush_interval: float = 10.0,
@@ -79,21 +81,20 @@ class Ledger(Calendar):
             raise ValueError("flush_interval, max_batch, raw_days and rollup_months must be > 0")
         super().__init__(ZoneInfo(tz) if isinstance(tz, str) else tz, clock)
         self.prices = prices
-        #: The billing plan of each connection not metered by its prices (plans.py).
-        self.plans: dict[str, Plan] = {}
+        self.plans: dict[str, Plan] = {}  #: the connections' billing plans (plans.py)
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.raw_days = raw_days
         self.rollup_months = rollup_months
         self._store = store
         self._archive = archive
+        self._journal = journal
         # Raw rows of days before the current one (`_old`, archived) and of the current day.
         self._old: deque[Row] = deque()
         self._new: deque[Row] = deque()
         self._days: Rollups = {}
         self._months: Rollups = {}
-        # The devices (None: no device) each connection answered per month, for licences.
-        self._devices: dict[str, dict[str, set[str | None]]] = {}
+        self.devices = MonthlyDevices()  #: who each connection answered, for licences
         # Serialised rollups per period key, rebuilt only for the periods touched since.
         self._saved_form: dict[Period, dict[str, dict[str, Any]]] = {p: {} for p in Period}
         self._touched: dict[Period, set[str]] = {p: set() for p in Period}
@@ -127,18 +128,23 @@ class Ledger(Calendar):
     # --- recording ------------------------------------------------------------------------
 
     def record(self, record: UsageRecord) -> UsageRecord:
-        """Price `record`, add it to the rollups and queue it for saving; return it priced.
+        """Price `record` (under its plan: plans.py), journal and keep it; return it priced."""
+        plan, so_far, who = self.plans.get(record.provider), Totals(), record.provider
+        if plan is not None:  # what the connection used this month, before this call
+            so_far = self.totals(Period.MONTH, record.time, scope=Scope.PROVIDER, key=who)
+        priced, saved, discount = booked(self.prices.price(record), plan, so_far, self.prices)
+        row = row_of(priced)
+        if self._journal is not None:
+            self._journal.append(row)
+        self._add(priced, row, saved, discount)
+        self._changed(1)
+        return priced
 
-        A connection's billing plan books the call at its marginal cost; a cache hit costs
-        nothing and counts what it saved.
-        """
-        priced = self.prices.price(record)
+    def _add(self, priced: UsageRecord, row: Row, saved: Any = ZERO, discount: Any = ZERO) -> None:
+        """Add a booked record to the rollups and the rows kept (a replay saved nothing)."""
         day, month = self._keys(priced.time)
         currency = self.prices.currency
-        so_far = self._months.get(month, {}).get(f"provider:{priced.provider}", Totals())
-        plan = self.plans.get(priced.provider)
-        priced, saved, discount = booked(priced, plan, so_far, currency, self.prices.to_ledger)
-        self._count_device(priced)
+        self.devices.add(month, priced)
         keys = ["total", f"provider:{priced.provider}", f"kind:{priced.kind}"]
         if priced.profile is not None:
             keys.append(f"profile:{priced.profile}")
@@ -158,17 +164,10 @@ class Ledger(Calendar):
                 totals.add(priced, currency, saved=saved, discount=discount)
             self._touched[period].add(period_key)
         if priced.time >= self._cut:
-            self._new.append(row_of(priced))
+            self._new.append(row)
         else:  # a late record for a day already archived
-            self._old.append(row_of(priced))
+            self._old.append(row)
             self._archive_dirty = True
-        self._changed(1)
-        return priced
-
-    def _count_device(self, record: UsageRecord) -> None:
-        if record.succeeded:
-            month = self._devices.setdefault(self.period_key(Period.MONTH, record.time), {})
-            month.setdefault(record.provider, set()).add(record.endpoint)
 
     def _keys(self, when: float) -> tuple[str, str]:
         """Return the local day ("2026-01-31") and month ("2026-01") keys of `when`."""
@@ -198,8 +197,7 @@ class Ledger(Calendar):
         today = self.local_date(start)
         months_back = today.year * 12 + today.month - 1 - (self.rollup_months - 1)
         oldest = f"{months_back // 12:04d}-{months_back % 12 + 1:02d}"
-        for month in [key for key in self._devices if key < today.isoformat()[:7]]:
-            del self._devices[month]
+        self.devices.drop_before(today.isoformat()[:7])
         for period, rollups in ((Period.DAY, self._days), (Period.MONTH, self._months)):
             for key in [key for key in rollups if key[:7] < oldest]:
                 del rollups[key]
@@ -242,10 +240,6 @@ class Ledger(Calendar):
             if key.startswith(prefix)
         }
 
-    def devices(self, provider: str, when: When = None) -> int:
-        """Return how many devices a connection answered in a month (no device counts as one)."""
-        return len(self._devices.get(self.period_key(Period.MONTH, when), {}).get(provider, ()))
-
     def periods(self, period: Period) -> list[str]:
         """Return the day or month keys that have rollups, oldest first."""
         return sorted(self._days if period is Period.DAY else self._months)
@@ -285,8 +279,8 @@ class Ledger(Calendar):
             if len(good) != len(saved):
                 _LOGGER.warning("Ignored %s malformed ledger records", len(saved) - len(good))
             rows += good if keep is None else [row for row in good if float(row[0]) >= keep]
-        for row in rows:  # calls recorded before `load` counted theirs already
-            self._count_device(record_from_row(row))
+        for old in map(record_from_row, rows):  # calls recorded before `load` counted theirs
+            self.devices.add(self.period_key(Period.MONTH, old.time), old)
         rows += [*self._old, *self._new]  # calls recorded before `load`
         self._old, self._new = deque(), deque(sorted(rows, key=lambda row: float(row[0])))
         self._confirmed = (before, before_day)
@@ -306,6 +300,17 @@ class Ledger(Calendar):
         start, _ = self.day_bounds()
         self._cut = float("-inf")
         self._advance(start, self.local_date(start).isoformat())
+        if self._journal is not None:
+            self._replay(await self._journal.read(), {tuple(row) for row in rows})
+
+    def _replay(self, journaled: list[Row], saved: set[Row]) -> None:
+        """Record again the journaled rows no store holds: calls made since the last save."""
+        missing = [r for r in map(stored_row, journaled) if r is not None and r not in saved]
+        for row in missing:
+            self._add(record_from_row(row), row)
+        if missing:
+            _LOGGER.info("Recovered %s cost records from the journal", len(missing))
+            self._changed(len(missing))
 
     def _changed(self, records: int) -> None:
         """Note a change of state and schedule a save."""
@@ -325,12 +330,16 @@ class Ledger(Calendar):
             archive_due = self._archive is not None and self._archive_dirty
             if self._version == self._saved_version and not archive_due:
                 return
+            # A new journal segment from here: the older ones hold only rows of this snapshot.
+            segment = await self._journal.rotate() if self._journal is not None else 0
             version, unsaved = self._version, self._unsaved
             main, archived = self._snapshot()
             try:
                 await self._store.save(main)
                 self._saved_version = version
                 self._unsaved -= unsaved
+                if self._journal is not None:
+                    await self._journal.drop_before(segment)
                 if archived is not None and self._archive is not None:
                     self._archive_dirty = False
                     try:

@@ -21,7 +21,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from .prices import PriceError, to_decimal
+from .prices import PriceBook, PriceError, to_decimal
 from .records import COST_QUANTUM, OUTCOME_CACHE_HIT, ZERO, Kind, UsageRecord
 from .rollups import Totals
 
@@ -153,13 +153,14 @@ def covers(plan: Plan | None, month: Totals) -> bool:
 
 
 def booked(
-    record: UsageRecord, plan: Plan | None, month: Totals, currency: str, to_ledger: ToLedger
+    record: UsageRecord, plan: Plan | None, month: Totals, prices: PriceBook
 ) -> tuple[UsageRecord, Decimal, Decimal]:
     """Return a priced record as the ledger books it, what it saved and what its plan took off.
 
     A speech cache hit costs nothing and saved its price; under a plan a call costs its
-    marginal cost (`marginal_cost`); `currency` is the ledger's (other costs stay as they are).
+    marginal cost (`marginal_cost`); costs in a currency without a rate stay as they are.
     """
+    currency, to_ledger = prices.currency, prices.to_ledger
     if record.outcome == OUTCOME_CACHE_HIT:
         saved = record.cost if record.currency == currency else ZERO
         return replace(record, cost=ZERO, currency=currency), saved, ZERO

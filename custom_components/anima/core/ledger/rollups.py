@@ -171,6 +171,28 @@ def scope_key(scope: Scope, key: str | None = None) -> str:
 type Rollups = dict[str, dict[str, Totals]]
 
 
+class MonthlyDevices:
+    """The devices (None: no device) each connection answered, per month (for licences)."""
+
+    def __init__(self) -> None:
+        self._months: dict[str, dict[str, set[str | None]]] = {}
+
+    def add(self, month: str, record: UsageRecord) -> None:
+        """Count the device of a call that answered, in its month ("2026-01")."""
+        if record.succeeded:
+            by_provider = self._months.setdefault(month, {})
+            by_provider.setdefault(record.provider, set()).add(record.endpoint)
+
+    def count(self, month: str, provider: str) -> int:
+        """Return how many devices `provider` answered in `month`."""
+        return len(self._months.get(month, {}).get(provider, ()))
+
+    def drop_before(self, month: str) -> None:
+        """Forget the months before `month`."""
+        for key in [key for key in self._months if key < month]:
+            del self._months[key]
+
+
 def totals_of(records: Iterable[UsageRecord], currency: str) -> Totals:
     """Add up priced records (for ad-hoc reports and tests)."""
     result = Totals()
