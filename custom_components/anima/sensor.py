@@ -194,7 +194,7 @@ class PlansSensor(UsageSensor):
                 period=Period.MONTH,
                 device_class=SensorDeviceClass.MONETARY,
                 state_class=SensorStateClass.TOTAL,
-                suggested_display_precision=2,
+                suggested_display_precision=4,
                 value=lambda totals: totals.cost,
             ),
             device,
