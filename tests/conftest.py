@@ -3,6 +3,7 @@
 import pytest
 
 pytest_plugins = [
+    "tests.fixtures.local_llm",
     "tests.fixtures.openai_fixtures",
     "tests.fixtures.speech_servers",
 ]

@@ -49,7 +49,8 @@ from .core.endpoints import (
     VisionMode,
 )
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
-from .protocol import INVALID_KEY, UNAUTHORIZED, UNVERIFIED, EndpointClient, EndpointError
+from .protocol import INVALID_KEY, UNAUTHORIZED, UNVERIFIED, EndpointError
+from .providers.endpoint import EndpointClient
 from .runtime.discovery import endpoint_service_of
 from .subentry_flow import SubentryFormFlow
 

@@ -33,12 +33,12 @@ from wyoming.tts import Synthesize
 from custom_components.anima.protocol import (
     AUTH,
     CAPTURE,
-    EndpointClient,
     EndpointError,
     WireError,
     WireLimits,
     read_event,
 )
+from custom_components.anima.providers.endpoint import EndpointClient
 
 SATELLITE, SERVICE, FORMANT = "satellite", "service", "formant"
 #: How a probe reads what the server sends: generously, it is the server under test.

@@ -23,7 +23,8 @@ from anima_satellite.endpoint_service import ServiceSettings, serve
 from anima_satellite.pairing import KeyFileError, load_or_create_key
 from custom_components.anima import protocol
 from custom_components.anima.core.speech.earcons import SAMPLE_RATE, earcon_pcm
-from custom_components.anima.protocol import EndpointClient, EndpointError, new_key, parse_key
+from custom_components.anima.protocol import EndpointError, new_key, parse_key
+from custom_components.anima.providers.endpoint import EndpointClient
 from scripts.hassctl import free_port
 from tests.fakes import hostile_clients
 

@@ -78,6 +78,17 @@ class ProviderResponseError(ProviderError):
     translation_key = "malformed_response"
 
 
+class ProviderOutputError(ProviderError):
+    """The model's own output failed the call, not the connection or the service.
+
+    The server could not parse the tool call the model wrote, or its tool-call arguments are no
+    JSON object: no reason to distrust the provider; the same request may well succeed again.
+    """
+
+    # Until strings.json has a message of its own for this, the nearest one.
+    translation_key = "malformed_response"
+
+
 class ProviderRequestError(ProviderError):
     """The provider refused the request itself (HTTP 400/404/413/422): trying again won't help."""
 
@@ -171,7 +182,10 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChatDelta:
-    """A piece of a streamed answer: text, finished tool calls, or the final usage."""
+    """A piece of a streamed answer: text, finished tool calls, or the final usage.
+
+    An empty one says the answer has begun without text yet (a tool call being written).
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()

@@ -11,7 +11,7 @@ from homeassistant.core import HomeAssistant, callback
 from ..const import DOMAIN, KIND, KIND_HUB
 from ..core.endpoints import CAMERA, SATELLITE, SERVICE, VISION_MODE, Endpoint, EndpointRegistry
 from ..core.profiles import AI_TASK, PROFILE_ENDPOINT
-from ..protocol import EndpointClient
+from ..providers.endpoint import EndpointClient
 
 type HubEntry = ConfigEntry[HubRuntime]
 #: The assist_satellite state while a satellite streams what the user says, and while its
