@@ -64,6 +64,7 @@ from tests.integration.anima_setup import (
     satellite_device,
 )
 
+from .harness import on_reply_audio
 from .household import Cloud, PromptCache, build_house
 
 TRACE = Path(__file__).parents[1] / "traces" / "household-day.json"
@@ -175,23 +176,12 @@ async def _spoken_turn(hass: HomeAssistant, pipeline: str, device: str, pcm: byt
         assert stream is not None
         return sum([len(data) async for data in stream.async_stream_result()])
 
-    tokens: list[str] = []
-
-    def on_event(event: assist_pipeline.PipelineEvent) -> None:
-        data = event.data or {}
-        if event.type is assist_pipeline.PipelineEventType.RUN_START:
-            tokens.append(data["tts_output"]["token"])
-        started = event.type is assist_pipeline.PipelineEventType.TTS_END or (
-            event.type is assist_pipeline.PipelineEventType.INTENT_PROGRESS
-            and data.get("tts_start_streaming")
-        )
-        if started and tokens:
-            listened.append(hass.async_create_task(listen(tokens.pop())))
-
     await assist_pipeline.async_pipeline_from_audio_stream(
         hass,
         context=Context(),
-        event_callback=on_event,
+        event_callback=on_reply_audio(
+            lambda token: listened.append(hass.async_create_task(listen(token)))
+        ),
         stt_metadata=SPEECH_METADATA,
         stt_stream=_chunks(pcm),
         pipeline_id=pipeline,
@@ -215,18 +205,22 @@ def _pcm(folder: Path, text: str, number: int) -> bytes:
         return reader.readframes(reader.getnframes())
 
 
-async def run_day(
+@pytest.mark.parametrize("levers", LEVERS, ids=[levers.name for levers in LEVERS])
+async def test_household_day(
     hass: HomeAssistant,
-    ws: WebSocketGenerator,
-    cloud_server: FakeOpenAIServer,
-    piper: SpeechServer,
-    formant: SpeechServer,
-    levers: Levers,
+    hass_ws_client: WebSocketGenerator,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    formant_server: SpeechServer,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
-) -> dict[str, Any]:
-    """Live the household day under `levers`; the figures of the run."""
-    pipeline, kitchen = await _house(hass, ws, cloud_server, piper, formant, levers, tmp_path)
+    levers: Levers,
+) -> None:
+    """Live the household day under `levers`; add the run's figures to ANIMA_BENCH_OUT."""
+    cloud_server = openai_server
+    pipeline, kitchen = await _house(
+        hass, hass_ws_client, cloud_server, piper_server, formant_server, levers, tmp_path
+    )
     cloud = Cloud(PromptCache(PROMPT_CACHE_TTL) if levers.prompt_cache else None)
     cloud_server.responder = cloud.respond
     if not levers.speech_cache:
@@ -279,7 +273,7 @@ async def run_day(
             costs[kind] += record.cost
             if record.outcome == OUTCOME_CACHE_HIT:
                 tts_saved += ledger.prices.price(record).cost
-    return {
+    result = {
         "turns_run": turns,
         "commands_answered_locally": local,
         "class_agreement_pct": round(100.0 * agreed / turns, 1),
@@ -293,37 +287,10 @@ async def run_day(
         "tiers": {tier: sum(1 for _, t in planned if t == tier) for tier in Tier},
         "seconds": round(time.perf_counter() - started, 1),
     }
+    out = Path(os.environ["ANIMA_BENCH_OUT"])
+    current = json.loads(out.read_text()) if out.exists() else {}
+    out.write_text(json.dumps(current | {levers.name: result}))
 
 
 def _chats(server: FakeOpenAIServer) -> int:
     return sum(1 for r in server.requests if r.path.endswith("/chat/completions"))
-
-
-def _write(result: dict[str, Any]) -> None:
-    out = Path(os.environ["ANIMA_BENCH_OUT"])
-    current = json.loads(out.read_text()) if out.exists() else {}
-    out.write_text(json.dumps(current | result))
-
-
-@pytest.mark.parametrize("levers", LEVERS, ids=[levers.name for levers in LEVERS])
-async def test_household_day(
-    hass: HomeAssistant,
-    hass_ws_client: WebSocketGenerator,
-    openai_server: FakeOpenAIServer,
-    piper_server: SpeechServer,
-    formant_server: SpeechServer,
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    levers: Levers,
-) -> None:
-    result = await run_day(
-        hass,
-        hass_ws_client,
-        openai_server,
-        piper_server,
-        formant_server,
-        levers,
-        tmp_path,
-        monkeypatch,
-    )
-    _write({levers.name: result})

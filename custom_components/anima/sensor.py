@@ -52,29 +52,25 @@ class UsageDescription(SensorEntityDescription):
     value: Callable[[Totals], float | Decimal]
 
 
-def _cost(period: Period) -> UsageDescription:
+def _money(key: str, period: Period, value: Callable[[Totals], Decimal]) -> UsageDescription:
     return UsageDescription(
-        key=f"cost_{period}",
-        translation_key=f"cost_{period}",
+        key=key,
+        translation_key=key,
         period=period,
         device_class=SensorDeviceClass.MONETARY,
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=4,
-        value=lambda totals: totals.cost,
+        value=value,
     )
+
+
+def _cost(period: Period) -> UsageDescription:
+    return _money(f"cost_{period}", period, lambda totals: totals.cost)
 
 
 COSTS = (_cost(Period.DAY), _cost(Period.MONTH))
 HOUSE_USAGE = (
-    UsageDescription(
-        key="cache_saved_day",
-        translation_key="cache_saved_day",
-        period=Period.DAY,
-        device_class=SensorDeviceClass.MONETARY,
-        state_class=SensorStateClass.TOTAL,
-        suggested_display_precision=4,
-        value=lambda totals: totals.saved,
-    ),
+    _money("cache_saved_day", Period.DAY, lambda totals: totals.saved),
     UsageDescription(
         key="images_day",
         translation_key="images_day",
@@ -187,19 +183,8 @@ class PlansSensor(UsageSensor):
 
     def __init__(self, device: str) -> None:
         """Show the house's month on the hub's device."""
-        super().__init__(
-            UsageDescription(
-                key="cost_with_plans_month",
-                translation_key="cost_with_plans_month",
-                period=Period.MONTH,
-                device_class=SensorDeviceClass.MONETARY,
-                state_class=SensorStateClass.TOTAL,
-                suggested_display_precision=4,
-                value=lambda totals: totals.cost,
-            ),
-            device,
-            (Scope.TOTAL, None),
-        )
+        plans = _money("cost_with_plans_month", Period.MONTH, lambda totals: totals.cost)
+        super().__init__(plans, device, (Scope.TOTAL, None))
 
     def _update(self) -> None:
         super()._update()
