@@ -85,8 +85,7 @@ class ProviderOutputError(ProviderError):
     JSON object: no reason to distrust the provider; the same request may well succeed again.
     """
 
-    # Until strings.json has a message of its own for this, the nearest one.
-    translation_key = "malformed_response"
+    translation_key = "model_failed"
 
 
 class ProviderRequestError(ProviderError):
@@ -97,6 +96,12 @@ class ProviderRequestError(ProviderError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ProviderContextError(ProviderRequestError):
+    """The request is longer than the model's context: with less history it may well fit."""
+
+    translation_key = "context_exceeded"
 
 
 # --- usage --------------------------------------------------------------------------------

@@ -23,6 +23,7 @@ import functools
 import json
 import logging
 import math
+import re
 from typing import Any, Final
 
 import aiohttp
@@ -36,6 +37,7 @@ from .base import (
     ChatRequest,
     ProviderAuthError,
     ProviderConnectionError,
+    ProviderContextError,
     ProviderError,
     ProviderRateLimitError,
     ProviderRequestError,
@@ -349,7 +351,16 @@ def _status_error(status: int, path: str, headers: Mapping[str, str], body: byte
         return ProviderRateLimitError(message, _retry_after(headers.get("Retry-After")))
     if status >= 500:
         return ProviderServerError(message, status)
+    if _CONTEXT_EXCEEDED.search(body[:2000].decode(errors="replace")):
+        return ProviderContextError(message, status)
     return ProviderRequestError(message, status)
+
+
+#: How services say a request exceeds the model's context: OpenAI's `context_length_exceeded`,
+#: llama-server's `exceed_context_size_error`, vLLM's and DeepSeek's "maximum context length".
+_CONTEXT_EXCEEDED = re.compile(
+    r"context[_ ](length|size|window)|exceed_context|maximum context", re.IGNORECASE
+)
 
 
 def _retry_after(value: str | None) -> float | None:

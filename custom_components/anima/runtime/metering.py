@@ -24,6 +24,7 @@ from homeassistant.helpers.storage import STORAGE_DIR, Store as HAStore
 from homeassistant.util import dt as dt_util
 
 from ..const import DOMAIN, KIND, KIND_WYOMING, LOGGER, PRESET, PRICE_OPTIONS, SIGNAL_RECORDED
+from ..core.health import Attempt, Outcome
 from ..core.ledger import (
     ANY_MODEL,
     LEDGER_CURRENCY,
@@ -47,7 +48,6 @@ from ..core.ledger import (
 )
 from ..core.ledger.journal import FileJournal
 from ..core.ledger.plans import PRICE_CURRENCY
-from ..core.routing import Attempt, Outcome
 from ..providers.base import Usage
 from .money import ShownMoney
 from .speech_cache import SpokenSentence
