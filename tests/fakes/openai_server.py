@@ -13,7 +13,10 @@ fragments, a finish chunk, the usage chunk with empty choices when the request a
 `chat.completion` object. Errors use OpenAI's body {"error": {"message", "type", "param",
 "code"}}, and every endpoint answers 401 when the bearer key does not match `api_key` (unless it
 is None). Replies are scripted per endpoint, first in first out; when none is queued, chat echoes
-the last user message, transcription hears DEFAULT_TRANSCRIPT and speech is a tone.
+the last user message, transcription hears DEFAULT_TRANSCRIPT and speech is a tone. Speech comes
+in the `response_format` asked for (mp3 by default, as OpenAI's; `speech_formats.py`); the
+Responses API (`/v1/responses`, `openai_responses.py`), which Home Assistant core's own OpenAI
+integration uses, streams its typed events.
 
 Chat requests are refused (HTTP 400, OpenAI's messages) where api.openai.com refuses them, so a
 client that regresses fails its test: `max_tokens` or a temperature for a reasoning model
@@ -45,13 +48,21 @@ import wave
 
 from aiohttp import web
 
+from .openai_responses import (
+    input_text,
+    refusal as responses_refusal,
+    response_events,
+    response_object,
+)
+from .speech_formats import CONTENT_TYPES, encode
+
 DEFAULT_API_KEY = "sk-test-3f9a1c7e5b2d4a6f8e0c"
 DEFAULT_MODELS = ("gpt-4.1-mini", "gpt-4o-mini", "text-embedding-3-small", "tts-1", "whisper-1")
 DEFAULT_TRANSCRIPT = "Turn on the kitchen light."
 #: /v1/audio/speech with response_format "pcm": 24 kHz, 16-bit little-endian, mono.
 SPEECH_RATE = 24000
 
-type Endpoint = Literal["chat", "transcriptions", "speech"]
+type Endpoint = Literal["chat", "responses", "transcriptions", "speech"]
 #: What GET /v1/models answers: the model list, a web page, JSON of another API, or an error.
 type ModelsReply = Literal["ok", "html", "not_openai_json"] | int
 
@@ -256,6 +267,7 @@ class FakeOpenAIServer:
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Reply]] = {
             "chat": deque(),
+            "responses": deque(),
             "transcriptions": deque(),
             "speech": deque(),
         }
@@ -285,6 +297,7 @@ class FakeOpenAIServer:
         app.router.add_get("/v1/models", self._models)
         app.router.add_get("/v1/key", self._key)
         app.router.add_post("/v1/chat/completions", self._chat)
+        app.router.add_post("/v1/responses", self._responses)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/audio/speech", self._speech)
         app.router.add_route("*", "/{tail:.*}", self._unknown)
@@ -405,16 +418,43 @@ class FakeOpenAIServer:
         for required in ("model", "input", "voice"):
             if not isinstance(body, dict) or not isinstance(body.get(required), str):
                 return _error(400, f"'{required}' is a required property", param=required)
-        if body.get("response_format") != "pcm":  # mp3 by default; this fake only speaks PCM
+        response_format = body.get("response_format", "mp3")
+        if response_format not in CONTENT_TYPES:
             return _error(
-                400, "The fake server only answers response_format 'pcm'", param="response_format"
+                400,
+                f"Invalid value: '{response_format}'. Supported values are: "
+                + ", ".join(f"'{name}'" for name in CONTENT_TYPES),
+                param="response_format",
             )
         reply = self._next("speech", body) or Reply.audio(tone(max(0.2, 0.05 * len(body["input"]))))
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
-        pcm = reply.pcm or b""
-        chunks = [pcm[i : i + reply.chunk_size] for i in range(0, len(pcm), reply.chunk_size)]
-        return await self._stream(request, chunks, reply, content_type="audio/pcm")
+        audio = await encode(reply.pcm or b"", response_format, SPEECH_RATE)
+        size = reply.chunk_size
+        chunks = [audio[i : i + size] for i in range(0, len(audio), size)]
+        content_type = CONTENT_TYPES[response_format]
+        return await self._stream(request, chunks, reply, content_type=content_type)
+
+    async def _responses(self, request: web.Request) -> web.StreamResponse:
+        """The Responses API (Home Assistant core's OpenAI integration uses it)."""
+        record, refusal = await self._receive(request)
+        if refusal is not None:
+            return refusal
+        body = record.json
+        if (refused := responses_refusal(body)) is not None:
+            return _error(400, refused[0], param=refused[1])
+        reply = (
+            self._next("responses", body)
+            or self.default_reply
+            or Reply.text(input_text(body) or "Hello")
+        )
+        if reply.status >= 400:
+            return _error(reply.status, reply.message, retry_after=reply.retry_after)
+        if body.get("stream"):
+            events = response_events(body, reply, next(self._ids))
+            return await self._stream(request, events, reply)
+        await asyncio.sleep(reply.first_token_delay)
+        return web.json_response(response_object(body, reply, next(self._ids)))
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         await self._receive(request)
@@ -471,12 +511,14 @@ class FakeOpenAIServer:
     async def _stream(
         self,
         request: web.Request,
-        events: Sequence[str] | Sequence[bytes],
+        events: Sequence[str] | Sequence[bytes] | Sequence[tuple[str, str]],
         reply: Reply,
         *,
         content_type: str = "text/event-stream; charset=utf-8",
     ) -> web.StreamResponse:
-        """Send server-sent event data (str) or raw chunks (bytes) with the reply's timing."""
+        """Send server-sent event data (str, or (event type, data)) or raw chunks (bytes), with
+        the reply's timing: the first after `first_token_delay`, each other after `chunk_delay`.
+        """
         response = web.StreamResponse(
             headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
         )
@@ -490,6 +532,8 @@ class FakeOpenAIServer:
                     await asyncio.sleep(delay)
                 if isinstance(event, bytes):
                     await response.write(event)
+                elif isinstance(event, tuple):  # a typed event, as the Responses API sends
+                    await response.write(f"event: {event[0]}\ndata: {event[1]}\n\n".encode())
                 elif n == reply.error_event_at:  # as llama-server fails mid-answer
                     error = {"code": 500, "message": reply.message, "type": "server_error"}
                     await response.write(f"data: {json.dumps({'error': error})}\n\n".encode())

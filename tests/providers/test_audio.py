@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from custom_components.anima.providers.audio import (
+    PcmConverter,
     ReplayableStream,
     convert,
     wav_bytes,
@@ -63,6 +64,44 @@ def test_convert_mixes_stereo_down_and_leaves_equal_formats_alone() -> None:
     assert convert(pcm, PIPER, PIPER) is pcm
     with pytest.raises(ValueError, match="16-bit"):
         convert(pcm, AudioFormat(width=4), PIPER)
+
+
+def test_a_stream_converted_chunk_by_chunk_keeps_its_length_and_sound() -> None:
+    pcm = _sine(1.0, OPENAI)
+    converter, out = PcmConverter(PIPER), b""
+    for start in range(0, len(pcm), 4801 - 4801 % 2):  # odd sizes, as a provider streams
+        out += converter.convert(pcm[start : start + 4800], OPENAI)
+    out += converter.flush()
+    samples = np.frombuffer(out, dtype="<i2")
+    assert len(samples) == 22050
+    whole = np.frombuffer(convert(pcm, OPENAI, PIPER), dtype="<i2")
+    assert np.abs(samples.astype(int) - whole).max() <= 1  # no seams at the chunk boundaries
+    assert np.argmax(np.abs(np.fft.rfft(samples))) == pytest.approx(440, abs=2)
+
+
+@pytest.mark.parametrize(
+    ("width", "expected"),
+    [
+        (1, [128, 128, 192, 192, 0, 0]),
+        (2, [0, 0, 16384, 16384, -32768, -32768]),
+        (3, [0, 0, 16384 << 8, 16384 << 8, -32768 << 8, -32768 << 8]),
+        (4, [0, 0, 16384 << 16, 16384 << 16, -32768 << 16, -32768 << 16]),
+    ],
+)
+def test_pcm_is_given_in_the_channels_and_sample_width_asked_for(
+    width: int, expected: list[int]
+) -> None:
+    mono = np.array([0, 16384, -32768], dtype="<i2").tobytes()
+    out = convert(mono, AudioFormat(rate=16000), AudioFormat(rate=16000, width=width, channels=2))
+    if width == 3:
+        padded = b"".join(
+            out[i : i + 3] + (b"\xff" if out[i + 2] & 0x80 else b"\0")
+            for i in range(0, len(out), 3)
+        )
+        values = np.frombuffer(padded, dtype="<i4").tolist()
+    else:
+        values = np.frombuffer(out, dtype={1: "u1", 2: "<i2", 4: "<i4"}[width]).tolist()
+    assert values == expected
 
 
 async def test_replayable_stream_gives_every_reader_the_whole_utterance() -> None:

@@ -19,6 +19,7 @@ from PIL import Image
 import pytest
 
 from custom_components.anima.providers.base import (
+    MP3,
     AudioFormat,
     ChatDelta,
     ChatMessage,
@@ -46,6 +47,7 @@ from tests.fakes.openai_server import (
     Reply,
     tone,
 )
+from tests.fakes.speech_formats import encode
 from tests.fakes.wyoming_servers import closed_port
 
 MODEL = "gpt-4.1-mini"
@@ -626,6 +628,41 @@ async def test_speech_streams_whole_samples_of_24khz_pcm(
         "voice": "nova",
         "response_format": "pcm",
     }
+
+
+async def test_speech_in_mp3_streams_whole_frames_as_the_service_encoded_them(
+    client: OpenAICompatClient, openai_server: FakeOpenAIServer
+) -> None:
+    """What a browser plays, passed on untouched: asked for, cut at frames, timed by them."""
+    pcm = tone(1.0)
+    openai_server.reply(Reply.audio(pcm, chunk_size=777, chunk_delay=0.005), endpoint="speech")
+    chunks = [c async for c in client.synthesize("Good morning", voice="nova", codec=MP3)]
+
+    assert openai_server.requests[-1].json["response_format"] == "mp3"
+    assert len(chunks) > 1
+    assert {chunk.format for chunk in chunks} == {AudioFormat(24000, 2, 1, MP3)}
+    encoded = await encode(pcm, "mp3", 24000)
+    assert encoded.endswith(b"".join(chunk.audio for chunk in chunks))
+    assert 1.0 <= sum(chunk.seconds for chunk in chunks) <= 1.2
+
+
+async def test_speech_that_is_not_the_mp3_asked_for_is_a_bad_answer(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    async def pcm_anyway(request: web.Request) -> web.Response:
+        return web.Response(body=tone(0.2), content_type="audio/pcm")
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", pcm_anyway)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        liar = OpenAICompatClient(session, str(server.make_url("/v1")), None)
+        with pytest.raises(ProviderResponseError, match="not MP3"):
+            async for _ in liar.synthesize("Hi", codec=MP3):
+                pass
+    finally:
+        await server.close()
 
 
 async def test_speech_and_transcription_errors_map_like_chat(

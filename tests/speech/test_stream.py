@@ -12,7 +12,7 @@ from custom_components.anima.core.speech.stream import (
     Sentence,
     earcon_chunk,
     sentences,
-    speak_pcm,
+    speak_audio,
     wav_stream,
 )
 from custom_components.anima.providers.base import (
@@ -69,7 +69,7 @@ async def test_sentences_come_out_as_soon_as_complete_and_speakable() -> None:
 
 async def test_each_sentence_is_spoken_in_order() -> None:
     voice = Voice()
-    audio = [chunk async for chunk in speak_pcm(_pieces("One. Two two."), voice, ShapeOptions())]
+    audio = [chunk async for chunk in speak_audio(_pieces("One. Two two."), voice, ShapeOptions())]
     assert voice.said == ["One.", "Two two."]
     assert (
         sum(len(chunk.audio) for chunk in audio) == 2 * len("One.") + 20 + 2 * len("Two two.") + 20
@@ -78,20 +78,20 @@ async def test_each_sentence_is_spoken_in_order() -> None:
 
 async def test_no_provider_at_all_plays_the_error_earcon_instead_of_silence() -> None:
     voice = Voice(fail_at=0)
-    audio = [chunk async for chunk in speak_pcm(_pieces("One. Two."), voice, ShapeOptions())]
+    audio = [chunk async for chunk in speak_audio(_pieces("One. Two."), voice, ShapeOptions())]
     assert audio == [AudioChunk(earcon_pcm(Earcon.ERROR), EARCON_FORMAT)]
     assert voice.said == ["One."]  # it stops: the rest would fail the same way
 
 
 async def test_a_sentence_breaking_off_does_not_end_the_answer() -> None:
     voice = Voice(break_at=0)
-    audio = [chunk async for chunk in speak_pcm(_pieces("One. Two."), voice, ShapeOptions())]
+    audio = [chunk async for chunk in speak_audio(_pieces("One. Two."), voice, ShapeOptions())]
     assert voice.said == ["One.", "Two."]
     assert len(audio) == 4  # first chunk and rest of each; the broken rest still gave its audio
 
 
 async def test_empty_text_is_still_a_valid_wav_stream() -> None:
-    audio = speak_pcm(_pieces("", "  "), Voice(), ShapeOptions())
+    audio = speak_audio(_pieces("", "  "), Voice(), ShapeOptions())
     chunks = [chunk async for chunk in wav_stream(audio)]
     assert len(chunks) == 1
     assert chunks[0][:4] == b"RIFF"
@@ -99,7 +99,7 @@ async def test_empty_text_is_still_a_valid_wav_stream() -> None:
 
 async def test_a_lead_earcon_plays_first_and_sets_the_format() -> None:
     lead = earcon_chunk("notify")
-    audio = [c async for c in speak_pcm(_pieces("One."), Voice(), ShapeOptions(), lead=lead)]
+    audio = [c async for c in speak_audio(_pieces("One."), Voice(), ShapeOptions(), lead=lead)]
     assert audio[0] == lead
     assert {chunk.format for chunk in audio} == {EARCON_FORMAT}  # the voice's 16 kHz converted
 

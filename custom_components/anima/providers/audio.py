@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, AsyncIterator
+from collections.abc import AsyncIterable, AsyncIterator, Callable
 import io
 import struct
 import wave
 
 import numpy as np
 
-from .base import AudioFormat
+from .base import PCM, AudioChunk, AudioFormat
 
 _UNKNOWN_SIZE = 0xFFFFFFFF  # RIFF and data sizes of a stream whose length is not known yet
 
@@ -47,22 +47,104 @@ def wav_stream_header(audio_format: AudioFormat) -> bytes:
 
 
 def convert(pcm: bytes, source: AudioFormat, target: AudioFormat) -> bytes:
-    """Return 16-bit PCM of `source` layout in `target` layout (mixed to mono, resampled).
-
-    Linear interpolation is plenty for speech and keeps a chain whose providers speak at
-    different rates (Piper 22.05 kHz, OpenAI 24 kHz) in one continuous stream.
-    """
+    """Return 16-bit PCM of `source` layout as a whole in `target` layout."""
     if source == target:
         return pcm
-    if source.width != 2 or target.width != 2 or target.channels != 1:
-        raise ValueError(f"Cannot convert {source} to {target}: 16-bit, to mono only")
-    samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % (2 * source.channels)], dtype="<i2")
-    mono = samples.reshape(-1, source.channels).mean(axis=1)
-    if source.rate != target.rate and len(mono):
-        count = round(len(mono) * target.rate / source.rate)
-        positions = np.arange(count) * (source.rate / target.rate)
-        mono = np.interp(positions, np.arange(len(mono)), mono)
-    return bytes(np.round(mono).astype("<i2").tobytes())
+    converter = PcmConverter(target)
+    return converter.convert(pcm, source) + converter.flush()
+
+
+class PcmConverter:
+    """Converts a stream of 16-bit PCM chunks to one layout (rate, sample width, channels).
+
+    Mixed to mono, resampled by linear interpolation (plenty for speech) carried across chunk
+    boundaries, so a stream's sample count matches its duration within one sample, then spread
+    to the target's channels and sample width. A source of another layout starts anew; `flush`
+    ends a stream (a sentence) with the samples its last chunk still owes.
+    """
+
+    def __init__(self, target: AudioFormat) -> None:
+        """Convert to `target` (1 to 4 bytes a sample, any channel count)."""
+        if target.codec != PCM or not 1 <= target.width <= 4 or target.channels < 1:
+            raise ValueError(f"Cannot convert to {target}")
+        self.target = target
+        self._source: AudioFormat | None = None
+        self._step = 1.0  # source samples per target sample
+        self._next = 0  # index of the next target sample
+        self._tail = np.zeros(0)  # the last source sample, which the next chunk interpolates from
+        self._consumed = 0  # index of the source sample the tail holds
+
+    def convert(self, pcm: bytes, source: AudioFormat) -> bytes:
+        """Return a chunk of `source` PCM in the target layout."""
+        if source == self.target and self._source in (None, source):
+            return pcm
+        if source.width != 2 or source.codec != PCM:
+            raise ValueError(f"Cannot convert {source} to {self.target}: 16-bit PCM only")
+        if source != self._source:
+            self._start(source)
+        samples = np.frombuffer(pcm[: len(pcm) - len(pcm) % (2 * source.channels)], dtype="<i2")
+        mono = samples.reshape(-1, source.channels).mean(axis=1)
+        if source.rate == self.target.rate:
+            return self._encode(mono)
+        data = np.concatenate([self._tail, mono])
+        if not len(data):
+            return b""
+        start = self._consumed - len(self._tail) + 1  # source index of data[0]
+        last = start + len(data) - 1
+        return self._encode(self._resample(data, start, int(last / self._step) + 1, last))
+
+    def flush(self) -> bytes:
+        """End the stream: the samples between the last one given and where it would end."""
+        if self._source is None or self._source.rate == self.target.rate or not len(self._tail):
+            self._source = None
+            return b""
+        start = self._consumed
+        end = int(np.ceil((start + 1) / self._step))  # target samples before the stream's end
+        out = self._resample(self._tail, start, end, start)
+        self._source = None
+        return self._encode(out)
+
+    def _start(self, source: AudioFormat) -> None:
+        self._source, self._step = source, source.rate / self.target.rate
+        self._next, self._tail, self._consumed = 0, np.zeros(0), -1
+
+    def _resample(self, data: np.ndarray, start: int, stop: int, last: int) -> np.ndarray:
+        """Target samples `_next` up to `stop` from source samples `data` starting at `start`."""
+        indices = np.arange(self._next, max(self._next, stop))
+        out: np.ndarray = np.interp(indices * self._step - start, np.arange(len(data)), data)
+        self._next = max(self._next, stop)
+        self._tail, self._consumed = data[-1:], last
+        return out
+
+    def _encode(self, mono: np.ndarray) -> bytes:
+        """Mono samples (16-bit scale) in the target's channels and sample width."""
+        samples = np.clip(np.round(mono), -32768, 32767).astype("<i4")
+        if self.target.channels > 1:
+            samples = np.repeat(samples, self.target.channels)
+        match self.target.width:
+            case 1:  # 8-bit PCM is unsigned
+                return bytes((samples // 256 + 128).astype(np.uint8).tobytes())
+            case 2:
+                return bytes(samples.astype("<i2").tobytes())
+            case 3:
+                wide = (samples << 16).astype("<i4").view(np.uint8).reshape(-1, 4)
+                return bytes(wide[:, 1:].tobytes())  # the top three bytes of each sample
+            case _:
+                return bytes((samples << 16).astype("<i4").tobytes())
+
+
+def pcm_cutter(audio_format: AudioFormat) -> Callable[[bytes], AudioChunk | None]:
+    """Return what cuts streamed PCM into chunks of whole samples (None until one is whole)."""
+    frame, rest = audio_format.width * audio_format.channels, b""
+
+    def cut(data: bytes) -> AudioChunk | None:
+        nonlocal rest
+        data = rest + data
+        whole = len(data) - len(data) % frame
+        rest = data[whole:]
+        return AudioChunk(data[:whole], audio_format) if whole else None
+
+    return cut
 
 
 class ReplayableStream:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterable, AsyncIterator
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any, Literal, Protocol
+from typing import Any, Final, Literal, Protocol
 
 
 class Capability(StrEnum):
@@ -209,25 +209,39 @@ class ChatModel(Protocol):
 # --- audio --------------------------------------------------------------------------------
 
 
+#: Audio codecs: raw PCM, and MP3 (what a browser plays; an OpenAI-compatible voice speaks it).
+PCM: Final = "pcm"
+MP3: Final = "mp3"
+
+
 @dataclass(frozen=True, slots=True)
 class AudioFormat:
-    """Raw PCM layout."""
+    """Raw PCM layout, or (`codec` MP3) the rate and channels of encoded audio."""
 
     rate: int = 16000
     width: int = 2
     channels: int = 1
+    codec: str = PCM
 
     def seconds(self, byte_count: int) -> float:
-        """Duration of `byte_count` bytes of this format."""
+        """Duration of `byte_count` bytes of PCM in this layout."""
         return byte_count / (self.rate * self.width * self.channels)
 
 
 @dataclass(frozen=True, slots=True)
 class AudioChunk:
-    """A piece of PCM audio."""
+    """A piece of audio: PCM, or whole frames of encoded audio lasting `encoded_seconds`."""
 
     audio: bytes
     format: AudioFormat
+    encoded_seconds: float = 0.0
+
+    @property
+    def seconds(self) -> float:
+        """How long the chunk plays."""
+        if self.format.codec == PCM:
+            return self.format.seconds(len(self.audio))
+        return self.encoded_seconds
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +277,10 @@ class Synthesizer(Protocol):
         voice: str | None = None,
         model: str | None = None,
         language: str | None = None,
+        codec: str = PCM,
     ) -> AsyncIterator[AudioChunk]:
-        """Stream PCM audio for `text`; raises ProviderError subclasses."""
+        """Stream audio for `text` in `codec` if the provider speaks it, else PCM.
+
+        Raises ProviderError subclasses.
+        """
         ...

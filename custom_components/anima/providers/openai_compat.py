@@ -29,8 +29,10 @@ from typing import Any, Final
 import aiohttp
 from yarl import URL
 
-from .audio import wav_bytes
+from .audio import pcm_cutter, wav_bytes
 from .base import (
+    MP3,
+    PCM,
     AudioChunk,
     AudioFormat,
     ChatDelta,
@@ -47,6 +49,7 @@ from .base import (
     Transcript,
     Usage,
 )
+from .mp3 import mp3_cutter
 from .openai_chat import MAX_DETAIL, ChatStream, chat_payload, error_detail
 from .sse import iter_sse_data
 
@@ -267,8 +270,9 @@ class OpenAICompatClient:
         voice: str | None = None,
         model: str | None = None,
         language: str | None = None,
+        codec: str = PCM,
     ) -> AsyncIterator[AudioChunk]:
-        """Stream 24 kHz 16-bit mono PCM for `text`, in chunks of whole samples.
+        """Stream speech for `text`: 24 kHz 16-bit mono PCM in whole samples, or whole MP3 frames.
 
         `language` is not sent: OpenAI's speech endpoint reads the language from the text.
         """
@@ -276,21 +280,18 @@ class OpenAICompatClient:
             "model": model or DEFAULT_TTS_MODEL,
             "input": text,
             "voice": voice or DEFAULT_TTS_VOICE,
-            "response_format": "pcm",
+            "response_format": MP3 if codec == MP3 else "pcm",
         }
-        frame = SPEECH_FORMAT.width * SPEECH_FORMAT.channels
-        rest, sent = b"", False
+        cut = mp3_cutter() if codec == MP3 else pcm_cutter(SPEECH_FORMAT)
+        sent = False
         with self._errors():
             async with self._request(
                 "POST", "/audio/speech", self._call_timeout, json=payload
             ) as response:
                 async for data in response.content.iter_any():
-                    data = rest + data  # noqa: PLW2901
-                    whole = len(data) - len(data) % frame
-                    rest = data[whole:]
-                    if whole:
+                    if (chunk := cut(data)) is not None:
                         sent = True
-                        yield AudioChunk(data[:whole], SPEECH_FORMAT)
+                        yield chunk
             if not sent:
                 raise ProviderResponseError("The speech answer has no audio")
 

@@ -22,6 +22,7 @@ from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
 from .base import (
+    PCM,
     AudioChunk,
     AudioFormat,
     Capability,
@@ -226,10 +227,12 @@ class WyomingClient:
         voice: str | None = None,
         model: str | None = None,
         language: str | None = None,
+        codec: str = PCM,
     ) -> AsyncGenerator[AudioChunk]:
         """Stream PCM audio for `text` as the server produces it.
 
-        Wyoming chooses speech by voice, so `model` is ignored. Each chunk must arrive within
+        Wyoming chooses speech by voice, so `model` is ignored, and speaks PCM whatever `codec`
+        is asked. Each chunk must arrive within
         the time-out of the one before; the whole synthesis may take longer.
         """
         chosen = SynthesizeVoice(name=voice, language=language) if voice or language else None

@@ -14,7 +14,7 @@ carries on with the next sentence.
 
 from __future__ import annotations
 
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final, Literal
 
@@ -22,7 +22,7 @@ from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
-from ..const import DOMAIN
+from ..const import DOMAIN, KIND_OPENAI
 from ..core.budgets import Degradation
 from ..core.ledger import Kind
 from ..core.profiles import (
@@ -35,7 +35,15 @@ from ..core.profiles import (
 )
 from ..core.routing import Route
 from ..core.speech.shaping import options_for_tier
-from ..core.speech.stream import Sentence, SentenceSynthesizer, earcon_chunk, speak_pcm
+from ..core.speech.stream import (
+    VOICE_OWN,
+    Output,
+    Sentence,
+    SentenceSynthesizer,
+    earcon_chunk,
+    played_alone,
+    speak_audio,
+)
 from ..core.speech.tiers import (
     ALWAYS_LOCAL,
     MessageClass,
@@ -46,7 +54,7 @@ from ..core.speech.tiers import (
     parse_message_class,
 )
 from ..core.turn_notes import Note
-from ..providers.base import AudioChunk, Capability, ProviderResponseError, Usage
+from ..providers.base import PCM, AudioChunk, Capability, ProviderResponseError, Usage
 from .calls import CallSpec, ProviderCall
 from .connections import can, connection_is_local, connection_voices, loaded_connection
 from .data import AnimaData
@@ -168,14 +176,19 @@ def speak(
     language: str,
     options: Mapping[str, Any],
     note: Note | None = None,
+    output: Output = VOICE_OWN,
 ) -> AsyncIterator[AudioChunk]:
-    """Speak `text` in the tier its class gets now; an earcon needs no provider at all."""
+    """Speak `text` in the tier its class gets now; an earcon needs no provider at all.
+
+    The audio is in the `output` asked for where the tier's chain can give it: MP3 only when
+    every provider of the chain speaks it and no earcon leads; PCM otherwise.
+    """
     message_class = message_class_of(options, note)
     device_id = note.device_id if note else None
     plan = plan_speech(hass, profile, message_class, device_id)
     earcon = earcon_chunk(earcon_for(message_class))
     if plan.tier is Tier.EARCON:
-        return _only(earcon)
+        return played_alone(earcon, output)
     spec = CallSpec(
         Kind.TTS,
         plan.links,
@@ -186,12 +199,22 @@ def speak(
     )
     cache = speech_cache(hass) if message_class in CACHED_CLASSES else None
     voice = options.get(tts.ATTR_VOICE)
-    return speak_pcm(
+    lead = earcon if plan.degradation.earcon_first else None
+    if output.codec != PCM and (lead is not None or not _speak_encoded(hass, plan.links)):
+        output = VOICE_OWN  # Home Assistant encodes it
+    return speak_audio(
         text,
-        _synthesizer(hass, spec, plan.degradation, profile, language, voice, cache),
+        _synthesizer(hass, spec, plan.degradation, profile, language, voice, cache, output.codec),
         options_for_tier(plan.tier, language=language, max_sentences=_terse(profile, plan.tier)),
-        lead=earcon if plan.degradation.earcon_first else None,
+        lead=lead,
+        output=output,
     )
+
+
+def _speak_encoded(hass: HomeAssistant, links: Sequence[Link]) -> bool:
+    """Whether every provider of a chain speaks encoded audio (OpenAI-compatible voices do)."""
+    loaded = [loaded_connection(hass, link.connection) for link in links]
+    return bool(loaded) and all(c is not None and c.kind == KIND_OPENAI for c in loaded)
 
 
 def _terse(profile: Mapping[str, Any], tier: Tier) -> int | Literal["default"]:
@@ -210,6 +233,7 @@ def _synthesizer(
     language: str,
     chosen_voice: str | None,
     cache: SpeechCache | None = None,
+    codec: str = PCM,
 ) -> SentenceSynthesizer:
     """Return what speaks one sentence through the message's call (each sentence booked alone).
 
@@ -222,7 +246,9 @@ def _synthesizer(
 
     async def synthesize(spoken: Sentence) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
         sentence = spoken.text
-        key = None if cache is None else cache.key(spec.links, chosen_voice, language, sentence)
+        key = None
+        if cache is not None:
+            key = cache.key(spec.links, chosen_voice, language, sentence, codec)
         if cache is not None and key is not None and (kept := cache.get(key)) is not None:
             calls.meter.record_cache_hit(spec.profile, spec.endpoint, kept)
             return kept.chunks[0], replay(kept.chunks[1:])
@@ -236,7 +262,7 @@ def _synthesizer(
             voice = voices["spoken"] = _voice_for(hass, profile, route, chosen_voice)
             routes.append(route)
             audio: AsyncIterator[AudioChunk] = route.provider.synthesize(
-                sentence, voice=voice, model=route.model, language=language
+                sentence, voice=voice, model=route.model, language=language, codec=codec
             )
             try:
                 return await anext(audio), audio
@@ -248,10 +274,10 @@ def _synthesizer(
 
         async def counted() -> AsyncIterator[AudioChunk]:
             """Yield the rest of the sentence; book its usage once it has all played."""
-            seconds = first.format.seconds(len(first.audio))
+            seconds = first.seconds
             try:
                 async for chunk in rest:
-                    seconds += chunk.format.seconds(len(chunk.audio))
+                    seconds += chunk.seconds
                     yield chunk
             finally:
                 settle(
@@ -275,7 +301,3 @@ def _synthesizer(
 async def once(text: str) -> AsyncGenerator[str]:
     """Yield a whole message as a text stream of one piece."""
     yield text
-
-
-async def _only(chunk: AudioChunk) -> AsyncIterator[AudioChunk]:
-    yield chunk

@@ -26,7 +26,7 @@ from homeassistant.util.hass_dict import HassKey
 from ..const import DOMAIN
 from ..core.profiles import Link
 from ..core.speech.tiers import MessageClass
-from ..providers.base import AudioChunk
+from ..providers.base import PCM, AudioChunk
 
 MAX_BYTES: Final = 8 * 1024 * 1024  # about three minutes of 24 kHz speech
 MAX_ENTRY_BYTES: Final = MAX_BYTES // 16
@@ -36,7 +36,7 @@ CACHED_CLASSES: Final = frozenset(
 )
 _DATA: HassKey[SpeechCache] = HassKey(f"{DOMAIN}_speech_cache")
 
-type CacheKey = tuple[tuple[Link, ...], str | None, str, str]
+type CacheKey = tuple[tuple[Link, ...], str | None, str, str, str]
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,7 +57,7 @@ class SpokenSentence:
     @property
     def seconds(self) -> float:
         """Seconds of speech."""
-        return sum(chunk.format.seconds(len(chunk.audio)) for chunk in self.chunks)
+        return sum(chunk.seconds for chunk in self.chunks)
 
 
 class SpeechCache:
@@ -80,9 +80,11 @@ class SpeechCache:
         return len(self._entries)
 
     @staticmethod
-    def key(links: Sequence[Link], voice: str | None, language: str, sentence: str) -> CacheKey:
-        """Return what makes two sentences sound alike: chain, voice, language and words."""
-        return tuple(links), voice, language.lower(), " ".join(sentence.split())
+    def key(
+        links: Sequence[Link], voice: str | None, language: str, sentence: str, codec: str = PCM
+    ) -> CacheKey:
+        """Return what makes two sentences sound alike: chain, voice, language, words, codec."""
+        return tuple(links), voice, language.lower(), " ".join(sentence.split()), codec
 
     def get(self, key: CacheKey) -> SpokenSentence | None:
         """Return a kept sentence (now the most recently used), or None."""

@@ -2,9 +2,10 @@
 
 Pure domain logic. The LLM's text arrives in small pieces; `sentence-stream` (the detector Home
 Assistant's own TTS integrations use) says when a sentence is complete, each sentence is shaped
-to be speakable and handed to `synthesize`, and the audio comes out in the format of the first
-chunk (later sentences, perhaps from a fallback provider at another rate, are converted to it).
-So the first sentence is heard while the model still writes the rest.
+to be speakable and handed to `synthesize`, and the audio comes out in the format the listener
+asked for (`Output`: PCM resampled as it streams, to the listener's rate, or MP3 as the voice
+speaks it), so Home Assistant need not convert it. So the first sentence is heard while the
+model still writes the rest.
 
 Never silence: when no provider can speak a sentence, the error earcon plays instead and the
 stream ends; a provider that breaks mid-sentence cuts only that sentence short.
@@ -20,8 +21,8 @@ from typing import Final
 
 from sentence_stream import SentenceBoundaryDetector
 
-from ...providers.audio import convert, wav_stream_header
-from ...providers.base import AudioChunk, AudioFormat, ProviderError
+from ...providers.audio import PcmConverter, convert, wav_stream_header
+from ...providers.base import PCM, AudioChunk, AudioFormat, ProviderError
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .sentences import split_sentences
 from .shaping import ShapeOptions, shape
@@ -140,36 +141,102 @@ def _speakable(released: str, options: ShapeOptions) -> list[Sentence]:
     ]
 
 
-async def speak_pcm(
+@dataclass(frozen=True, slots=True)
+class Output:
+    """The audio a listener asked for: MP3 (passed on as a voice speaks it) or PCM in a layout.
+
+    For PCM, a layout field left None is the voice's own (the first audio's).
+    """
+
+    codec: str = PCM
+    rate: int | None = None
+    width: int | None = None
+    channels: int | None = None
+
+    def pcm_for(self, source: AudioFormat) -> AudioFormat:
+        """Return the PCM layout that audio of `source` layout is given in."""
+        return AudioFormat(
+            self.rate or source.rate, self.width or source.width, self.channels or source.channels
+        )
+
+
+#: PCM in the voice's own layout.
+VOICE_OWN: Final = Output()
+
+
+async def speak_audio(
     text: AsyncIterable[str],
     synthesize: SentenceSynthesizer,
     options: ShapeOptions,
     *,
     lead: AudioChunk | None = None,
+    output: Output = VOICE_OWN,
 ) -> AsyncIterator[AudioChunk]:
     """Yield the audio of each sentence in one format, sentence by sentence.
 
-    `lead` (an earcon, say) plays first and sets the format.
+    The first audio decides the format: MP3 passes on when MP3 was asked for; else PCM in the
+    asked layout, resampled as it streams (Wyoming voices, earcons, a fallback provider at
+    another rate). Audio that cannot join the stream (PCM in an MP3 stream, say) is dropped
+    with its sentence; an MP3 stream that would need the error earcon just ends. `lead` (an
+    earcon, say) plays first.
     """
     target: AudioFormat | None = None
-    if lead is not None:
-        target = lead.format
-        yield lead
+    converter: PcmConverter | None = None
+
+    def joined(chunk: AudioChunk) -> AudioChunk | None:
+        nonlocal target, converter
+        if target is None:
+            encoded = chunk.format.codec != PCM and chunk.format.codec == output.codec
+            target = chunk.format if encoded else output.pcm_for(chunk.format)
+            converter = None if encoded else PcmConverter(target)
+        if converter is None:
+            return chunk if chunk.format.codec == target.codec else None
+        if chunk.format.codec != PCM:
+            return None
+        return AudioChunk(converter.convert(chunk.audio, chunk.format), target)
+
+    def ended() -> AudioChunk | None:
+        tail = converter.flush() if converter is not None and target is not None else b""
+        return AudioChunk(tail, target) if tail and target is not None else None
+
+    if lead is not None and (first := joined(lead)) is not None:
+        yield first
+        if (tail := ended()) is not None:
+            yield tail
     async for sentence in sentences(text, options):
         try:
-            first, rest = await synthesize(sentence)
+            first_chunk, rest = await synthesize(sentence)
         except ProviderError as err:
             _LOGGER.warning("No provider could speak; playing the error earcon: %s", err)
-            target = target or EARCON_FORMAT
-            yield AudioChunk(convert(earcon_pcm(Earcon.ERROR), EARCON_FORMAT, target), target)
+            if (error := joined(earcon_chunk(Earcon.ERROR))) is not None:
+                yield error
+                if (tail := ended()) is not None:
+                    yield tail
             return
-        target = target or first.format
-        yield AudioChunk(convert(first.audio, first.format, target), target)
+        dropped = False
         try:
-            async for chunk in rest:
-                yield AudioChunk(convert(chunk.audio, chunk.format, target), target)
+            async for chunk in _prepend(first_chunk, rest):
+                if (audio := joined(chunk)) is not None and not dropped:
+                    yield audio
+                elif not dropped:  # the rest is read all the same: the provider is paid for it
+                    dropped = True
+                    _LOGGER.warning("Speech in %s cannot join a %s stream", chunk.format, target)
         except ProviderError as err:
             _LOGGER.warning("Speech broke off mid-sentence; going on with the next: %s", err)
+        if (tail := ended()) is not None:
+            yield tail
+
+
+async def played_alone(chunk: AudioChunk, output: Output) -> AsyncIterator[AudioChunk]:
+    """Yield one sound (an earcon) in the PCM layout of `output`."""
+    target = output.pcm_for(chunk.format)
+    yield AudioChunk(convert(chunk.audio, chunk.format, target), target)
+
+
+async def _prepend(first: AudioChunk, rest: AsyncIterator[AudioChunk]) -> AsyncIterator[AudioChunk]:
+    yield first
+    async for chunk in rest:
+        yield chunk
 
 
 async def wav_stream(audio: AsyncIterable[AudioChunk]) -> AsyncGenerator[bytes]:
