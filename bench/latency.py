@@ -1,107 +1,366 @@
-"""End of speech to first reply audio, through Home Assistant's real assist pipeline.
+"""End of speech to first reply audio: Anima against Home Assistant's own chain, in a real
+Home Assistant, at the pipeline and at a real satellite's speaker.
 
-Run: .venv/bin/python bench/latency.py [turns]
+Run: .venv/bin/python bench/latency.py [--turns N] [--only matrix,legacy,speaker,scale,local]
 Writes bench/results/latency.json and bench/results/latency.md.
 
-The scenario (bench/scenarios/test_latency.py) runs in the test suite's harness: a real Home
-Assistant with Anima's listener, agent and voice, and simulated providers that speak the real
-wire protocols with scripted latency per profile (`zero`, `fast_cloud`, `typical_cloud`,
-`slow_cloud`). Per profile: time to first audio over `turns` turns, the provider floor (ASR final +
-LLM first token + the time to write the first 60 characters, after which the pipeline streams
-to the voice, + TTS first chunk), the overhead above it, Anima's own milliseconds per stage (from
-its per-turn timing), the same turns when the voice cannot take streamed text, and 50 turns at
-once. The `local` profile (real Whisper and Piper) is not measured here: its provider times are
-not scripted, so no overhead can be computed from it; the e2e tests run it.
+A real `hass` (Home Assistant 2026.11, .venv-hass; asyncio debug off, as Home Assistant runs)
+with both stacks (bench/scenarios/stacks.py): Anima's listener, agent and voice, and core's
+own OpenAI integration with its speech-to-text and text-to-speech, on one simulated provider
+service in a process of its own (bench/providers.py: real HTTP and SSE, scripted latency per
+profile). Its hands inside Home Assistant are bench/hass_component/anima_bench.
+
+- matrix: per profile (zero, fast_cloud, typical_cloud), output (a browser's MP3, a Wyoming
+  satellite's WAV, 16 kHz WAV) and answer (short, long: 8 sentences), turns through the assist
+  pipeline, Anima and core alternating turn by turn; the clock runs inside Home Assistant from
+  the end of the audio to the first byte of reply audio.
+- legacy: the first benchmark's rows (slow_cloud; typical_cloud with a voice that waits for
+  the whole answer).
+- speaker: two of Anima's real satellites (bench/satellites.py, their own process), one on each
+  stack, adopted by Home Assistant's Wyoming integration; each satellite times, on its own
+  clock, its last microphone chunk of speech to the first reply sample written to its playback
+  command. fast_cloud and typical_cloud, short and long.
+- scale: 1, 10 and 50 satellites asking at the same moment (fast_cloud, Anima).
+- local: real Whisper, the real local model (scripts/local-llm) and Piper, one satellite;
+  turn 1 (a cold prompt) and the turns after it, with the floor each server's own time makes.
+- ha_2026_10: the matrix's short answers (zero, fast_cloud) in Home Assistant 2026.10.4, the
+  test harness's (bench/scenarios/test_latency.py), whose TTS manager converts differently.
 """
 
 from __future__ import annotations
 
+import argparse
+import asyncio
+from collections import defaultdict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+import os
+from pathlib import Path
+import re
+import statistics
 import sys
+import tempfile
+import time
 from typing import Any
 
-from common import environment, run_scenario, write_results
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
 
-TARGETS = {
-    "hub_overhead_ms_p95": 20.0,
-    "near_floor_ms": 100.0,
-    "streaming_speedup": 2.0,
-    "hub_overhead_ms_p95_50_satellites": 50.0,
+from bench.common import environment, run_scenario, write_results  # noqa: E402
+from bench.latency_profiles import ANSWERS, PROFILES, QUESTIONS  # noqa: E402
+from bench.latency_report import markdown, verdicts  # noqa: E402
+from bench.processes import Providers, Satellites, speech_server  # noqa: E402
+from scripts.hassctl import HassProcess, free_port  # noqa: E402
+from tests.fixtures.local_llm import running_local_llm  # noqa: E402
+from tests.fixtures.spoken import spoken  # noqa: E402
+
+SECTIONS = ("matrix", "legacy", "speaker", "scale", "local", "ha_2026_10")
+MATRIX = ("zero", "fast_cloud", "typical_cloud")
+SPEAKER = ("fast_cloud", "typical_cloud")
+OUTPUTS: dict[str, Any] = {
+    "default": None,
+    "satellite": {
+        "preferred_format": "wav",
+        "preferred_sample_rate": 22050,
+        "preferred_sample_channels": 1,
+        "preferred_sample_bytes": 2,
+    },
+    "wav": "wav",
 }
-CLOUD = ("fast_cloud", "typical_cloud", "slow_cloud")
+LENGTHS = ("short", "long")
+SCALE = (1, 10, 50)
+_LLAMA_TOTAL = re.compile(r"total time =\s*([\d.]+) ms")
 
 
-def verdicts(data: dict[str, Any]) -> dict[str, bool]:
-    speedup = data["ttfa_ms_p95_typical_cloud_nonstreaming"] / data["ttfa_ms_p95_typical_cloud"]
-    data["streaming_speedup_typical_cloud"] = round(speedup, 2)
-    return {
-        "hub_overhead_ms_p95": data["hub_overhead_ms_p95"] <= TARGETS["hub_overhead_ms_p95"],
-        **{
-            f"near_floor_{name}": data[f"overhead_ms_p95_{name}"] <= TARGETS["near_floor_ms"]
-            for name in CLOUD
-        },
-        "streaming_speedup": speedup >= TARGETS["streaming_speedup"],
-        "hub_overhead_ms_p95_50_satellites": data["hub_overhead_ms_p95_50_satellites"]
-        <= TARGETS["hub_overhead_ms_p95_50_satellites"],
-    }
+def p95(samples: list[float]) -> float:
+    """The 95th percentile, rounded."""
+    return round(statistics.quantiles(samples, n=100, method="inclusive")[94], 1)
 
 
-def markdown(data: dict[str, Any], met: dict[str, bool]) -> str:
-    def mark(key: str) -> str:
-        return "met" if met[key] else "missed"
+def p50(samples: list[float]) -> float:
+    """The median, rounded."""
+    return round(statistics.median(samples), 1)
 
-    own = data["anima_own_ms_p95_fast_cloud"]
-    lines = [
-        "# Latency: end of speech to first audio",
-        "",
-        f"{data['turns']} turns per profile through a real assist pipeline (Anima's listener,"
-        " agent, voice) with simulated providers (real HTTP and SSE, scripted latency).",
-        "",
-        "| profile | provider floor (ms) | time to first audio p95 (ms)"
-        " | above the floor p95 (ms) | target | |",
-        "|---|---:|---:|---:|---|---|",
-    ]
-    for name in ("zero", *CLOUD):
-        target = "<= 20 ms (hub overhead)" if name == "zero" else "<= floor + 100 ms"
-        key = "hub_overhead_ms_p95" if name == "zero" else f"near_floor_{name}"
-        lines.append(
-            f"| {name} | {data[f'provider_floor_ms_{name}']} | {data[f'ttfa_ms_p95_{name}']} |"
-            f" {data[f'overhead_ms_p95_{name}']} | {target} | {mark(key)} |"
-        )
-    lines += [
-        f"| typical_cloud, voice without streamed input | | "
-        f"{data['ttfa_ms_p95_typical_cloud_nonstreaming']} | | streaming >= 2x faster"
-        f" (measured {data['streaming_speedup_typical_cloud']}x) | {mark('streaming_speedup')} |",
-        f"| fast_cloud, 50 satellites at once | | {data['ttfa_ms_p95_50_satellites']} |"
-        f" {data['hub_overhead_ms_p95_50_satellites']} | <= 50 ms above the floor |"
-        f" {mark('hub_overhead_ms_p95_50_satellites')} |",
-        "",
-        "Anima's own part, p95 per stage under fast_cloud (from its per-turn timing, which the"
-        f" hub's diagnostics show): speech-to-text {own.get('stt')} ms, agent to first text"
-        f" {own.get('llm')} ms, first sentence to first audio {own.get('tts')} ms.",
-        "",
-        "Why targets are missed: the time above the floor is mostly not Anima's code (a few"
-        " milliseconds per stage, above) but Home Assistant's pipeline and the three HTTP"
-        " round trips to the providers, which the zero profile measures on their own. Streamed"
-        " against whole answers: the agent's answers are short by design (two sentences here), so"
-        " waiting for the whole answer costs less than a second; the gain grows with the answer."
-        " 50 turns at once: the simulated providers run in Home Assistant's own event loop here,"
-        " so under that load they answer late themselves (LLM first token p95"
-        f" {data['provider_ms_p95_50_satellites'].get('llm')} ms against 300 scripted, first"
-        f" audio {data['provider_ms_p95_50_satellites'].get('tts')} ms against 150), while"
-        " Anima's own stages stay at"
-        f" {max(data['anima_own_ms_p95_50_satellites'].values())} ms p95 or less. A fair"
-        " measurement needs the providers in another process; the figure is an upper bound.",
-        "",
-        f"{data['environment']['python']} on {data['environment']['machine']},"
-        f" {data['environment']['cores']} cores.",
-        "",
-    ]
-    return "\n".join(lines)
+
+class Bench:
+    """One Home Assistant with both stacks, and the provider service they share."""
+
+    def __init__(self, hass: HassProcess, providers: Providers, folder: Path) -> None:
+        """Drive `hass`, whose stacks talk to `providers`."""
+        self.hass, self.providers, self.folder = hass, providers, folder
+        self.pipelines: dict[str, str] = {}
+
+    async def command(self, kind: str, **fields: Any) -> Any:
+        """One of anima_bench's websocket commands."""
+        return await self.hass.websocket({"type": f"anima_bench/{kind}", **fields})
+
+    async def turn(self, stack: str, output: Any = None) -> float:
+        """One turn through a stack's pipeline: ms to the first byte of reply audio."""
+        fields = {"output": output} if output is not None else {}
+        return float((await self.command("turn", pipeline=self.pipelines[stack], **fields))["ms"])
+
+    @asynccontextmanager
+    async def satellites(
+        self, pipelines: list[str], question: str = QUESTIONS["short"]
+    ) -> AsyncIterator[Satellites]:
+        """Real satellites, one per pipeline named, adopted; each has asked once (warm-up)."""
+        ports = [free_port() for _ in pipelines]
+        mic = spoken(self.folder, question)
+        async with Satellites(mic, ports) as satellites:
+            adopted = await self.command("adopt", ports=ports, pipelines=pipelines)
+            try:
+                satellites.adoption = [
+                    await satellites.replied(index, timeout=900) for index in range(len(ports))
+                ]
+                yield satellites
+            finally:
+                await self.command("release", entries=adopted["entries"])
+
+    async def matrix(self, turns: int) -> dict[str, Any]:
+        """Every profile, output and length at the pipeline, Anima and core alternating."""
+        result: dict[str, Any] = {}
+        for name in MATRIX:
+            samples: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+            for length in LENGTHS:
+                await self.providers.script(name, length)
+                for output_name, output in OUTPUTS.items():
+                    for stack in self.pipelines:  # warm up: connections, caches, the encoder
+                        await self.turn(stack, output)
+                    for turn in range(turns):
+                        for stack in sorted(self.pipelines, reverse=bool(turn % 2)):
+                            ms = await self.turn(stack, output)
+                            samples[stack, output_name, length].append(ms)
+            latency, cells = PROFILES[name], {}
+            for length in LENGTHS:
+                for output_name in OUTPUTS:
+                    anima = samples["anima", output_name, length]
+                    core = samples["core", output_name, length]
+                    cell = f"{name}_{output_name}_{length}"
+                    result[f"anima_vs_core_p50_{cell}"] = round(p50(anima) / p50(core), 2)
+                    cells[cell] = {
+                        "anima_p50": p50(anima),
+                        "anima_p95": p95(anima),
+                        "core_p50": p50(core),
+                        "core_p95": p95(core),
+                        "floor": round(latency.floor_ms(ANSWERS[length]), 1),
+                    }
+            result[f"pipeline_ms_{name}"] = cells
+            default = samples["anima", "default", "short"]
+            floor = latency.floor_ms(ANSWERS["short"])
+            result |= {  # the first benchmark's keys: Anima, a browser's MP3, short answers
+                f"ttfa_ms_p95_{name}": p95(default),
+                f"ttfa_ms_p50_{name}": p50(default),
+                f"provider_floor_ms_{name}": round(floor, 1),
+                f"overhead_ms_p95_{name}": p95([ms - floor for ms in default]),
+                f"anima_own_ms_p95_{name}": await self.stages(),
+            }
+        result["hub_overhead_ms_p95"] = result["ttfa_ms_p95_zero"]  # all of it is overhead
+        return result
+
+    async def legacy(self, turns: int) -> dict[str, Any]:
+        """slow_cloud; typical_cloud when the voice waits for the whole answer; 50 turns at once
+        at the pipeline (fast_cloud)."""
+        await self.providers.script("slow_cloud", "short")
+        await self.turn("anima")
+        samples = [await self.turn("anima") for _ in range(turns)]
+        floor = PROFILES["slow_cloud"].floor_ms(ANSWERS["short"])
+        await self.providers.script("typical_cloud", "short")
+        await self.command("streaming", on=False)
+        try:
+            await self.turn("anima")
+            whole = [await self.turn("anima") for _ in range(turns)]
+        finally:
+            await self.command("streaming", on=True)
+        floor_fast = PROFILES["fast_cloud"].floor_ms(ANSWERS["short"])
+        await self.providers.script("fast_cloud", "short")
+        await self.turn("anima")
+        crowd = (await self.command("turns", pipeline=self.pipelines["anima"], count=50))["ms"]
+        return {
+            "ttfa_ms_p95_50_satellites": p95(crowd),
+            "ttfa_ms_min_50_satellites": round(min(crowd), 1),
+            "hub_overhead_ms_p95_50_satellites": p95([ms - floor_fast for ms in crowd]),
+            "provider_ms_p95_50_satellites": await self.stages("provider_ms_95"),
+            "anima_own_ms_p95_50_turns": await self.stages(),
+            "ttfa_ms_p95_slow_cloud": p95(samples),
+            "ttfa_ms_p50_slow_cloud": p50(samples),
+            "provider_floor_ms_slow_cloud": round(floor, 1),
+            "overhead_ms_p95_slow_cloud": p95([ms - floor for ms in samples]),
+            "ttfa_ms_p95_typical_cloud_nonstreaming": p95(whole),
+        }
+
+    async def speaker(self, turns: int) -> dict[str, Any]:
+        """Two real satellites, on Anima and on core, asking in turn."""
+        result: dict[str, Any] = {}
+        async with self.satellites(["Anima", "Core"]) as satellites:
+            for name in SPEAKER:
+                latency = PROFILES[name]
+                for length in LENGTHS:
+                    await self.providers.script(name, length)
+                    await satellites.ask(0)
+                    await satellites.ask(1)  # warm up
+                    anima, core = [], []
+                    for turn in range(turns):
+                        for index in (1, 0) if turn % 2 else (0, 1):
+                            (ms,) = await satellites.ask(index)
+                            (anima if index == 0 else core).append(ms)
+                    suffix = name if length == "short" else f"long_{name}"
+                    result |= {
+                        f"ttfa_speaker_ms_p95_{suffix}": p95(anima),
+                        f"ttfa_speaker_ms_p50_{suffix}": p50(anima),
+                        f"core_speaker_ms_p95_{suffix}": p95(core),
+                        f"core_speaker_ms_p50_{suffix}": p50(core),
+                        f"anima_vs_core_speaker_p50_{name}_{length}": round(
+                            p50(anima) / p50(core), 2
+                        ),
+                    }
+                    if length == "short":
+                        result[f"provider_floor_ms_{name}"] = round(
+                            latency.floor_ms(ANSWERS[length]), 1
+                        )
+                    else:
+                        result[f"provider_floor_ms_long_{name}"] = round(
+                            latency.floor_ms(ANSWERS[length]), 1
+                        )
+        return result
+
+    async def scale(self, turns: int) -> dict[str, Any]:
+        """1, 10 and 50 satellites asking at the same moment (fast_cloud, Anima)."""
+        await self.providers.script("fast_cloud", "short")
+        result: dict[str, Any] = {}
+        async with self.satellites(["Anima"] * max(SCALE)) as satellites:
+            for count in SCALE:
+                delays: list[float] = []
+                while len(delays) < max(turns, 2 * count):
+                    delays += await satellites.ask(*range(count))
+                label = "1_satellite" if count == 1 else f"{count}_satellites"
+                result[f"ttfa_speaker_ms_p95_{label}"] = p95(delays)
+                result[f"ttfa_speaker_ms_p50_{label}"] = p50(delays)
+        result["anima_own_ms_p95_50_satellites"] = await self.stages()
+        return result
+
+    async def local(self, turns: int) -> dict[str, Any]:
+        """Real Whisper, the local model and Piper; turn 1 cold, then the turns after it."""
+        folder = self.folder / "local"
+        with (
+            speech_server("whisper", folder / "whisper") as whisper,
+            speech_server("piper", folder / "piper") as piper,
+            running_local_llm(folder / "llm.log") as model,
+        ):
+            created = await self.command(
+                "local",
+                whisper=[whisper.host, whisper.port],
+                piper=[piper.host, piper.port],
+                model=[model.base_url, model.model],
+            )
+            self.pipelines["local"] = created["local"]
+            await self.command("prefer", pipeline=created["local"])
+            rounds: list[dict[str, float]] = []
+            mark = (time.time(), model.log_path.stat().st_size)
+            try:
+                async with self.satellites(["Local"]) as satellites:
+                    first = satellites.adoption[0]
+                    rounds.append(await self._local_turn(first, mark, model.log_path))
+                    for _ in range(max(5, turns // 5)):
+                        mark = (time.time(), model.log_path.stat().st_size)
+                        (ms,) = await satellites.ask(0, timeout=900)
+                        rounds.append(await self._local_turn(ms, mark, model.log_path))
+            finally:
+                await self.command("prefer", pipeline=self.pipelines["anima"])
+        later = rounds[1:]
+        floors = [r["stt_ms"] + r["model_ms"] + r["tts_ms"] for r in later]
+        return {
+            "ttfa_speaker_ms_p50_local_turn2": p50([r["speaker_ms"] for r in later]),
+            "ttfa_speaker_ms_p95_local_turn2": p95([r["speaker_ms"] for r in later]),
+            "provider_floor_ms_p50_local_turn2": p50(floors),
+            "ttfa_speaker_ms_local_turn1": round(rounds[0]["speaker_ms"], 1),
+            "provider_floor_ms_local_turn1": round(
+                rounds[0]["stt_ms"] + rounds[0]["model_ms"] + rounds[0]["tts_ms"], 1
+            ),
+            "local_turns": rounds,
+        }
+
+    async def _local_turn(
+        self, speaker_ms: float, mark: tuple[float, int], log: Path
+    ) -> dict[str, float]:
+        """A local turn's figures: at the speaker, and what each server took.
+
+        Whisper's transcription and Piper's first audio as Anima's calls timed them; the model's
+        own total time from its log (the whole answer: a short one reaches the voice only once
+        it is written).
+        """
+        recent = (await self.command("timings"))["recent"]
+        stages = {t["stage"]: t["provider_ms"] for t in recent if t["at"] >= mark[0]}
+        with log.open("rb") as lines:
+            lines.seek(mark[1])
+            model_ms = sum(map(float, _LLAMA_TOTAL.findall(lines.read().decode(errors="replace"))))
+        return {
+            "speaker_ms": round(speaker_ms, 1),
+            "stt_ms": stages.get("stt", 0.0),
+            "model_ms": round(model_ms, 1),
+            "tts_ms": stages.get("tts", 0.0),
+        }
+
+    async def stages(self, figure: str = "own_ms_95") -> dict[str, float]:
+        """A figure per stage of Anima's last 100 stage timings (its own part, p95, by default)."""
+        summary = (await self.command("timings"))["summary"]
+        return {stage: summary[stage][figure] for stage in summary}
+
+
+async def run(turns: int, sections: list[str]) -> dict[str, Any]:
+    """Run the sections in one Home Assistant; return the figures."""
+    data: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="anima-latency-") as scratch:
+        folder = Path(scratch)
+        async with Providers() as providers:
+            os.environ["OPENAI_BASE_URL"] = providers.base_url  # core's OpenAI client
+            config = folder / "config"
+            link = config / "custom_components" / "anima_bench"
+            link.parent.mkdir(parents=True)
+            link.symlink_to(ROOT / "bench" / "hass_component" / "anima_bench")
+            hass = HassProcess(config, port=free_port(), extra_config="anima_bench:\n")
+            await hass.start()
+            try:
+                bench = Bench(hass, providers, folder)
+                made = await bench.command("stacks", base_url=providers.base_url)
+                bench.pipelines = {"anima": made["anima"], "core": made["core"]}
+                data["asyncio_debug"] = made["asyncio_debug"]
+                data["home_assistant"] = made["version"]
+                for section in sections:
+                    if section == "ha_2026_10":
+                        continue  # not in this Home Assistant: see below
+                    started = time.monotonic()
+                    data |= await getattr(bench, section)(turns)
+                    print(f"{section}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+            except BaseException:
+                print(hass.log_tail(200), file=sys.stderr)
+                raise
+            finally:
+                await hass.stop()
+    if "ha_2026_10" in sections:  # in the test harness's Home Assistant
+        data["ha_2026_10"] = run_scenario("latency", turns)
+    return data
 
 
 def main() -> int:
-    turns = int(sys.argv[1]) if len(sys.argv) > 1 else 50
-    data = {**run_scenario("latency", turns), "turns": turns, "environment": environment()}
+    """Run the benchmark; exit 1 when a target is missed."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--turns", type=int, default=30, help="turns per cell (30)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
+    args = parser.parse_args()
+    sections = [s for s in args.only.split(",") if s]
+    if unknown := set(sections) - set(SECTIONS):
+        parser.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    started = time.monotonic()
+    load = os.getloadavg()
+    data = asyncio.run(run(args.turns, sections))
+    data |= {
+        "turns": args.turns,
+        "environment": environment(),
+        "load_average_at_start": [round(x, 2) for x in load],
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
+        "seconds": round(time.monotonic() - started),
+        "sections": sections,
+    }
     met = verdicts(data)
     data["targets_met"] = met
     write_results("latency", data, markdown(data, met))

@@ -1,14 +1,32 @@
-"""Home Assistant for the benchmark scenarios: the integration tests' harness, run by bench/*.py."""
+"""Home Assistant for the benchmark scenarios: the integration tests' harness, run by bench/*.py.
 
+One difference: pytest-homeassistant-custom-component turns on asyncio's debug mode for every
+test (its `enable_event_loop_debug` fixture), which makes each callback and task several times
+dearer. Home Assistant does not run so; the fixture of the same name here turns it off again.
+"""
+
+import asyncio
+
+import pytest
+
+from tests.fixtures.local_llm import local_llm, local_llm_session  # noqa: F401
 from tests.fixtures.openai_fixtures import openai_server  # noqa: F401 - fixtures found by name
 from tests.fixtures.speech_servers import (  # noqa: F401
     formant_server,
     formant_session,
     piper_server,
     piper_session,
+    whisper_server,
+    whisper_session,
 )
 from tests.integration.conftest import (  # noqa: F401
     auto_enable_custom_integrations,
     core_integration,
     loopback_sockets,
 )
+
+
+@pytest.fixture(autouse=True)
+async def enable_event_loop_debug() -> None:
+    """Run the loop as Home Assistant does: asyncio debug off (the plugin's turns it on)."""
+    asyncio.get_running_loop().set_debug(False)

@@ -262,7 +262,8 @@ class FakeOpenAIServer:
         self.openrouter_auth = False
         #: The chat reply when none is queued; None echoes the last user message.
         self.default_reply: Reply | None = None
-        #: Answers a request no queued reply answers, from its JSON body (None: the default).
+        #: Answers a request no queued reply answers, from its JSON body or (transcriptions) its
+        #: form fields; None: the default.
         self.responder: Callable[[Endpoint, dict[str, Any]], Reply | None] | None = None
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Reply]] = {
@@ -398,7 +399,7 @@ class FakeOpenAIServer:
             return _error(
                 400, "Invalid file format. Supported formats: ['wav', 'mp3', ...]", param="file"
             )
-        reply = self._next("transcriptions") or Reply.text(DEFAULT_TRANSCRIPT)
+        reply = self._next("transcriptions", dict(record.form)) or Reply.text(DEFAULT_TRANSCRIPT)
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
         await asyncio.sleep(reply.first_token_delay)

@@ -1,0 +1,77 @@
+"""Anima's real satellites in a process of their own, for the latency benchmark.
+
+    python -m bench.satellites MIC_WAV PORT [PORT ...]
+
+One `anima-satellite` (satellite/anima_satellite/satellite.py, as a board runs it) per port,
+its microphone a WAV file, its speaker a playback command that reads the reply's PCM (`cat` to
+/dev/null: the write is what is timed, not a sound card). Home Assistant adopts each through
+its Wyoming integration. The file is sent as fast as the socket takes it, then its trailing
+silence, so Home Assistant's voice activity detection ends the request at once: the clock runs
+from the last chunk of speech, not from the end of a silence every stack waits for alike.
+
+Lines on stdin: `speak N ...` has those satellites (by index) ask their question now (as Home
+Assistant's run-satellite would: each asks once per run). Each reply's timing, on the
+satellite's own clock, comes back on stdout as `timing N <speech_end> <first_sample>
+<delay_ms>` (SpeakerTiming), `ready` once all listen. Runs until stdin closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from pathlib import Path
+import sys
+
+from wyoming.satellite import RunSatellite
+
+from anima_satellite.satellite import SatelliteSettings, SpeakerTiming, serve
+
+PLAYBACK = ("sh", "-c", "exec cat >/dev/null")
+
+
+def _report(index: int, timing: SpeakerTiming) -> None:
+    delay = "-" if timing.delay_ms is None else f"{timing.delay_ms:.1f}"
+    end = "-" if timing.speech_end is None else f"{timing.speech_end:.6f}"
+    print(f"timing {index} {end} {timing.first_sample:.6f} {delay}", flush=True)
+
+
+async def run(mic: Path, ports: list[int]) -> None:
+    """Serve one satellite per port until stdin closes."""
+    satellites = [
+        SatelliteSettings(
+            name=f"Bench {index}",
+            mic_file=mic,
+            snd_command=PLAYBACK,
+            realtime=False,
+            on_timing=partial(_report, index),
+        )
+        for index in range(len(ports))
+    ]
+    servers = [
+        asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
+        for port, settings in zip(ports, satellites, strict=True)
+    ]
+    await asyncio.sleep(0.2)
+    print("ready", flush=True)
+    reader = asyncio.StreamReader()
+    loop = asyncio.get_running_loop()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    while line := (await reader.readline()).decode().split():
+        if line[0] != "speak":
+            continue
+        for index in map(int, line[1:]):
+            handler = satellites[index].current
+            if handler is not None:  # as Home Assistant's run-satellite: ask once more
+                await handler.handle_event(RunSatellite().event())
+    for server in servers:
+        server.cancel()
+    await asyncio.gather(*servers, return_exceptions=True)
+
+
+def main() -> None:
+    """Run the satellites the command line names."""
+    asyncio.run(run(Path(sys.argv[1]), [int(port) for port in sys.argv[2:]]))
+
+
+if __name__ == "__main__":
+    main()
