@@ -55,7 +55,7 @@ from tests.fixtures.local_llm import running_local_llm  # noqa: E402
 from tests.fixtures.spoken import spoken  # noqa: E402
 
 SECTIONS = ("matrix", "legacy", "speaker", "scale", "local", "ha_2026_10")
-MATRIX = ("zero", "fast_cloud", "typical_cloud")
+MATRIX = ["zero", "fast_cloud", "typical_cloud"]
 SPEAKER = ("fast_cloud", "typical_cloud")
 OUTPUTS: dict[str, Any] = {
     "default": None,
@@ -121,6 +121,7 @@ class Bench:
         result: dict[str, Any] = {}
         for name in MATRIX:
             samples: dict[tuple[str, str, str], list[float]] = defaultdict(list)
+            stages: dict[tuple[str, str, str, str], list[float]] = defaultdict(list)
             for length in LENGTHS:
                 await self.providers.script(name, length)
                 for output_name, output in OUTPUTS.items():
@@ -128,8 +129,14 @@ class Bench:
                         await self.turn(stack, output)
                     for turn in range(turns):
                         for stack in sorted(self.pipelines, reverse=bool(turn % 2)):
+                            started = time.time()
                             ms = await self.turn(stack, output)
                             samples[stack, output_name, length].append(ms)
+                            if stack == "anima":
+                                for timing in await self.timings(since=started):
+                                    for part in ("provider_ms", "own_ms"):
+                                        key = (output_name, length, timing["stage"], part)
+                                        stages[key].append(timing[part])
             latency, cells = PROFILES[name], {}
             for length in LENGTHS:
                 for output_name in OUTPUTS:
@@ -143,6 +150,11 @@ class Bench:
                         "core_p50": p50(core),
                         "core_p95": p95(core),
                         "floor": round(latency.floor_ms(ANSWERS[length]), 1),
+                        "anima_stages_p50": {  # Anima's calls: the provider's part, its own
+                            f"{stage}_{part}": p50(values)
+                            for (o, n, stage, part), values in stages.items()
+                            if (o, n) == (output_name, length)
+                        },
                     }
             result[f"pipeline_ms_{name}"] = cells
             default = samples["anima", "default", "short"]
@@ -154,7 +166,8 @@ class Bench:
                 f"overhead_ms_p95_{name}": p95([ms - floor for ms in default]),
                 f"anima_own_ms_p95_{name}": await self.stages(),
             }
-        result["hub_overhead_ms_p95"] = result["ttfa_ms_p95_zero"]  # all of it is overhead
+        if "ttfa_ms_p95_zero" in result:  # providers take no time: all of it is overhead
+            result["hub_overhead_ms_p95"] = result["ttfa_ms_p95_zero"]
         return result
 
     async def legacy(self, turns: int) -> dict[str, Any]:
@@ -288,8 +301,7 @@ class Bench:
         own total time from its log (the whole answer: a short one reaches the voice only once
         it is written).
         """
-        recent = (await self.command("timings"))["recent"]
-        stages = {t["stage"]: t["provider_ms"] for t in recent if t["at"] >= mark[0]}
+        stages = {t["stage"]: t["provider_ms"] for t in await self.timings(since=mark[0])}
         with log.open("rb") as lines:
             lines.seek(mark[1])
             model_ms = sum(map(float, _LLAMA_TOTAL.findall(lines.read().decode(errors="replace"))))
@@ -299,6 +311,11 @@ class Bench:
             "model_ms": round(model_ms, 1),
             "tts_ms": stages.get("tts", 0.0),
         }
+
+    async def timings(self, since: float) -> list[dict[str, Any]]:
+        """Anima's stage timings since `since` (of its last 20)."""
+        recent = (await self.command("timings"))["recent"]
+        return [timing for timing in recent if timing["at"] >= since]
 
     async def stages(self, figure: str = "own_ms_95") -> dict[str, float]:
         """A figure per stage of Anima's last 100 stage timings (its own part, p95, by default)."""
@@ -346,12 +363,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--turns", type=int, default=30, help="turns per cell (30)")
     parser.add_argument("--only", default=",".join(SECTIONS), help="sections to run")
+    parser.add_argument(
+        "--profiles", default=",".join(MATRIX), help="the matrix's profiles (a quick look)"
+    )
     args = parser.parse_args()
     sections = [s for s in args.only.split(",") if s]
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
     started = time.monotonic()
     load = os.getloadavg()
+    MATRIX[:] = [p for p in args.profiles.split(",") if p in PROFILES]
     data = asyncio.run(run(args.turns, sections))
     data |= {
         "turns": args.turns,

@@ -21,10 +21,11 @@ QUESTIONS: Final = {
     "short": "What is the capital of France?",
     "long": "Tell me about Paris.",
 }
+#: The answers; `{n}` is a number that changes every time (see `answer`).
 ANSWERS: Final = {
     "short": (
         "Paris is the capital of France, and with about two million people it is also its "
-        "largest city. It lies on the Seine in the north of the country."
+        "largest city. It lies on the Seine, {n} kilometres from the sea."
     ),
     "long": (  # 8 sentences, 600 characters
         "Paris is the capital of France and by far its largest city. "
@@ -34,9 +35,19 @@ ANSWERS: Final = {
         "Its best known sights are the Eiffel Tower, the Louvre and the cathedral of Notre-Dame. "
         "The Louvre is the most visited art museum in the whole world. "
         "Paris is also a great centre of fashion, of food and of finance. "
-        "Its metro, opened in 1900, carries about four million riders every day."
+        "Its metro, opened in 1900, carries about {n} thousand riders every day."
     ),
 }
+
+
+def answer(length: str, number: int) -> str:
+    """The `length` answer with a number of its own in its last sentence.
+
+    Every answer differs from the last, as real answers do: Home Assistant keeps the audio of
+    a message it has spoken (by its text) and would serve a repeat from memory, which the
+    voice of a stack that speaks whole messages would gain from and a streaming one not.
+    """
+    return ANSWERS[length].format(n=100 + number % 900)
 
 
 @dataclass(frozen=True)

@@ -25,10 +25,10 @@ from typing import Any
 
 from aiohttp import web
 
-from bench.latency_profiles import ANSWERS, PROFILES, QUESTIONS, SPEECH_SPEEDUP
+from bench.latency_profiles import ANSWERS, PROFILES, QUESTIONS, SPEECH_SPEEDUP, answer
 from tests.fakes.openai_server import SPEECH_RATE, Endpoint, FakeOpenAIServer, Reply, tone
 
-#: Bytes of speech per chunk: a tenth of a second.
+#: Bytes of speech per chunk: a tenth of a second of PCM (the service's chunks are bytes).
 SPEECH_CHUNK = SPEECH_RATE * 2 // 10
 
 
@@ -38,6 +38,7 @@ class Script:
     def __init__(self) -> None:
         """Answer at once, short answers, until told otherwise."""
         self.profile, self.answer = PROFILES["zero"], "short"
+        self.answers = 0
 
     def reply(self, endpoint: Endpoint, body: dict[str, Any]) -> Reply:
         """The reply to one request."""
@@ -49,9 +50,10 @@ class Script:
             return dataclasses.replace(
                 Reply.audio(pcm, chunk_size=SPEECH_CHUNK),
                 first_token_delay=profile.tts_first_ms / 1000,
-                chunk_delay=0.1 / SPEECH_SPEEDUP if profile.tts_first_ms else 0.0,
+                speech_speedup=SPEECH_SPEEDUP if profile.tts_first_ms else 0.0,
             )
-        return profile.paced(Reply.text(ANSWERS[self.answer]))
+        self.answers += 1
+        return profile.paced(Reply.text(answer(self.answer, self.answers)))
 
 
 async def serve() -> None:

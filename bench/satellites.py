@@ -9,10 +9,11 @@ its Wyoming integration. The file is sent as fast as the socket takes it, then i
 silence, so Home Assistant's voice activity detection ends the request at once: the clock runs
 from the last chunk of speech, not from the end of a silence every stack waits for alike.
 
-Lines on stdin: `speak N ...` has those satellites (by index) ask their question now (as Home
-Assistant's run-satellite would: each asks once per run). Each reply's timing, on the
-satellite's own clock, comes back on stdout as `timing N <speech_end> <first_sample>
-<delay_ms>` (SpeakerTiming), `ready` once all listen. Runs until stdin closes.
+Lines on stdin: `speak N ...` has those satellites (by index) ask their question once their
+last reply has played (as Home Assistant's run-satellite would: each asks once per run).
+Each reply's timing, on the satellite's own clock, comes back on stdout as `timing N
+<speech_end> <first_sample> <delay_ms>` (SpeakerTiming), `ready` once all listen. Runs until
+stdin closes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,19 @@ from wyoming.satellite import RunSatellite
 from anima_satellite.satellite import SatelliteSettings, SpeakerTiming, serve
 
 PLAYBACK = ("sh", "-c", "exec cat >/dev/null")
+#: After a reply has played: Home Assistant hears `played` and ends the turn's pipeline.
+SETTLE_S = 0.3
+
+
+async def _idle(settings: SatelliteSettings) -> None:
+    """Wait until the last reply has played and Home Assistant has ended its pipeline.
+
+    A user asks again after the answer, not while it plays: a request that comes while Home
+    Assistant still winds down the last pipeline has its audio dropped.
+    """
+    while settings.speaker is not None:  # noqa: ASYNC110 - the satellite has no event for it
+        await asyncio.sleep(0.02)
+    await asyncio.sleep(SETTLE_S)
 
 
 def _report(index: int, timing: SpeakerTiming) -> None:
@@ -59,10 +73,11 @@ async def run(mic: Path, ports: list[int]) -> None:
     while line := (await reader.readline()).decode().split():
         if line[0] != "speak":
             continue
-        for index in map(int, line[1:]):
-            handler = satellites[index].current
-            if handler is not None:  # as Home Assistant's run-satellite: ask once more
-                await handler.handle_event(RunSatellite().event())
+        chosen = [satellites[index] for index in map(int, line[1:])]
+        await asyncio.gather(*(_idle(settings) for settings in chosen))
+        for settings in chosen:
+            if settings.current is not None:  # as Home Assistant's run-satellite: ask again
+                await settings.current.handle_event(RunSatellite().event())
     for server in servers:
         server.cancel()
     await asyncio.gather(*servers, return_exceptions=True)

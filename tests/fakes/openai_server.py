@@ -33,7 +33,7 @@ import base64
 import binascii
 from collections import deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 import io
 import itertools
 import json
@@ -121,6 +121,9 @@ class Reply:
     pcm: bytes | None = None
     #: Bytes per audio chunk; odd on purpose, so clients must realign 16-bit samples.
     chunk_size: int = 4801
+    #: Speech: stream this many times faster than it plays, whatever its format (0: by
+    #: `chunk_delay` alone), as a voice that makes audio at its own pace.
+    speech_speedup: float = 0.0
 
     @classmethod
     def text(
@@ -430,9 +433,14 @@ class FakeOpenAIServer:
         reply = self._next("speech", body) or Reply.audio(tone(max(0.2, 0.05 * len(body["input"]))))
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
-        audio = await encode(reply.pcm or b"", response_format, SPEECH_RATE)
+        pcm = reply.pcm or b""
+        audio = await encode(pcm, response_format, SPEECH_RATE)
         size = reply.chunk_size
         chunks = [audio[i : i + size] for i in range(0, len(audio), size)]
+        if reply.speech_speedup and chunks:
+            seconds = len(pcm) / (2 * SPEECH_RATE)
+            delay = seconds / reply.speech_speedup / len(chunks)
+            reply = replace(reply, chunk_delay=delay)
         content_type = CONTENT_TYPES[response_format]
         return await self._stream(request, chunks, reply, content_type=content_type)
 
