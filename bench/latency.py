@@ -34,6 +34,7 @@ import asyncio
 from collections import defaultdict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+import json
 import os
 from pathlib import Path
 import re
@@ -46,10 +47,10 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import environment, run_scenario, write_results  # noqa: E402
+from bench.common import RESULTS, environment, run_scenario, write_results  # noqa: E402
 from bench.latency_profiles import ANSWERS, PROFILES, QUESTIONS  # noqa: E402
 from bench.latency_report import markdown, verdicts  # noqa: E402
-from bench.processes import Providers, Satellites, speech_server  # noqa: E402
+from bench.processes import Providers, Satellites, cpu_seconds, speech_server  # noqa: E402
 from scripts.hassctl import HassProcess, free_port  # noqa: E402
 from tests.fixtures.local_llm import running_local_llm  # noqa: E402
 from tests.fixtures.spoken import spoken  # noqa: E402
@@ -101,12 +102,12 @@ class Bench:
 
     @asynccontextmanager
     async def satellites(
-        self, pipelines: list[str], question: str = QUESTIONS["short"]
+        self, pipelines: list[str], *, realtime: bool = False
     ) -> AsyncIterator[Satellites]:
         """Real satellites, one per pipeline named, adopted; each has asked once (warm-up)."""
         ports = [free_port() for _ in pipelines]
-        mic = spoken(self.folder, question)
-        async with Satellites(mic, ports) as satellites:
+        mic = spoken(self.folder, QUESTIONS["short"])
+        async with Satellites(mic, ports, realtime=realtime) as satellites:
             adopted = await self.command("adopt", ports=ports, pipelines=pipelines)
             try:
                 satellites.adoption = [
@@ -186,12 +187,20 @@ class Bench:
             await self.command("streaming", on=True)
         floor_fast = PROFILES["fast_cloud"].floor_ms(ANSWERS["short"])
         await self.providers.script("fast_cloud", "short")
-        await self.turn("anima")
-        crowd = (await self.command("turns", pipeline=self.pipelines["anima"], count=50))["ms"]
+        crowds: dict[str, list[float]] = {}
+        cpu: dict[str, float] = {}
+        for stack in self.pipelines:
+            await self.turn(stack)
+            spent = self.cpu()
+            crowd = await self.command("turns", pipeline=self.pipelines[stack], count=50)
+            crowds[stack] = crowd["ms"]
+            cpu[stack] = round((self.cpu()["hass"] - spent["hass"]) * 1000 / 50, 1)
         return {
-            "ttfa_ms_p95_50_satellites": p95(crowd),
-            "ttfa_ms_min_50_satellites": round(min(crowd), 1),
-            "hub_overhead_ms_p95_50_satellites": p95([ms - floor_fast for ms in crowd]),
+            "ttfa_ms_p95_50_satellites": p95(crowds["anima"]),
+            "ttfa_ms_min_50_satellites": round(min(crowds["anima"]), 1),
+            "hub_overhead_ms_p95_50_satellites": p95([ms - floor_fast for ms in crowds["anima"]]),
+            "core_ms_p95_50_turns": p95(crowds["core"]),
+            "hass_cpu_ms_per_turn_50_turns": cpu,
             "provider_ms_p95_50_satellites": await self.stages("provider_ms_95"),
             "anima_own_ms_p95_50_turns": await self.stages(),
             "ttfa_ms_p95_slow_cloud": p95(samples),
@@ -240,14 +249,23 @@ class Bench:
         """1, 10 and 50 satellites asking at the same moment (fast_cloud, Anima)."""
         await self.providers.script("fast_cloud", "short")
         result: dict[str, Any] = {}
-        async with self.satellites(["Anima"] * max(SCALE)) as satellites:
+        # As live microphones: 50 requests whose audio all came at once would measure Home
+        # Assistant's voice activity detection of 50 whole requests, not 50 people speaking.
+        async with self.satellites(["Anima"] * max(SCALE), realtime=True) as satellites:
+            cpu: dict[str, dict[str, float]] = {}
             for count in SCALE:
                 delays: list[float] = []
+                spent = self.cpu(satellites)
                 while len(delays) < max(turns, 2 * count):
                     delays += await satellites.ask(*range(count))
                 label = "1_satellite" if count == 1 else f"{count}_satellites"
                 result[f"ttfa_speaker_ms_p95_{label}"] = p95(delays)
                 result[f"ttfa_speaker_ms_p50_{label}"] = p50(delays)
+                cpu[label] = {  # CPU milliseconds per turn, by process
+                    name: round((seconds - spent[name]) * 1000 / len(delays), 1)
+                    for name, seconds in self.cpu(satellites).items()
+                }
+            result["cpu_ms_per_turn_at_the_speaker"] = cpu
         result["anima_own_ms_p95_50_satellites"] = await self.stages()
         return result
 
@@ -312,6 +330,13 @@ class Bench:
             "tts_ms": stages.get("tts", 0.0),
         }
 
+    def cpu(self, satellites: Satellites | None = None) -> dict[str, float]:
+        """CPU seconds used so far by Home Assistant, the providers and the satellites."""
+        pids = {"hass": self.hass.pid, "providers": self.providers.process.pid}
+        if satellites is not None:
+            pids["satellites"] = satellites.process.pid
+        return {name: cpu_seconds(pid) for name, pid in pids.items() if pid is not None}
+
     async def timings(self, since: float) -> list[dict[str, Any]]:
         """Anima's stage timings since `since` (of its last 20)."""
         recent = (await self.command("timings"))["recent"]
@@ -326,6 +351,7 @@ class Bench:
 async def run(turns: int, sections: list[str]) -> dict[str, Any]:
     """Run the sections in one Home Assistant; return the figures."""
     data: dict[str, Any] = {}
+    runs: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="anima-latency-") as scratch:
         folder = Path(scratch)
         async with Providers() as providers:
@@ -343,19 +369,32 @@ async def run(turns: int, sections: list[str]) -> dict[str, Any]:
                 data["asyncio_debug"] = made["asyncio_debug"]
                 data["home_assistant"] = made["version"]
                 for section in sections:
-                    if section == "ha_2026_10":
-                        continue  # not in this Home Assistant: see below
-                    started = time.monotonic()
-                    data |= await getattr(bench, section)(turns)
-                    print(f"{section}: {time.monotonic() - started:.0f} s", file=sys.stderr)
+                    if section != "ha_2026_10":  # that one is not in this Home Assistant
+                        async with _noted(runs, section, turns):
+                            data |= await getattr(bench, section)(turns)
             except BaseException:
                 print(hass.log_tail(200), file=sys.stderr)
                 raise
             finally:
                 await hass.stop()
     if "ha_2026_10" in sections:  # in the test harness's Home Assistant
-        data["ha_2026_10"] = run_scenario("latency", turns)
+        async with _noted(runs, "ha_2026_10", turns):
+            data["ha_2026_10"] = await asyncio.to_thread(run_scenario, "latency", turns)
+    data["runs"] = runs
     return data
+
+
+@asynccontextmanager
+async def _noted(runs: dict[str, Any], section: str, turns: int) -> AsyncIterator[None]:
+    """Note how long a section took and the machine's load around it (it is shared)."""
+    started, load = time.monotonic(), os.getloadavg()[0]
+    yield
+    runs[section] = {
+        "turns": turns,
+        "seconds": round(time.monotonic() - started),
+        "load_average": [round(load, 2), round(os.getloadavg()[0], 2)],
+    }
+    print(f"{section}: {runs[section]}", file=sys.stderr)
 
 
 def main() -> int:
@@ -366,22 +405,18 @@ def main() -> int:
     parser.add_argument(
         "--profiles", default=",".join(MATRIX), help="the matrix's profiles (a quick look)"
     )
+    parser.add_argument(
+        "--merge", action="store_true", help="keep the other sections' figures in the results"
+    )
     args = parser.parse_args()
     sections = [s for s in args.only.split(",") if s]
     if unknown := set(sections) - set(SECTIONS):
         parser.error(f"unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
-    started = time.monotonic()
-    load = os.getloadavg()
     MATRIX[:] = [p for p in args.profiles.split(",") if p in PROFILES]
-    data = asyncio.run(run(args.turns, sections))
-    data |= {
-        "turns": args.turns,
-        "environment": environment(),
-        "load_average_at_start": [round(x, 2) for x in load],
-        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
-        "seconds": round(time.monotonic() - started),
-        "sections": sections,
-    }
+    data = asyncio.run(run(args.turns, sections)) | {"environment": environment()}
+    if args.merge and (kept := RESULTS / "latency.json").exists():
+        old = json.loads(kept.read_text())  # the sections run before, then these
+        data = old | data | {"runs": old.get("runs", {}) | data["runs"]}
     met = verdicts(data)
     data["targets_met"] = met
     write_results("latency", data, markdown(data, met))

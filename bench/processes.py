@@ -15,6 +15,7 @@ from collections import defaultdict
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 import json
+import os
 from pathlib import Path
 import sys
 from types import TracebackType
@@ -109,9 +110,10 @@ class Providers(Process):
 class Satellites(Process):
     """Anima's satellites in a process of their own (bench/satellites.py)."""
 
-    def __init__(self, mic: Path, ports: Sequence[int]) -> None:
-        """Serve one satellite per port, each asking what `mic` says."""
-        super().__init__("bench.satellites", str(mic), *map(str, ports))
+    def __init__(self, mic: Path, ports: Sequence[int], *, realtime: bool = False) -> None:
+        """Serve one satellite per port, each asking what `mic` says (at its pace: realtime)."""
+        pace = ("--realtime",) if realtime else ()
+        super().__init__("bench.satellites", *pace, str(mic), *map(str, ports))
         self._timings: dict[int, asyncio.Queue[dict[str, float | None]]] = defaultdict(
             asyncio.Queue
         )
@@ -167,3 +169,9 @@ def speech_server(kind: str, folder: Path) -> Iterator[SpeechServer]:
     check = lambda: _answers_describe(port)  # noqa: E731
     with serving(command, folder / "server.log", check, what=f"{kind} server", timeout=120) as p:
         yield SpeechServer("127.0.0.1", port, p)
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user and system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -1,13 +1,16 @@
 """Anima's real satellites in a process of their own, for the latency benchmark.
 
-    python -m bench.satellites MIC_WAV PORT [PORT ...]
+    python -m bench.satellites [--realtime] MIC_WAV PORT [PORT ...]
 
 One `anima-satellite` (satellite/anima_satellite/satellite.py, as a board runs it) per port,
 its microphone a WAV file, its speaker a playback command that reads the reply's PCM (`cat` to
 /dev/null: the write is what is timed, not a sound card). Home Assistant adopts each through
 its Wyoming integration. The file is sent as fast as the socket takes it, then its trailing
 silence, so Home Assistant's voice activity detection ends the request at once: the clock runs
-from the last chunk of speech, not from the end of a silence every stack waits for alike.
+from the last chunk of speech, not from the end of a silence every stack waits for alike (but
+the detection's work on the whole request falls inside it). With `--realtime` the file is
+spoken at its pace, as a live microphone: the detection's work is spread over the speech, and
+the request ends 0.7 s (Home Assistant's default silence) after it.
 
 Lines on stdin: `speak N ...` has those satellites (by index) ask their question once their
 last reply has played (as Home Assistant's run-satellite would: each asks once per run).
@@ -49,14 +52,14 @@ def _report(index: int, timing: SpeakerTiming) -> None:
     print(f"timing {index} {end} {timing.first_sample:.6f} {delay}", flush=True)
 
 
-async def run(mic: Path, ports: list[int]) -> None:
+async def run(mic: Path, ports: list[int], realtime: bool) -> None:
     """Serve one satellite per port until stdin closes."""
     satellites = [
         SatelliteSettings(
             name=f"Bench {index}",
             mic_file=mic,
             snd_command=PLAYBACK,
-            realtime=False,
+            realtime=realtime,
             on_timing=partial(_report, index),
         )
         for index in range(len(ports))
@@ -85,7 +88,10 @@ async def run(mic: Path, ports: list[int]) -> None:
 
 def main() -> None:
     """Run the satellites the command line names."""
-    asyncio.run(run(Path(sys.argv[1]), [int(port) for port in sys.argv[2:]]))
+    args = sys.argv[1:]
+    realtime = args[:1] == ["--realtime"]
+    args = args[1:] if realtime else args
+    asyncio.run(run(Path(args[0]), [int(port) for port in args[1:]], realtime))
 
 
 if __name__ == "__main__":

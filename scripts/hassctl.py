@@ -129,6 +129,11 @@ class HassProcess:
         return dict(json.loads((self.config_dir / CREDENTIALS_FILE).read_text()))
 
     @property
+    def pid(self) -> int | None:
+        """The process id of the hass this object started (None before it started)."""
+        return None if self._proc is None else self._proc.pid
+
+    @property
     def running(self) -> bool:
         """Whether the process this object started is still alive."""
         return self._proc is not None and self._proc.poll() is None
