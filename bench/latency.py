@@ -272,6 +272,7 @@ class Bench:
     async def local(self, turns: int) -> dict[str, Any]:
         """Real Whisper, the local model and Piper; turn 1 cold, then the turns after it."""
         folder = self.folder / "local"
+        folder.mkdir()
         with (
             speech_server("whisper", folder / "whisper") as whisper,
             speech_server("piper", folder / "piper") as piper,
@@ -285,18 +286,24 @@ class Bench:
             )
             self.pipelines["local"] = created["local"]
             await self.command("prefer", pipeline=created["local"])
-            rounds: list[dict[str, float]] = []
-            mark = (time.time(), model.log_path.stat().st_size)
+            marks: list[tuple[float, int]] = [(time.time(), model.log_path.stat().st_size)]
+            speaker: list[float] = []
             try:
                 async with self.satellites(["Local"]) as satellites:
-                    first = satellites.adoption[0]
-                    rounds.append(await self._local_turn(first, mark, model.log_path))
+                    speaker.append(satellites.adoption[0])  # turn 1: a cold prompt
                     for _ in range(max(5, turns // 5)):
-                        mark = (time.time(), model.log_path.stat().st_size)
+                        marks.append((time.time(), model.log_path.stat().st_size))
                         (ms,) = await satellites.ask(0, timeout=900)
-                        rounds.append(await self._local_turn(ms, mark, model.log_path))
+                        speaker.append(ms)
+                    marks.append((time.time(), model.log_path.stat().st_size))
+                    # Each turn's stage timings land by the time its reply has played.
+                    timings = await self.timings(since=marks[0][0])
+                    log = model.log_path.read_bytes()
             finally:
                 await self.command("prefer", pipeline=self.pipelines["anima"])
+        rounds = [
+            _local_turn(ms, timings, marks[i], marks[i + 1], log) for i, ms in enumerate(speaker)
+        ]
         later = rounds[1:]
         floors = [r["stt_ms"] + r["model_ms"] + r["tts_ms"] for r in later]
         return {
@@ -308,26 +315,6 @@ class Bench:
                 rounds[0]["stt_ms"] + rounds[0]["model_ms"] + rounds[0]["tts_ms"], 1
             ),
             "local_turns": rounds,
-        }
-
-    async def _local_turn(
-        self, speaker_ms: float, mark: tuple[float, int], log: Path
-    ) -> dict[str, float]:
-        """A local turn's figures: at the speaker, and what each server took.
-
-        Whisper's transcription and Piper's first audio as Anima's calls timed them; the model's
-        own total time from its log (the whole answer: a short one reaches the voice only once
-        it is written).
-        """
-        stages = {t["stage"]: t["provider_ms"] for t in await self.timings(since=mark[0])}
-        with log.open("rb") as lines:
-            lines.seek(mark[1])
-            model_ms = sum(map(float, _LLAMA_TOTAL.findall(lines.read().decode(errors="replace"))))
-        return {
-            "speaker_ms": round(speaker_ms, 1),
-            "stt_ms": stages.get("stt", 0.0),
-            "model_ms": round(model_ms, 1),
-            "tts_ms": stages.get("tts", 0.0),
         }
 
     def cpu(self, satellites: Satellites | None = None) -> dict[str, float]:
@@ -382,6 +369,29 @@ async def run(turns: int, sections: list[str]) -> dict[str, Any]:
             data["ha_2026_10"] = await asyncio.to_thread(run_scenario, "latency", turns)
     data["runs"] = runs
     return data
+
+
+def _local_turn(
+    speaker_ms: float,
+    timings: list[dict[str, Any]],
+    start: tuple[float, int],
+    end: tuple[float, int],
+    log: bytes,
+) -> dict[str, float]:
+    """A local turn's figures: at the speaker, and what each server took.
+
+    Whisper's transcription and Piper's first audio as Anima's calls timed them; the model's
+    own total time from its log (the whole answer: a short one reaches the voice only once it
+    is written).
+    """
+    stages = {t["stage"]: t["provider_ms"] for t in timings if start[0] <= t["at"] < end[0]}
+    told = log[start[1] : end[1]].decode(errors="replace")  # what the model logged meanwhile
+    return {
+        "speaker_ms": round(speaker_ms, 1),
+        "stt_ms": round(stages.get("stt", 0.0), 1),
+        "model_ms": round(sum(map(float, _LLAMA_TOTAL.findall(told))), 1),
+        "tts_ms": round(stages.get("tts", 0.0), 1),
+    }
 
 
 @asynccontextmanager

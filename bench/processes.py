@@ -165,6 +165,7 @@ class Satellites(Process):
 def speech_server(kind: str, folder: Path) -> Iterator[SpeechServer]:
     """Run a real Wyoming server (piper, whisper) the way scripts/develop does."""
     port = free_port()
+    folder.mkdir(parents=True, exist_ok=True)
     command = [str(ROOT / "scripts" / "speech-server"), kind, str(port), str(folder / "data")]
     check = lambda: _answers_describe(port)  # noqa: E731
     with serving(command, folder / "server.log", check, what=f"{kind} server", timeout=120) as p:

@@ -18,7 +18,7 @@ from types import MappingProxyType
 from typing import Any
 
 from homeassistant.components.assist_pipeline.pipeline import KEY_ASSIST_PIPELINE
-from homeassistant.config_entries import ConfigEntry, ConfigSubentryData
+from homeassistant.config_entries import ConfigEntry, ConfigSubentry, ConfigSubentryData
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 
@@ -43,6 +43,7 @@ from custom_components.anima.core.profiles import (
     Link,
 )
 
+PIPER_VOICE = "en_US-joe-medium"
 #: The key the provider service takes (tests/fakes/openai_server.py's DEFAULT_API_KEY).
 API_KEY_VALUE = "sk-test-3f9a1c7e5b2d4a6f8e0c"
 #: What a Wyoming satellite asks of the voice (Home Assistant's wyoming/assist_satellite.py).
@@ -174,8 +175,9 @@ async def anima_stack(hass: HomeAssistant, base_url: str) -> str:
 async def local_stack(
     hass: HomeAssistant, whisper: tuple[str, int], piper: tuple[str, int], model: tuple[str, str]
 ) -> str:
-    """Anima on real local servers: Whisper, the local model (base URL, model id), Piper."""
-    ears, voice = (
+    """Anima's profiles on real local servers (Whisper, the local model: base URL and model id,
+    Piper), added to the hub; their pipeline's id."""
+    ears, voice = [
         await add_entry(
             hass,
             DOMAIN,
@@ -184,7 +186,7 @@ async def local_stack(
             unique_id=f"wyoming://{host}:{port}",
         )
         for title, (host, port) in (("Whisper", whisper), ("Piper", piper))
-    )
+    ]
     brain = await add_entry(
         hass,
         DOMAIN,
@@ -192,12 +194,40 @@ async def local_stack(
         title="Local model",
         unique_id=model[0],
     )
-    return await anima_hub(
-        hass,
-        "Local",
-        Link(ears.entry_id),
-        Link(brain.entry_id, model[1]),
-        Link(voice.entry_id, voice="en_US-joe-medium"),
+    (hub,) = [e for e in hass.config_entries.async_entries(DOMAIN) if e.data[KIND] == KIND_HUB]
+    added = {}
+    for platform, subentry in (
+        ("stt", _profile(PROFILE_LISTENER, "Local listener", [Link(ears.entry_id)])),
+        (
+            "conversation",
+            _profile(
+                PROFILE_AGENT,
+                "Local assistant",
+                [Link(brain.entry_id, model[1])],
+                **{LLM_HASS_API: ["assist"]},
+            ),
+        ),
+        (
+            "tts",
+            _profile(PROFILE_VOICE, "Local voice", [Link(voice.entry_id, voice=PIPER_VOICE)]),
+        ),
+    ):
+        made = ConfigSubentry(
+            data=subentry["data"],
+            subentry_type=subentry["subentry_type"],
+            title=subentry["title"],
+            unique_id=None,
+        )
+        hass.config_entries.async_add_subentry(hub, made)
+        added[platform] = made.subentry_id
+    await hass.async_block_till_done()
+    entities = {
+        e.domain: e.entity_id
+        for e in er.async_entries_for_config_entry(er.async_get(hass), hub.entry_id)
+        if e.config_subentry_id in added.values() and e.domain in added
+    }
+    return await add_pipeline(
+        hass, "Local", entities["stt"], entities["conversation"], entities["tts"], None
     )
 
 
