@@ -299,6 +299,7 @@ class Bench:
                     # Each turn's stage timings land by the time its reply has played.
                     timings = await self.timings(since=marks[0][0])
                     log = model.log_path.read_bytes()
+                conversion = await self.conversion(created["voice"], turns)
             finally:
                 await self.command("prefer", pipeline=self.pipelines["anima"])
         rounds = [
@@ -315,7 +316,25 @@ class Bench:
                 rounds[0]["stt_ms"] + rounds[0]["model_ms"] + rounds[0]["tts_ms"], 1
             ),
             "local_turns": rounds,
+            "piper_first_byte_ms_p50": conversion,
         }
+
+    async def conversion(self, voice: str, turns: int) -> dict[str, float]:
+        """Piper's first byte as a browser (MP3: Home Assistant's ffmpeg encodes), a Wyoming
+        satellite and plain WAV ask for it: what the one conversion left costs."""
+        firsts: dict[str, list[float]] = defaultdict(list)
+        asked = {"mp3": {}, "satellite": OUTPUTS["satellite"], "wav": {"preferred_format": "wav"}}
+        for turn in range(turns):
+            for name, options in asked.items():
+                spoken = await self.command(
+                    "speak",
+                    engine=voice,
+                    message=f"The garage door closed at {turn} minutes past {name}.",
+                    options=options,
+                )
+                if spoken["ms"] is not None and turn:  # the first of each: a warm-up
+                    firsts[name].append(spoken["ms"])
+        return {name: p50(values) for name, values in firsts.items()}
 
     def cpu(self, satellites: Satellites | None = None) -> dict[str, float]:
         """CPU seconds used so far by Home Assistant, the providers and the satellites."""

@@ -151,6 +151,25 @@ def markdown(data: dict[str, Any], met: dict[str, bool]) -> str:
             f" | {data['provider_floor_ms_p50_local_turn2']} |",
             "",
         ]
+        if firsts := data.get("piper_first_byte_ms_p50"):
+            lines += [
+                "The one conversion left, Piper's PCM for a browser: first byte p50 as MP3"
+                f" {firsts.get('mp3')} ms (Home Assistant's ffmpeg encodes it), as a Wyoming"
+                f" satellite's WAV {firsts.get('satellite')} ms, as WAV {firsts.get('wav')} ms.",
+                "",
+            ]
+    if cells := data.get("ha_2026_10"):
+        lines += [
+            "## The same short answers in Home Assistant 2026.10.4 (the test harness's)",
+            "",
+            "| cell | Anima p50 | core p50 | Anima / core |",
+            "|---|---:|---:|---:|",
+            *(
+                f"| {cell} | {row['anima_p50']} | {row['core_p50']} | {row['anima_vs_core_p50']} |"
+                for cell, row in cells.items()
+            ),
+            "",
+        ]
     if "hub_overhead_ms_p95" in data or "ttfa_ms_p95_slow_cloud" in data:
         lines += [
             "## The first benchmark's rows (Anima, a browser's MP3, short answers, pipeline)",

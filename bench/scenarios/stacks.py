@@ -174,9 +174,9 @@ async def anima_stack(hass: HomeAssistant, base_url: str) -> str:
 
 async def local_stack(
     hass: HomeAssistant, whisper: tuple[str, int], piper: tuple[str, int], model: tuple[str, str]
-) -> str:
+) -> tuple[str, str]:
     """Anima's profiles on real local servers (Whisper, the local model: base URL and model id,
-    Piper), added to the hub; their pipeline's id."""
+    Piper), added to the hub; their pipeline's id and the voice's entity id."""
     ears, voice = [
         await add_entry(
             hass,
@@ -226,9 +226,10 @@ async def local_stack(
         for e in er.async_entries_for_config_entry(er.async_get(hass), hub.entry_id)
         if e.config_subentry_id in added.values() and e.domain in added
     }
-    return await add_pipeline(
+    pipeline = await add_pipeline(
         hass, "Local", entities["stt"], entities["conversation"], entities["tts"], None
     )
+    return pipeline, entities["tts"]
 
 
 async def core_stack(hass: HomeAssistant) -> str:

@@ -12,9 +12,10 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 import sys
+import time
 from typing import Any
 
-from homeassistant.components import websocket_api
+from homeassistant.components import tts, websocket_api
 from homeassistant.const import __version__ as ha_version
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.typing import ConfigType
@@ -40,6 +41,7 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
         _local,
         _turn,
         _turns,
+        _speak,
         _adopt,
         _release,
         _prefer,
@@ -77,8 +79,8 @@ async def _stacks(hass: HomeAssistant, connection: Any, msg: dict[str, Any]) -> 
 async def _local(hass: HomeAssistant, connection: Any, msg: dict[str, Any]) -> None:
     whisper, piper = ((str(msg[k][0]), int(msg[k][1])) for k in ("whisper", "piper"))
     model = (msg["model"][0], msg["model"][1])
-    pipeline = await stacks.local_stack(hass, whisper, piper, model)
-    connection.send_result(msg["id"], {"local": pipeline})
+    pipeline, voice = await stacks.local_stack(hass, whisper, piper, model)
+    connection.send_result(msg["id"], {"local": pipeline, "voice": voice})
 
 
 @websocket_api.websocket_command(
@@ -106,6 +108,30 @@ async def _turns(hass: HomeAssistant, connection: Any, msg: dict[str, Any]) -> N
     """`count` turns started at the same moment."""
     turns = [timed_turn(hass, msg["pipeline"]) for _ in range(msg["count"])]
     connection.send_result(msg["id"], {"ms": list(await asyncio.gather(*turns))})
+
+
+@websocket_api.websocket_command(
+    {
+        vol.Required("type"): "anima_bench/speak",
+        vol.Required("engine"): str,
+        vol.Required("message"): str,
+        vol.Required("options"): dict,
+    }
+)
+@websocket_api.async_response
+async def _speak(hass: HomeAssistant, connection: Any, msg: dict[str, Any]) -> None:
+    """A message spoken as tts.speak would: ms to its first byte, its format, its bytes.
+
+    Home Assistant's memory cache keeps a message it has spoken: give a new one each time.
+    """
+    stream = tts.async_create_stream(hass, msg["engine"], "en", msg["options"])
+    started, first, size = time.perf_counter(), None, 0
+    stream.async_set_message(msg["message"])
+    async for data in stream.async_stream_result():
+        first = first or time.perf_counter()
+        size += len(data)
+    ms = None if first is None else (first - started) * 1000
+    connection.send_result(msg["id"], {"ms": ms, "extension": stream.extension, "bytes": size})
 
 
 @websocket_api.websocket_command(
