@@ -40,6 +40,10 @@ PRICE_OPTIONS: Final = (
     "audio_per_minute",
     "characters_per_1m",
 )
+#: Key of an OpenAI-compatible connection's options: how long to wait for a first token (seconds;
+#: absent: 120 s for a local server, which may be loading a model or reading a big prompt, the
+#: chain's 15 s for a cloud).
+FIRST_ANSWER_SECONDS: Final = "first_token_seconds"
 
 # Dispatcher signals: after every provider attempt (health sensors refresh), after every ledger
 # record (usage sensors and budgets refresh).

@@ -131,6 +131,26 @@ async def test_a_stream_that_breaks_after_speaking_ends_with_an_apology(
     assert _chats(backup) == []  # it had spoken: no switch mid-sentence
 
 
+async def test_a_connections_patience_for_the_first_token_is_its_own_setting(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    primary_id, _ = await _setup(hass, openai_server, backup)
+    openai_server.reply(Reply.text("Primary, slowly.", first_token_delay=1.5))
+    assert _speech(await _converse(hass, "Hello")) == "Primary, slowly."  # a local server waits
+
+    flow = await hass.config_entries.options.async_init(primary_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "patience"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"first_token_seconds": 1}
+    )
+    assert result["type"] == "create_entry"
+    openai_server.reply(Reply.text("Primary, slowly.", first_token_delay=1.5))
+    backup.reply(Reply.text("Backup here."))
+    assert _speech(await _converse(hass, "Hello")) == "Backup here."  # not waited for
+
+
 async def test_rejected_key_starts_reauth_and_the_backup_answers(
     hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
 ) -> None:

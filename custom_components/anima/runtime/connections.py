@@ -13,7 +13,7 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 
-from ..const import DOMAIN, KIND, KIND_HUB, LOGGER, PRESET
+from ..const import DOMAIN, FIRST_ANSWER_SECONDS, KIND, KIND_HUB, LOGGER, PRESET
 from ..core.profiles import Link
 from ..core.routing import Chain, Route
 from ..providers.base import Capability, ProviderError
@@ -74,13 +74,26 @@ def resolve_chain(
         if connection is None or capability not in connection.capabilities:
             LOGGER.debug("Skipping %s: not loaded or cannot do %s", link.connection, capability)
             continue
-        first_token = LOCAL_FIRST_TOKEN_S if connection_is_local(hass, link.connection) else None
+        first_token = first_token_seconds(hass, link.connection)
         routes.append(
             Route(link.connection, connection.client, link.model, link.voice, first_token)
         )
     if not routes:
         raise NoProviderError(f"No loaded connection of the chain can do {capability}")
     return Chain(tuple(routes), first_token_timeout, total_timeout)
+
+
+def first_token_seconds(hass: HomeAssistant, entry_id: str) -> float | None:
+    """How long a connection's first token may take (None: the chain's limit).
+
+    Its own option, else the local default: a local server may be loading a model.
+    """
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None:
+        return None
+    if chosen := entry.options.get(FIRST_ANSWER_SECONDS):
+        return float(chosen)
+    return LOCAL_FIRST_TOKEN_S if is_local(entry.data) else None
 
 
 def connection_is_local(hass: HomeAssistant, entry_id: str) -> bool:
