@@ -38,6 +38,7 @@ from .core.health import Attempt, HealthState
 from .core.ledger import Period, Scope, Totals
 from .core.profiles import PROFILE_ENDPOINT
 from .entity import AnimaEntity
+from .runtime.connections import AnimaConfigEntry
 
 PARALLEL_UPDATES = 0
 # Breakers close and cooldowns end with time, not with an event: look again now and then.
@@ -107,7 +108,7 @@ HOUSE_USAGE = (
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: AnimaConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of a connection or of the hub and its profiles."""

@@ -25,7 +25,7 @@ from .entity import AnimaProfileEntity, async_add_per_subentry
 from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability
 from .runtime.connections import chain_languages
-from .runtime.hub import HubEntry
+from .runtime.hub import HubConfigEntry
 from .runtime.speaking import MESSAGE_CLASS, once, plan_speech, speak, voices_of
 
 PARALLEL_UPDATES = 0
@@ -33,7 +33,7 @@ PARALLEL_UPDATES = 0
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: HubEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one text-to-speech entity per voice profile."""
@@ -46,7 +46,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     # Home Assistant's TTS manager needs a name of the entity's own.
     _attr_has_entity_name = False
 
-    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
         self._attr_name = subentry.title

@@ -20,8 +20,11 @@ from ..providers.base import Capability, ProviderError
 from ..providers.connection import ProviderConnection, is_local
 from ..providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
 from ..providers.presets import PRESETS
+from .hub import HubRuntime
 
-type ConnectionEntry = ConfigEntry[ProviderConnection]
+type ConnectionConfigEntry = ConfigEntry[ProviderConnection]
+#: Any of Anima's entries: the hub, or a connection to a provider.
+type AnimaConfigEntry = ConfigEntry[HubRuntime | ProviderConnection]
 #: How long a local model may take to its first token: on a small board it reads a cold
 #: Assist prompt (some 2,000 tokens) for many seconds before it writes.
 LOCAL_FIRST_TOKEN_S = 120.0
@@ -33,7 +36,7 @@ class NoProviderError(ProviderError):
     translation_key = "no_provider"
 
 
-def connection_entries(hass: HomeAssistant) -> list[ConnectionEntry]:
+def connection_entries(hass: HomeAssistant) -> list[ConnectionConfigEntry]:
     """Return the provider connection entries (every Anima entry but the hub)."""
     return [
         entry
@@ -44,7 +47,7 @@ def connection_entries(hass: HomeAssistant) -> list[ConnectionEntry]:
 
 def loaded_connection(hass: HomeAssistant, entry_id: str) -> ProviderConnection | None:
     """Return a connection if its entry is loaded (else it cannot be called now)."""
-    entry: ConnectionEntry | None = hass.config_entries.async_get_entry(entry_id)
+    entry: ConnectionConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.state is not ConfigEntryState.LOADED:
         return None
     return entry.runtime_data
