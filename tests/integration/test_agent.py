@@ -187,7 +187,10 @@ async def test_rate_limit_cools_the_provider_down_for_retry_after(
 
 
 async def test_breaker_opens_after_failures_then_probes_and_closes(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    backup: FakeOpenAIServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await _setup(hass, openai_server, backup)
     router = AnimaData.of(hass).router
@@ -207,6 +210,13 @@ async def test_breaker_opens_after_failures_then_probes_and_closes(
     assert _speech(await _converse(hass, "Probe")) == "Primary is back."  # the half-open probe
     await hass.async_block_till_done()
     assert hass.states.get("sensor.primary_health").state == "closed"
+    # One line when it went (not one per failed call), one when it came back.
+    said = [r.getMessage() for r in caplog.records if r.name == "custom_components.anima"]
+    assert [m for m in said if m.startswith("Primary ")] == [
+        "Primary is unavailable (open after ProviderServerError); other links of its chains"
+        " answer meanwhile",
+        "Primary answers again",
+    ]
 
 
 async def test_every_provider_failing_is_said_not_silent(

@@ -17,6 +17,7 @@ from ..core.health import Attempt
 from ..core.routing import Router
 from ..core.timing import TimingLog
 from ..core.turn_notes import TurnNotes
+from .availability import AvailabilityLog
 from .budgeting import BudgetKeeper, async_setup_budgets
 from .calls import ProviderCalls
 from .frames import FrameCache
@@ -61,9 +62,11 @@ async def async_setup_data(hass: HomeAssistant) -> AnimaData:
 
     @callback
     def attempted(attempt: Attempt) -> None:
+        availability.on_attempt(attempt)
         async_dispatcher_send(hass, SIGNAL_ATTEMPT, attempt)
 
     router = Router(on_auth_failure=start_reauth, on_attempt=attempted)
+    availability = AvailabilityLog(hass, router)
     timings = TimingLog()
     data = hass.data[DATA] = AnimaData(
         router=router,
