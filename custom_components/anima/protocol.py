@@ -9,6 +9,8 @@ An endpoint service listens on its own TCP port, next to the satellite's:
 - `anima-describe` -> `anima-info` {name, version, camera, earcons, satellite_port}
 - `anima-capture` {max_side} -> `anima-frame` {width, height, mime_type} + JPEG payload
 - `anima-earcon` {name} -> `anima-earcon-played` {name}
+- `anima-listen` {respond} -> `anima-heard` {text}: the satellite listens now, without its wake
+  word, and says what Home Assistant heard (a follow-up, a handoff, the answer to a question)
 - anything that fails -> Wyoming's `error` {text, code}
 """
 
@@ -36,6 +38,8 @@ CAPTURE: Final = "anima-capture"
 FRAME: Final = "anima-frame"
 EARCON: Final = "anima-earcon"
 EARCON_PLAYED: Final = "anima-earcon-played"
+LISTEN: Final = "anima-listen"
+HEARD: Final = "anima-heard"
 
 #: Every event and its data fields: what docs/protocol.md documents.
 EVENTS: Final[Mapping[str, tuple[str, ...]]] = {
@@ -45,6 +49,8 @@ EVENTS: Final[Mapping[str, tuple[str, ...]]] = {
     FRAME: ("width", "height", "mime_type"),
     EARCON: ("name",),
     EARCON_PLAYED: ("name",),
+    LISTEN: ("respond",),
+    HEARD: ("text",),
 }
 
 
@@ -139,9 +145,19 @@ class EndpointClient:
         """Have the endpoint play one of its earcons (no audio goes over the network)."""
         await self._ask(Event(EARCON, {"name": name}), EARCON_PLAYED)
 
-    async def _ask(self, request: Event, answer: str) -> Event:
+    async def listen(self, *, respond: bool, timeout: float) -> str:
+        """Have the satellite listen now, without its wake word; return what was heard.
+
+        `respond`: Home Assistant answers it as a turn (a follow-up, a handoff); else it is only
+        transcribed (the answer to a question). Waits at most `timeout` seconds.
+        """
+        event = await self._ask(Event(LISTEN, {"respond": respond}), HEARD, timeout=timeout)
+        return str((event.data or {}).get("text") or "")
+
+    async def _ask(self, request: Event, answer: str, *, timeout: float | None = None) -> Event:
+        limit = self.timeout if timeout is None else timeout
         try:
-            async with asyncio.timeout(self.timeout), AsyncTcpClient(self.host, self.port) as tcp:
+            async with asyncio.timeout(limit), AsyncTcpClient(self.host, self.port) as tcp:
                 await tcp.write_event(request)
                 while (event := await tcp.read_event()) is not None:
                     if event.type == answer:

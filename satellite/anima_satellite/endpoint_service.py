@@ -24,7 +24,17 @@ from wyoming.event import Event
 from wyoming.server import AsyncEventHandler, AsyncServer
 
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
-from .protocol import CAPTURE, DESCRIBE, EARCON, EARCON_PLAYED, EndpointInfo, Frame
+from .listening import NotHeardError
+from .protocol import (
+    CAPTURE,
+    DESCRIBE,
+    EARCON,
+    EARCON_PLAYED,
+    HEARD,
+    LISTEN,
+    EndpointInfo,
+    Frame,
+)
 
 _LOGGER = logging.getLogger(__name__)
 CAPTURE_TIMEOUT = 5.0
@@ -40,6 +50,8 @@ class ServiceSettings:
     satellite_port: int | None = None
     #: Plays 16-bit mono PCM at the given rate (the satellite's playback).
     play: Callable[[bytes, int], Awaitable[None]] | None = None
+    #: Listens without the wake word and returns the transcript (`respond`: HA answers it).
+    listen: Callable[[bool], Awaitable[str]] | None = None
 
     @property
     def camera(self) -> bool:
@@ -71,6 +83,9 @@ class EndpointServiceHandler(AsyncEventHandler):
                 name = str((event.data or {}).get("name", ""))
                 await self.play_earcon(name)
                 await self.write_event(Event(EARCON_PLAYED, {"name": name}))
+            elif event.type == LISTEN:
+                respond = bool((event.data or {}).get("respond"))
+                await self.write_event(Event(HEARD, {"text": await self.listen(respond)}))
         except ServiceError as err:
             await self.write_event(Error(text=str(err), code=err.code).event())
         return True
@@ -109,6 +124,15 @@ class EndpointServiceHandler(AsyncEventHandler):
         if process.returncode != 0 or not out:
             raise ServiceError("camera_failed", err.decode(errors="replace")[-200:] or device)
         return out
+
+    async def listen(self, respond: bool) -> str:
+        """Listen without the wake word through the satellite; return what was heard."""
+        if self.settings.listen is None:
+            raise ServiceError("cannot_listen", "This endpoint has no satellite to listen with")
+        try:
+            return await self.settings.listen(respond)
+        except NotHeardError as err:
+            raise ServiceError(err.code, str(err)) from err
 
     async def play_earcon(self, name: str) -> None:
         """Play a named earcon on the satellite's speaker."""

@@ -50,6 +50,7 @@ from wyoming.wake import Detection
 from . import __version__
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
+from .listening import ListenRequests, NotHeardError
 from .wake import LocalWakeWord, WakeWordUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
@@ -101,6 +102,8 @@ class SatelliteHandler(AsyncEventHandler):
         self._reply_format = (22050, 2, 1)
         #: A local wake word was heard and Home Assistant has not sent the transcript yet.
         self._streaming = False
+        #: The hub's requests to listen without the wake word (`anima-listen`).
+        self.listen_requests = ListenRequests()
 
     async def handle_event(self, event: Event) -> bool:
         """React to one event from Home Assistant; False ends the connection."""
@@ -113,8 +116,13 @@ class SatelliteHandler(AsyncEventHandler):
             self._start_microphone()
         elif PauseSatellite.is_type(event.type):
             await self._stop_microphone()
-        elif Transcript.is_type(event.type) or Error.is_type(event.type):
+        elif Transcript.is_type(event.type):
             self._streaming = False  # the request is heard: back to the local wake word
+            self.listen_requests.heard(Transcript.from_event(event).text)
+        elif Error.is_type(event.type):
+            self._streaming = False
+            error = Error.from_event(event)
+            self.listen_requests.failed("not_heard", error.text)
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
         elif AudioStart.is_type(event.type):
@@ -153,6 +161,14 @@ class SatelliteHandler(AsyncEventHandler):
     async def disconnect(self) -> None:
         """Home Assistant went away: stop listening for it."""
         await self._stop_microphone()
+
+    async def listen(self, respond: bool) -> str:
+        """Listen now, without the wake word (the hub's `anima-listen`); return the transcript."""
+        if self.settings.wake_word is None or self.settings.mic_file is not None:
+            raise NotHeardError(
+                "cannot_listen", "Listening on request needs a microphone and --wake-word"
+            )
+        return await self.listen_requests.ask(respond)
 
     def _start_microphone(self) -> None:
         if self._mic_task is None or self._mic_task.done():
@@ -195,6 +211,14 @@ class SatelliteHandler(AsyncEventHandler):
             if self._streaming:
                 await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
                 budget -= len(audio)
+            elif (respond := self.listen_requests.take()) is not None:
+                _LOGGER.info("Listening without the wake word, as the hub asked")
+                end = PipelineStage.TTS if respond else PipelineStage.ASR
+                await self.write_event(
+                    RunPipeline(start_stage=PipelineStage.ASR, end_stage=end).event()
+                )
+                self._streaming = True
+                budget = int(MAX_REQUEST_S * RATE) * WIDTH * CHANNELS
             elif wake.heard(audio):
                 _LOGGER.info("Heard the wake word %s", wake.phrase)
                 await self.write_event(Detection(name=wake.name).event())
@@ -248,6 +272,13 @@ async def play(
             *settings.snd_command, stdin=asyncio.subprocess.PIPE
         )
         await process.communicate(pcm)
+
+
+async def listen(settings: SatelliteSettings, respond: bool) -> str:
+    """Have the connection Home Assistant uses now listen without the wake word."""
+    if settings.current is None:
+        raise NotHeardError("cannot_listen", "Home Assistant is not connected")
+    return await settings.current.listen(respond)
 
 
 def read_pcm(path: Path) -> bytes:
@@ -330,6 +361,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             camera_device=args.camera_device,
             satellite_port=satellite_port,
             play=partial(play, settings),
+            listen=partial(listen, settings),
         )
         servers.append(serve_endpoint(args.service_uri, service))
 
