@@ -1,11 +1,12 @@
-"""The endpoint service: the satellite's camera and earcons, for the hub (Anima's own events).
+"""The endpoint service: the satellite's camera, earcons and listening, for the hub.
 
     anima-satellite ... --service-uri tcp://0.0.0.0:10701 --camera-image porch.jpg
     anima-satellite ... --service-uri tcp://0.0.0.0:10701 --camera-device /dev/video0
 
 Frames come from a V4L2 camera through ffmpeg (one JPEG per request) or from an image file (tests,
 demos). Earcons (numpy tones, `earcons.py`) are played locally through the satellite's playback:
-the hub names the sound, no audio goes over the network. Events: `protocol.py` and
+the hub names the sound, no audio goes over the network. The hub can have the satellite listen
+without its wake word (`anima-listen`, listening.py). Events: `protocol.py` and
 docs/protocol.md. A request that fails gets Wyoming's `error` event; the service carries on.
 """
 

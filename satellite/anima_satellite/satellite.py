@@ -16,6 +16,8 @@ stream ends. Reply audio (`audio-start`/`-chunk`/`-stop`) goes to the playback c
 (raw PCM in the format of `audio-start`) or, with `--snd-file`, is appended to a file; `played`
 is sent when it is done (announcements arrive the same way). A finished Home Assistant timer
 plays the `alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
+With a local wake word, the hub can have it listen without the wake word through the endpoint
+service (`anima-listen`, listening.py): follow-ups, handed-over conversations, questions.
 
 Python >= 3.11 (Debian 12 boards): no newer syntax here.
 """

@@ -10,25 +10,20 @@ integration, Whisper listening, the fake cloud LLM answering, Piper speaking.
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
-from homeassistant.components import conversation
 from homeassistant.components.device_automation import (
     DeviceAutomationType,
     async_get_device_automations,
 )
 from homeassistant.config_entries import ConfigSubentry
-from homeassistant.core import Context, Event, HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.core import Event, HomeAssistant
+from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
-from homeassistant.util import dt as dt_util
 from pytest_homeassistant_custom_component.common import (
-    MockConfigEntry,
     async_capture_events,
-    async_fire_time_changed,
 )
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
@@ -42,33 +37,15 @@ from custom_components.anima.const import (
     HOUSE_DAILY,
 )
 from custom_components.anima.core.endpoints import DEVICE, SATELLITE
-from custom_components.anima.core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
-from custom_components.anima.runtime.turns import SPEECH_GRACE
+from custom_components.anima.core.profiles import PROFILE_ENDPOINT
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import (
-    add_hub,
-    add_openai,
-    endpoint,
-    profile,
-    satellite_device,
-)
 from tests.integration.satellites import adopted, anima_with_pipeline, satellite_of
+from tests.integration.typed import AGENT, anima_device, converse, typed_kitchen
 
 QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France."
-AGENT = "conversation.anima_assistant"
-
-
-def _anima_device(hass: HomeAssistant, key: str) -> str:
-    """The id of Anima's device of an endpoint (its subentry id) or of the hub (its entry id)."""
-    device = dr.async_get(hass).async_get_device_by_identifier(
-        (DOMAIN, key),
-        next(e.entry_id for e in hass.config_entries.async_entries(DOMAIN) if e.title == "Anima"),
-    )
-    assert device is not None
-    return device.id
 
 
 async def _until(events: list[Event[Any]], count: int = 1) -> None:
@@ -109,7 +86,7 @@ async def test_a_spoken_turn_is_one_event_one_logbook_entry_and_the_last_turn_se
         await hass.async_block_till_done()
         ask.set()
         await _until(turns)
-    own_device = _anima_device(hass, subentry.subentry_id)
+    own_device = anima_device(hass, subentry.subentry_id)
 
     (turn,) = [event.data for event in turns]
     assert turn["device_id"] == own_device
@@ -142,21 +119,6 @@ async def test_a_spoken_turn_is_one_event_one_logbook_entry_and_the_last_turn_se
     assert state.attributes["tier"] == "expressive"
 
 
-async def _typed_kitchen(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer
-) -> tuple[MockConfigEntry, str, str]:
-    """The hub with an agent and a Kitchen endpoint; its satellite's device and Anima's."""
-    cloud = await add_openai(hass, openai_server, "Cloud", preset="openai")
-    kitchen = satellite_device(hass, "Kitchen")
-    hub = await add_hub(
-        hass,
-        profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
-        endpoint("Kitchen", kitchen),
-    )
-    (sub,) = [s for s in hub.subentries.values() if s.subentry_type == PROFILE_ENDPOINT]
-    return hub, kitchen, _anima_device(hass, sub.subentry_id)
-
-
 async def _automations(hass: HomeAssistant, device: str, *triggers: dict[str, Any]) -> None:
     """One automation per trigger on `device`, each turning on input_boolean.<its type>."""
     names = [t.get("id", t["type"]) for t in triggers]
@@ -183,19 +145,10 @@ def _fired(hass: HomeAssistant, name: str) -> bool:
     return state is not None and state.state == "on"
 
 
-async def _converse(hass: HomeAssistant, text: str, device: str) -> None:
-    await conversation.async_converse(
-        hass, text, None, Context(), "en", agent_id=AGENT, device_id=device
-    )
-    # A typed turn has no voice: it ends a few seconds after its answer.
-    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=SPEECH_GRACE + 1))
-    await hass.async_block_till_done()
-
-
 async def test_device_triggers_fire_on_answers_questions_and_failures(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
-    _, kitchen, device = await _typed_kitchen(hass, openai_server)
+    _, kitchen, device = await typed_kitchen(hass, openai_server)
     listed = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, [device])
     assert {t["type"] for t in listed[device] if t["domain"] == DOMAIN} == {
         "turn_answered",
@@ -219,7 +172,7 @@ async def test_device_triggers_fire_on_answers_questions_and_failures(
         {"type": "answer_failed"},
     )
     openai_server.reply(Reply.text("Sunny."))
-    await _converse(hass, "What is the weather like today?", kitchen)
+    await converse(hass, "What is the weather like today?", kitchen)
     assert _fired(hass, "turn_answered")
     assert _fired(hass, "weather")
     assert not _fired(hass, "door")  # another sentence
@@ -227,7 +180,7 @@ async def test_device_triggers_fire_on_answers_questions_and_failures(
     assert not _fired(hass, "answer_failed")
 
     openai_server.reply(Reply.error(500), Reply.error(500), Reply.error(500))
-    await _converse(hass, "Is the door locked?", kitchen)
+    await converse(hass, "Is the door locked?", kitchen)
     assert _fired(hass, "answer_failed")
     assert _fired(hass, "door")
 
@@ -235,8 +188,8 @@ async def test_device_triggers_fire_on_answers_questions_and_failures(
 async def test_a_budget_changing_level_fires_the_hubs_triggers(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
-    hub, kitchen, _ = await _typed_kitchen(hass, openai_server)
-    hub_device = _anima_device(hass, hub.entry_id)
+    hub, kitchen, _ = await typed_kitchen(hass, openai_server)
+    hub_device = anima_device(hass, hub.entry_id)
     listed = await async_get_device_automations(hass, DeviceAutomationType.TRIGGER, [hub_device])
     assert {t["type"] for t in listed[hub_device] if t["domain"] == DOMAIN} == {
         "budget_warning",
@@ -250,7 +203,7 @@ async def test_a_budget_changing_level_fires_the_hubs_triggers(
 
     # gpt-4.1-mini costs USD 0.40 per million input tokens: USD 2 of 2.20 is a warning.
     openai_server.reply(Reply.text("Long answer.", usage=(5_000_000, 0)))
-    await _converse(hass, "Tell me everything.", kitchen)
+    await converse(hass, "Tell me everything.", kitchen)
     assert [(e.data["level"], e.data["previous"]) for e in budgets] == [("warning", "normal")]
     assert budgets[0].data["device_id"] == hub_device
     assert budgets[0].data["endpoint"] is None  # the house's budget
@@ -259,7 +212,7 @@ async def test_a_budget_changing_level_fires_the_hubs_triggers(
     assert not _fired(hass, "budget_exceeded")
 
     openai_server.reply(Reply.text("More.", usage=(5_000_000, 0)))
-    await _converse(hass, "And more.", kitchen)
+    await converse(hass, "And more.", kitchen)
     assert [e.data["level"] for e in budgets] == ["warning", "exceeded"]
     assert _fired(hass, "budget_exceeded")
 
@@ -267,9 +220,9 @@ async def test_a_budget_changing_level_fires_the_hubs_triggers(
 async def test_the_device_actions_are_offered_on_endpoints_only(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
-    hub, _, device = await _typed_kitchen(hass, openai_server)
+    hub, _, device = await typed_kitchen(hass, openai_server)
     actions = await async_get_device_automations(hass, DeviceAutomationType.ACTION, [device])
     assert {a["type"] for a in actions[device] if a["domain"] == DOMAIN} == {"announce", "ask"}
-    hub_device = _anima_device(hass, hub.entry_id)
+    hub_device = anima_device(hass, hub.entry_id)
     actions = await async_get_device_automations(hass, DeviceAutomationType.ACTION, [hub_device])
     assert [a for a in actions[hub_device] if a["domain"] == DOMAIN] == []
