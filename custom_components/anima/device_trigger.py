@@ -21,7 +21,7 @@ from homeassistant.helpers.typing import ConfigType
 import probatio as vol
 
 from .const import DOMAIN, EVENT_BUDGET, EVENT_QUESTION, EVENT_TURN
-from .runtime.coordination import match_answer
+from .runtime.answers import matches, sentence_template
 from .runtime.devices import anima_device_kind
 
 SENTENCE: Final = "sentence"
@@ -39,7 +39,7 @@ BUDGET_TRIGGERS: Final = ("budget_warning", "budget_exceeded")
 TRIGGER_SCHEMA = DEVICE_TRIGGER_BASE_SCHEMA.extend(
     {
         vol.Required(CONF_TYPE): vol.In(list(TRIGGERS)),
-        vol.Optional(SENTENCE): vol.All(cv.string, vol.Length(max=300)),
+        vol.Optional(SENTENCE): vol.All(cv.string, vol.Length(max=300), sentence_template),
     }
 )
 
@@ -81,11 +81,7 @@ async def async_attach_trigger(
             return
         if any(data.get(key) != value for key, value in wanted.items()):
             return
-        question = str(data.get("question") or "")
-        if (
-            sentence
-            and match_answer(hass, question, [{"id": "", "sentences": [sentence]}])["id"] is None
-        ):
+        if sentence and not matches(hass, str(data.get("question") or ""), sentence):
             return
         trigger = {
             **trigger_info["trigger_data"],

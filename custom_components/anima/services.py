@@ -26,6 +26,7 @@ from .core.profiles import PROFILE_AGENT, Link, chain_of
 from .core.speech.earcons import Earcon
 from .core.speech.tiers import MessageClass
 from .core.vision import PreparedFrame
+from .runtime.answers import sentence_template
 from .runtime.coordination import ASK_TIMEOUT, MAX_ASK_TIMEOUT
 from .runtime.data import AnimaData
 from .runtime.devices import endpoint_of_device
@@ -100,7 +101,9 @@ ANSWER = vol.Schema(
     {
         vol.Required("id"): vol.All(cv.string, vol.Length(max=100)),
         vol.Required("sentences"): vol.All(
-            cv.ensure_list, [vol.All(cv.string, vol.Length(min=1, max=200))], vol.Length(1, 32)
+            cv.ensure_list,
+            [vol.All(cv.string, vol.Length(min=1, max=200), sentence_template)],
+            vol.Length(1, 32),
         ),
     }
 )

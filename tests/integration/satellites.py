@@ -23,8 +23,10 @@ from custom_components.anima.core.profiles import (
     PROFILE_AGENT,
     PROFILE_LISTENER,
     PROFILE_VOICE,
+    TIER_CHAINS,
     Link,
 )
+from custom_components.anima.core.speech.tiers import Tier
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
 from scripts.hassctl import free_port
@@ -46,17 +48,23 @@ async def anima_with_pipeline(
     whisper_server: SpeechServer,
     *,
     preset: str = "custom",
+    formant: SpeechServer | None = None,
 ) -> MockConfigEntry:
     """Anima (Whisper listens, the fake cloud LLM answers, Piper speaks) as the preferred
-    pipeline; returns the hub. `preset`: the cloud's (`openai` prices its calls)."""
+    pipeline; returns the hub. `preset`: the cloud's (`openai` prices its calls); `formant`:
+    the voice's formant tier (notifications are spoken in it; without one, an earcon)."""
     whisper = await add_wyoming(hass, whisper_server, "Whisper")
     piper = await add_wyoming(hass, piper_server, "Piper")
     cloud = await add_openai(hass, openai_server, "Cloud", preset=preset)
+    tiers = {}
+    if formant is not None:
+        robot = await add_wyoming(hass, formant, "Formant")
+        tiers[TIER_CHAINS[Tier.FORMANT]] = [Link(robot.entry_id, voice="en-us").as_data()]
     hub = await add_hub(
         hass,
         profile(PROFILE_LISTENER, "Listener", [Link(whisper.entry_id)]),
         profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
-        profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice="en_US-joe-medium")]),
+        profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice="en_US-joe-medium")], **tiers),
     )
     assert await async_setup_component(hass, "assist_pipeline", {})
     # Before the websocket starts the HTTP server: it registers views of its own.

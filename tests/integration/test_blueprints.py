@@ -2,8 +2,9 @@
 blueprint machinery: a doorbell looks and announces, a finished appliance is announced where
 someone is, a budget warning notifies and steps the voice down.
 
-The announcements play on Anima's real satellite (adopted by the Wyoming integration), whose
-audio Home Assistant fetches with ffmpeg from its own HTTP server, and Whisper hears them.
+The announcements (notifications: the formant voice says them) play on Anima's real satellite
+(adopted by the Wyoming integration), whose audio Home Assistant fetches with ffmpeg from its
+own HTTP server, and Whisper hears them.
 """
 
 from __future__ import annotations
@@ -34,10 +35,15 @@ from tests.integration.typed import anima_device, converse, typed_kitchen
 
 BLUEPRINTS = Path(__file__).parents[2] / "blueprints" / "automation" / "anima"
 SWITCHES = {"doorbell": None, "washer": None, "hall_motion": None}
+#: binary_sensor.doorbell, .washer, .hall_motion: on while their input_boolean is.
 SENSORS = [
     {
         "binary_sensor": [
-            {"name": name, "state": f"{{{{ is_state('input_boolean.{name}', 'on') }}}}"}
+            {
+                "name": name,
+                "unique_id": name,  # registered, so the motion sensor can be put in an area
+                "state": f"{{{{ is_state('input_boolean.{name}', 'on') }}}}",
+            }
         ]
     }
     for name in SWITCHES
@@ -71,15 +77,17 @@ async def test_the_doorbell_and_the_washer_are_announced_in_the_hall(
     openai_server: FakeOpenAIServer,
     piper_server: SpeechServer,
     whisper_server: SpeechServer,
+    formant_server: SpeechServer,
 ) -> None:
     await porch_camera(hass, tmp_path)
     hub = await anima_with_pipeline(
-        hass, hass_ws_client, openai_server, piper_server, whisper_server
+        hass, hass_ws_client, openai_server, piper_server, whisper_server, formant=formant_server
     )
     client = await hass_client()  # announcements are fetched from Home Assistant's own URL
     await hass.config.async_update(internal_url=str(client.make_url("")).rstrip("/"))
     assert await async_setup_component(hass, "input_boolean", {"input_boolean": SWITCHES})
     assert await async_setup_component(hass, "template", {"template": SENSORS})
+    await hass.async_block_till_done()
     hall = ar.async_get(hass).async_create("Hall")
     er.async_get(hass).async_update_entity("binary_sensor.hall_motion", area_id=hall.id)
     voice = next(s.subentry_id for s in hub.subentries.values() if s.subentry_type == PROFILE_VOICE)
@@ -128,12 +136,12 @@ async def test_the_doorbell_and_the_washer_are_announced_in_the_hall(
                 },
             },
         )
-        openai_server.reply(Reply.text("A courier is at the door."))
+        openai_server.reply(Reply.text("Someone is at the front door."))
         await _turn_on(hass, "doorbell")
         await _played(settings, 1)
         (frame,) = openai_server.requests[-1].images  # it looked through the porch camera
         assert frame.width > 0
-        assert "courier" in await transcribe(whisper_server, settings.played[0])
+        assert "front door" in await transcribe(whisper_server, settings.played[0])
 
         await _turn_on(hass, "hall_motion")  # someone is in the hall
         await _turn_on(hass, "washer")

@@ -1,7 +1,7 @@
-"""Endpoints working together: announce, ask, ask an agent, hand over; follow-ups; one answer.
+"""Endpoints working together: announce, ask, ask an agent, hand over, one answer, follow-ups.
 
-Announce, ask the person at an endpoint, ask its agent, hand a conversation over; one answer
-per room; follow-up questions heard without the wake word.
+Announce on endpoints, ask the person at one, ask its agent, hand a conversation over; one
+answer per room; follow-up questions heard without the wake word.
 
 Shared by the agent tools (llm.py), the actions (services.py) and the device actions. The
 tools name endpoints by name, area or alias (`find`) and are held to the targets' permissions
@@ -16,14 +16,11 @@ played; ESPHome devices do that themselves.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 import time
 from typing import Any, Final
 
-from hassil import Intents, recognize
-from hassil.expression import Expression, Group, ListReference
-from hassil.intents import WildcardSlotList
 from homeassistant.components import conversation
 from homeassistant.components.conversation.chat_log import DATA_CHAT_LOGS, current_chat_log
 from homeassistant.config_entries import ConfigEntry
@@ -38,6 +35,7 @@ from ..core.profiles import PROFILE_AGENT
 from ..core.rooms import WakeLog
 from ..core.speech.tiers import MessageClass
 from ..core.turns import TurnRecord
+from .answers import match_answer
 from .hub import LISTENING, endpoint_registry, hub_entry
 from .reaching import (
     ReachError,
@@ -231,12 +229,12 @@ class Coordinator:
         """
         if not can_listen(self.hass, endpoint):
             raise ReachError("cannot_listen", name=endpoint.name)
-        in_turn = current_chat_log.get() is not None and conversation_id is None
-        history = _texts(
-            chat_log_content(self.hass, conversation_id)
-            if conversation_id is not None
-            else getattr(current_chat_log.get(), "content", [])
-        )
+        chat_log = current_chat_log.get()  # set while an agent's tool runs
+        in_turn = chat_log is not None and conversation_id is None
+        if conversation_id is not None:
+            history = _texts(_chat_log_content(self.hass, conversation_id))
+        else:
+            history = _texts(chat_log.content if chat_log is not None else [])
         if message and not starts_conversations(self.hass, endpoint):  # ESPHome's HA notes it
             history = (*history, ("assistant", message))
         self._handoffs[endpoint.device_id] = Handoff(history, time.monotonic())
@@ -307,46 +305,7 @@ def _agent_entity(hass: HomeAssistant, endpoint: Endpoint) -> str:
     raise ReachError("no_agent_there", name=endpoint.name)
 
 
-def match_answer(
-    hass: HomeAssistant, sentence: str, answers: Sequence[Mapping[str, Any]]
-) -> dict[str, Any]:
-    """Match what was said to one of `answers` ({id, sentences}), as `ask_question` does."""
-    intents = Intents.from_dict(
-        {
-            "language": hass.config.language,
-            "intents": {
-                "Answer": {
-                    "data": [
-                        {"sentences": a["sentences"], "metadata": {"answer_id": a["id"]}}
-                        for a in answers
-                    ]
-                }
-            },
-        }
-    )
-    wildcards: set[str] = set()
-    for intent in intents.intents.values():
-        for data in intent.data:
-            for template in data.sentences:
-                _list_names(template.expression, wildcards)
-    for name in wildcards:
-        intents.slot_lists[name] = WildcardSlotList(name)
-    result = recognize(sentence, intents)
-    if result is None or not result.intent_metadata:
-        return {"sentence": sentence, "id": None, "slots": {}}
-    slots = {name: entity.value for name, entity in result.entities.items()}
-    return {"sentence": sentence, "id": result.intent_metadata["answer_id"], "slots": slots}
-
-
-def _list_names(expression: Expression, names: set[str]) -> None:
-    if isinstance(expression, Group):
-        for item in expression.items:
-            _list_names(item, names)
-    elif isinstance(expression, ListReference):
-        names.add(expression.slot_name)
-
-
-def chat_log_content(hass: HomeAssistant, conversation_id: str) -> Sequence[conversation.Content]:
+def _chat_log_content(hass: HomeAssistant, conversation_id: str) -> Sequence[conversation.Content]:
     """Return the content of a conversation Home Assistant still keeps (empty: forgotten)."""
     chat_log = hass.data.get(DATA_CHAT_LOGS, {}).get(conversation_id)
     return chat_log.content if chat_log is not None else []
