@@ -39,8 +39,12 @@ MESSAGE = "message"
 MESSAGE_CLASS = "message_class"
 #: Where to speak, ask or hand over: an endpoint, an area, or every endpoint.
 TARGET = {
-    vol.Required(ENDPOINT, description="An endpoint or area name or alias, e.g. living room"): str,
+    vol.Required(
+        ENDPOINT, description="An endpoint or area name or alias, e.g. living room"
+    ): vol.All(str, vol.Length(max=100)),
 }
+#: What a tool says or asks: bounded (a model can loop, or be told to flood a room).
+SPOKEN = vol.All(str, vol.Length(min=1, max=1000))
 #: Where to look, for both tools: no camera and no area means the asking device's own.
 WHERE = {
     vol.Optional(CAMERA, description="A camera entity id, e.g. camera.porch"): str,
@@ -180,7 +184,7 @@ class AnnounceTool(_EndpointTool):
     parameters = vol.Schema(
         {
             **TARGET,
-            vol.Required(MESSAGE, description="What to say, as it should be spoken"): str,
+            vol.Required(MESSAGE, description="What to say, as it should be spoken"): SPOKEN,
             vol.Optional(
                 MESSAGE_CLASS,
                 default=MessageClass.NOTIFICATION.value,
@@ -215,7 +219,7 @@ class AskEndpointTool(_EndpointTool):
     parameters = vol.Schema(
         {
             **TARGET,
-            vol.Required(QUESTION, description="The question, as it should be spoken"): str,
+            vol.Required(QUESTION, description="The question, as it should be spoken"): SPOKEN,
             vol.Optional(SECONDS, default=ASK_TIMEOUT): vol.All(
                 vol.Coerce(float), vol.Range(5, MAX_ASK_TIMEOUT)
             ),
@@ -245,7 +249,7 @@ class AskAgentTool(_EndpointTool):
         "Hand a question to the assistant of another device, which answers with its own "
         "persona, tools and camera, e.g. ask the garage assistant whether the car is there."
     )
-    parameters = vol.Schema({**TARGET, vol.Required(QUESTION, description="The question"): str})
+    parameters = vol.Schema({**TARGET, vol.Required(QUESTION, description="The question"): SPOKEN})
     permission = Permission.ASK
 
     @override

@@ -24,7 +24,7 @@ from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.event import async_track_state_change_event
 
-from ..const import DOMAIN, MESSAGE_CLASS, TTS_ENDPOINT
+from ..const import DOMAIN, LOGGER, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.endpoints import Endpoint
 from ..core.speech.tiers import MessageClass
 from ..protocol import EndpointClient, EndpointError
@@ -109,9 +109,11 @@ async def async_say(
             )
         if earcon:
             data["preannounce"] = False  # the earcon was the chime
-        await hass.services.async_call(SATELLITE, "announce", data, blocking=True)
+        await _act(hass, endpoint, SATELLITE, "announce", data)
         return
-    await hass.services.async_call(
+    await _act(
+        hass,
+        endpoint,
         "tts",
         "speak",
         {
@@ -120,7 +122,6 @@ async def async_say(
             "message": message,
             "options": options,
         },
-        blocking=True,
     )
 
 
@@ -166,19 +167,42 @@ async def _through_satellite(
     data: dict[str, Any] = {"entity_id": endpoint.satellite, "preannounce": False}
     if respond:
         data["start_message"] = prompt or ""
-        await hass.services.async_call(SATELLITE, "start_conversation", data, blocking=True)
+        await _act(hass, endpoint, SATELLITE, "start_conversation", data)
         return {"sentence": "", "id": None, "slots": {}}
     data["question"] = prompt or ""
     if answers:
         data["answers"] = answers
     try:
         async with asyncio.timeout(timeout):
-            answer = await hass.services.async_call(
-                SATELLITE, "ask_question", data, blocking=True, return_response=True
-            )
+            answer = await _act(hass, endpoint, SATELLITE, "ask_question", data, response=True)
     except TimeoutError as err:
         raise ReachError("not_heard", name=endpoint.name) from err
     return dict(answer or {})
+
+
+async def _act(
+    hass: HomeAssistant,
+    endpoint: Endpoint,
+    domain: str,
+    action: str,
+    data: dict[str, Any],
+    *,
+    response: bool = False,
+) -> Any:
+    """Call another integration's action for the endpoint; its failure becomes a ReachError.
+
+    A satellite that went away raises ConnectionError from inside Home Assistant's action: the
+    agent should say the endpoint did not answer, not end its turn with a traceback.
+    """
+    try:
+        return await hass.services.async_call(
+            domain, action, data, blocking=True, return_response=response
+        )
+    except ReachError:
+        raise
+    except (HomeAssistantError, OSError) as err:  # ConnectionError is an OSError
+        LOGGER.info("%s: %s.%s failed: %s", endpoint.name, domain, action, err)
+        raise ReachError("unreachable", name=endpoint.name) from err
 
 
 async def async_wait_idle(hass: HomeAssistant, endpoint: Endpoint) -> None:
@@ -218,7 +242,7 @@ def earcon_action(hass: HomeAssistant, endpoint: Endpoint) -> str | None:
 async def async_play_earcon(hass: HomeAssistant, endpoint: Endpoint, earcon: str) -> None:
     """Have the endpoint play an earcon it stores (its endpoint service or ESPHome action)."""
     if (action := earcon_action(hass, endpoint)) is not None:
-        await hass.services.async_call(ESPHOME, action, {"name": earcon}, blocking=True)
+        await _act(hass, endpoint, ESPHOME, action, {"name": earcon})
         return
     if endpoint.service is None:
         raise ReachError("no_earcon_player", name=endpoint.name)
