@@ -12,6 +12,7 @@ a refusal) comes back as a sentence the model can say.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, override
 
 from homeassistant.components.llm import LLMTools
@@ -136,6 +137,22 @@ class WatchTool(_CameraTool):
         return {"frames": len(frames)}
 
 
+@dataclass(frozen=True, slots=True)
+class _Act:
+    """What an endpoint tool acts on: the endpoints found, the arguments, the asking turn."""
+
+    coordination: Coordinator
+    targets: list[Endpoint]
+    args: dict[str, Any]
+    context: llm.LLMContext
+
+    @property
+    def listener(self) -> Endpoint:
+        """The first target that can listen without its wake word (else the first)."""
+        hass = self.coordination.hass
+        return next((e for e in self.targets if can_listen(hass, e)), self.targets[0])
+
+
 class _EndpointTool(llm.Tool):
     """A tool that acts on other endpoints, named by name, area or alias."""
 
@@ -153,23 +170,14 @@ class _EndpointTool(llm.Tool):
         coordination = AnimaData.of(hass).coordination
         try:
             targets = coordination.find(
-                args[ENDPOINT],
-                llm_context.device_id,
-                self.permission,
-                itself=self.reaches_itself,
+                args[ENDPOINT], llm_context.device_id, self.permission, itself=self.reaches_itself
             )
-            data = await self._act(coordination, targets, args, llm_context)
+            data = await self._act(_Act(coordination, targets, args, llm_context))
         except ReachError as err:
             return llm.ToolResult({"error": err.translation_key, "error_text": str(err)}, True)
         return llm.ToolResult(data)
 
-    async def _act(
-        self,
-        coordination: Coordinator,
-        targets: list[Endpoint],
-        args: dict[str, Any],
-        llm_context: llm.LLMContext,
-    ) -> dict[str, Any]:
+    async def _act(self, act: _Act) -> dict[str, Any]:
         raise NotImplementedError
 
 
@@ -196,15 +204,11 @@ class AnnounceTool(_EndpointTool):
     reaches_itself = True
 
     @override
-    async def _act(
-        self,
-        coordination: Coordinator,
-        targets: list[Endpoint],
-        args: dict[str, Any],
-        llm_context: llm.LLMContext,
-    ) -> dict[str, Any]:
-        message_class = MessageClass(args[MESSAGE_CLASS])
-        spoken = await coordination.async_announce(targets, args[MESSAGE], message_class)
+    async def _act(self, act: _Act) -> dict[str, Any]:
+        message_class = MessageClass(act.args[MESSAGE_CLASS])
+        spoken = await act.coordination.async_announce(
+            act.targets, act.args[MESSAGE], message_class
+        )
         return {"spoken_on": spoken}
 
 
@@ -228,16 +232,11 @@ class AskEndpointTool(_EndpointTool):
     permission = Permission.ASK
 
     @override
-    async def _act(
-        self,
-        coordination: Coordinator,
-        targets: list[Endpoint],
-        args: dict[str, Any],
-        llm_context: llm.LLMContext,
-    ) -> dict[str, Any]:
-        hass = coordination.hass
-        target = next((e for e in targets if can_listen(hass, e)), targets[0])
-        heard = await coordination.async_ask_endpoint(target, args[QUESTION], timeout=args[SECONDS])
+    async def _act(self, act: _Act) -> dict[str, Any]:
+        target = act.listener
+        heard = await act.coordination.async_ask_endpoint(
+            target, act.args[QUESTION], timeout=act.args[SECONDS]
+        )
         return {"endpoint": target.name, "answer": heard["sentence"]}
 
 
@@ -253,17 +252,12 @@ class AskAgentTool(_EndpointTool):
     permission = Permission.ASK
 
     @override
-    async def _act(
-        self,
-        coordination: Coordinator,
-        targets: list[Endpoint],
-        args: dict[str, Any],
-        llm_context: llm.LLMContext,
-    ) -> dict[str, Any]:
-        answer = await coordination.async_ask_agent(
-            targets[0], args[QUESTION], language=llm_context.language
+    async def _act(self, act: _Act) -> dict[str, Any]:
+        target = act.targets[0]
+        answer = await act.coordination.async_ask_agent(
+            target, act.args[QUESTION], language=act.context.language
         )
-        return {"endpoint": targets[0].name, "answer": answer}
+        return {"endpoint": target.name, "answer": answer}
 
 
 class HandoffTool(_EndpointTool):
@@ -279,16 +273,9 @@ class HandoffTool(_EndpointTool):
     permission = Permission.HANDOFF
 
     @override
-    async def _act(
-        self,
-        coordination: Coordinator,
-        targets: list[Endpoint],
-        args: dict[str, Any],
-        llm_context: llm.LLMContext,
-    ) -> dict[str, Any]:
-        hass = coordination.hass
-        target = next((e for e in targets if can_listen(hass, e)), targets[0])
-        await coordination.async_handoff(target, asking_device=llm_context.device_id)
+    async def _act(self, act: _Act) -> dict[str, Any]:
+        target = act.listener
+        await act.coordination.async_handoff(target, asking_device=act.context.device_id)
         return {"endpoint": target.name, "continues_there": True}
 
 

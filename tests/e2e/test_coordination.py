@@ -24,13 +24,13 @@ import pytest_socket
 from anima_satellite.endpoint_service import ServiceSettings, serve as serve_endpoint
 from anima_satellite.satellite import SatelliteSettings, listen, play, serve
 from anima_satellite.wake import LocalWakeWord
-from scripts.hassctl import HassProcess, chain_options, free_port
-from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
+from scripts.hassctl import HassHTTPError, HassProcess, free_port
+from tests.e2e.test_smoke import wait_for_state
+from tests.e2e.voice_setup import setup_anima_voice
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.live_mic import LiveMic
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import anima_pipeline
 from tests.integration.satellites import transcribe, words
 
 pytestmark = [pytest.mark.asyncio(loop_scope="module"), pytest.mark.timeout(900)]
@@ -80,8 +80,11 @@ class House:
         return [r for r in self.cloud.requests if r.path.endswith("/chat/completions")]
 
     async def state(self, entity_id: str) -> str:
-        """An entity's state now."""
-        return str((await self.hass.request("GET", f"/api/states/{entity_id}"))["state"])
+        """An entity's state now ("" while it does not exist)."""
+        try:
+            return str((await self.hass.request("GET", f"/api/states/{entity_id}"))["state"])
+        except HassHTTPError:
+            return ""
 
     async def until(self, check: Callable[[], Any], timeout: float = 120) -> None:
         """Wait until `check()` (maybe awaitable) is true."""
@@ -107,72 +110,16 @@ class House:
     async def listening(self, room: str) -> None:
         """Wait until a satellite listens (its pipeline streams to speech-to-text)."""
         entity = self.rooms[room].entity_id
-        await self.until(lambda: self._is(entity, "listening"))
+        await self.until(lambda: self.is_(entity, "listening"))
 
     async def idle(self, *rooms: str) -> None:
         """Wait until the satellites are idle."""
         for room in rooms:
             await self.until(partial(self._is, self.rooms[room].entity_id, "idle"))
 
-    async def _is(self, entity_id: str, state: str) -> bool:
+    async def is_(self, entity_id: str, state: str) -> bool:
+        """Whether an entity is in `state` now."""
         return await self.state(entity_id) == state
-
-
-async def _anima(
-    hass: HassProcess, cloud: FakeOpenAIServer, piper: Any, whisper: Any, formant: Any
-) -> str:
-    """Anima's connections, hub and profiles, its pipeline preferred; the voice's id.
-
-    Piper speaks answers; the formant voice (espeak-ng) speaks notifications, as the default
-    voice policy wants (an announcement is a notification).
-    """
-    assert cloud.api_key is not None
-    titles = []
-    for steps in (
-        wyoming_steps(whisper.host, whisper.port),
-        wyoming_steps(piper.host, piper.port),
-        wyoming_steps(formant.host, formant.port),
-        openai_steps(cloud.base_url, cloud.api_key),
-        [{"next_step_id": "hub"}],
-    ):
-        result = await hass.config_flow("anima", steps)
-        await wait_for_state(hass, result["result"]["entry_id"], "loaded")
-        titles.append(result["title"])
-    hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
-
-    def voice(form: dict[str, Any]) -> dict[str, Any]:
-        options = chain_options(form)
-        joe = [v for v, label in options if "joe" in label][:1]
-        robotic = [
-            v for v, label in options if label.startswith(f"{titles[2]} ·") and "America" in label
-        ][:1]
-        assert joe, options
-        assert robotic, options
-        return {"name": "Voice", "chain": joe, "formant_chain": robotic}
-
-    def pick(name: str, wanted: str, **extra: Any) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        def choose(form: dict[str, Any]) -> dict[str, Any]:
-            chain = [v for v, label in chain_options(form) if wanted in label][:1]
-            return {"name": name, "chain": chain, **extra}
-
-        return choose
-
-    for kind, choose in (
-        ("listener", pick("Listener", "model")),
-        ("agent", pick("Assistant", "gpt-4.1-mini", llm_hass_api=["assist"])),
-        ("voice", voice),
-    ):
-        created = await hass.subentry_flow(hub["entry_id"], kind, choose)
-        assert created["type"] == "create_entry", created
-    await wait_for_state(hass, hub["entry_id"], "loaded")
-    pipeline = await hass.websocket(anima_pipeline())
-    await hass.websocket(
-        {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]}
-    )
-    subentries = await hass.websocket(
-        {"type": "config_entries/subentries/list", "entry_id": hub["entry_id"]}
-    )
-    return str(next(s["subentry_id"] for s in subentries if s["subentry_type"] == "voice"))
 
 
 async def _adopt(house: House, area: str, name: str, voice: str, tmp: Path) -> None:
@@ -245,10 +192,10 @@ async def house(
         FakeOpenAIServer() as cloud,
         HassProcess(config, port=free_port(), extra_config=EXTRA_CONFIG, start_timeout=300) as hass,
     ):
-        # Announcements are fetched by ffmpeg from Home Assistant's own URL: keep it loopback.
-        await hass.websocket({"type": "config/core/update", "internal_url": hass.base_url})
         house = House(hass, cloud, whisper_session)
-        voice = await _anima(hass, cloud, piper_session, whisper_session, formant_session)
+        voice = await setup_anima_voice(
+            hass, cloud, piper_session, whisper_session, formant_session
+        )
         try:
             for area, name in ROOMS.items():
                 await _adopt(house, area, name, voice, tmp)
@@ -398,12 +345,12 @@ async def test_an_answered_turn_fires_the_device_trigger_and_is_in_the_logbook(
         ],
     }
     await hass.request("POST", "/api/config/automation/config/office_answered", automation)
-    await house.until(lambda: _exists(hass, "automation.office_answered"))
+    await house.until(lambda: house.is_("automation.office_answered", "on"))
     before = len(office.settings.played)
     house.cloud.reply(Reply.text("All quiet in the office."))
     office.say(folder, "okay nabu", "How is the office?")
     await house.played("office", before + 1)
-    await house.until(lambda: _is_on(house, "input_boolean.office_answered"))
+    await house.until(lambda: house.is_("input_boolean.office_answered", "on"))
 
     async def logged() -> list[dict[str, Any]]:  # the recorder commits every second
         entries = await hass.websocket(
@@ -420,12 +367,3 @@ async def test_an_answered_turn_fires_the_device_trigger_and_is_in_the_logbook(
     assert (entry["domain"], entry["name"]) == ("anima", "Office")
     assert entry["message"].startswith('answered "')
     assert "; expressive voice; " in entry["message"]
-
-
-async def _exists(hass: HassProcess, entity_id: str) -> bool:
-    states = await hass.request("GET", "/api/states")
-    return any(s["entity_id"] == entity_id for s in states)
-
-
-async def _is_on(house: House, entity_id: str) -> bool:
-    return await house.state(entity_id) == "on"

@@ -11,7 +11,10 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 import re
+from types import MappingProxyType
+from typing import Any
 
+from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -19,8 +22,10 @@ from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from anima_satellite.satellite import SatelliteSettings, serve
+from custom_components.anima.core.endpoints import DEVICE, SATELLITE
 from custom_components.anima.core.profiles import (
     PROFILE_AGENT,
+    PROFILE_ENDPOINT,
     PROFILE_LISTENER,
     PROFILE_VOICE,
     TIER_CHAINS,
@@ -133,3 +138,19 @@ def satellite_of(hass: HomeAssistant, device_id: str) -> str:
         if e.domain == "assist_satellite"
     ]
     return entity
+
+
+def bind(
+    hass: HomeAssistant, hub: MockConfigEntry, name: str, device_id: str, **data: Any
+) -> ConfigSubentry:
+    """Bind an adopted satellite's device as an endpoint (with its satellite entity)."""
+    subentry = ConfigSubentry(
+        data=MappingProxyType(
+            {DEVICE: device_id, SATELLITE: satellite_of(hass, device_id), **data}
+        ),
+        subentry_type=PROFILE_ENDPOINT,
+        title=name,
+        unique_id=None,
+    )
+    hass.config_entries.async_add_subentry(hub, subentry)
+    return subentry

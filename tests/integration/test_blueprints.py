@@ -12,10 +12,8 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 import shutil
-from types import MappingProxyType
 from typing import Any
 
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers import area_registry as ar, entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -24,13 +22,13 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator,
 from anima_satellite.satellite import SatelliteSettings
 from anima_satellite.wake import LocalWakeWord
 from custom_components.anima.const import DOMAIN, HOUSE_DAILY
-from custom_components.anima.core.endpoints import AREA, DEVICE, SATELLITE, VOICE
+from custom_components.anima.core.endpoints import AREA, VOICE
 from custom_components.anima.core.profiles import PROFILE_ENDPOINT, PROFILE_VOICE
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import porch_camera
-from tests.integration.satellites import adopted, anima_with_pipeline, satellite_of, transcribe
+from tests.integration.satellites import adopted, anima_with_pipeline, bind, transcribe
 from tests.integration.typed import anima_device, converse, typed_kitchen
 
 BLUEPRINTS = Path(__file__).parents[2] / "blueprints" / "automation" / "anima"
@@ -99,22 +97,7 @@ async def test_the_doorbell_and_the_washer_are_announced_in_the_hall(
         wake_word=LocalWakeWord.load("okay_nabu"),
     )
     async with adopted(hass, settings, wait_played=False) as device_id:
-        hass.config_entries.async_add_subentry(
-            hub,
-            ConfigSubentry(
-                data=MappingProxyType(
-                    {
-                        DEVICE: device_id,
-                        SATELLITE: satellite_of(hass, device_id),
-                        AREA: hall.id,
-                        VOICE: voice,
-                    }
-                ),
-                subentry_type=PROFILE_ENDPOINT,
-                title="Hall",
-                unique_id=None,
-            ),
-        )
+        bind(hass, hub, "Hall", device_id, **{AREA: hall.id, VOICE: voice})
         await hass.async_block_till_done()
         await _blueprints(
             hass,

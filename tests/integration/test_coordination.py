@@ -10,43 +10,28 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from homeassistant.components import conversation
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import device_registry as dr
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from anima_satellite.satellite import SatelliteSettings
 from anima_satellite.wake import LocalWakeWord
-from custom_components.anima.core.endpoints import AREA, DEVICE, SATELLITE, Permission
+from custom_components.anima.core.endpoints import AREA, Permission
 from custom_components.anima.core.profiles import (
     LLM_HASS_API,
     PROFILE_AGENT,
-    PROFILE_ENDPOINT,
     Link,
 )
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import add_hub, add_openai, endpoint, profile, satellite_device
-from tests.integration.satellites import adopted, anima_with_pipeline, satellite_of, words
+from tests.integration.satellites import adopted, anima_with_pipeline, bind, satellite_of, words
 
 AGENT = "conversation.anima_assistant"
-
-
-def _bind(hub: MockConfigEntry, hass: HomeAssistant, name: str, device: str, **data: Any) -> None:
-    """Bind an adopted satellite's device as an endpoint (with its satellite entity)."""
-    subentry = ConfigSubentry(
-        data=MappingProxyType({DEVICE: device, SATELLITE: satellite_of(hass, device), **data}),
-        subentry_type=PROFILE_ENDPOINT,
-        title=name,
-        unique_id=None,
-    )
-    hass.config_entries.async_add_subentry(hub, subentry)
 
 
 def _tools(request: Any) -> set[str]:
@@ -87,7 +72,7 @@ async def test_tools_are_offered_where_they_work_and_refusals_are_sentences(
             )
             device = await stack.enter_async_context(adopted(hass, settings, wait_played=False))
             extra = {Permission.ANNOUNCE.value: False} if name == "Office" else {}
-            _bind(hub, hass, name, device, **extra)
+            bind(hass, hub, name, device, **extra)
         await hass.async_block_till_done()
         openai_server.reply(
             Reply.tool_calls(
@@ -132,7 +117,7 @@ async def test_two_satellites_of_one_room_hearing_one_question_give_one_answer(
             for settings in satellites
         ]
         for settings, device in zip(satellites, devices, strict=True):
-            _bind(hub, hass, settings.name, device, **{AREA: "kitchen"})
+            bind(hass, hub, settings.name, device, **{AREA: "kitchen"})
         await hass.async_block_till_done()
         for device in devices:  # both start listening again, now as endpoints of the kitchen
             wyoming = dr.async_get(hass).async_get(device)

@@ -11,14 +11,12 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
-from types import MappingProxyType
 from typing import Any
 
 from homeassistant.components.device_automation import (
     DeviceAutomationType,
     async_get_device_automations,
 )
-from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
@@ -36,12 +34,10 @@ from custom_components.anima.const import (
     EVENT_TURN,
     HOUSE_DAILY,
 )
-from custom_components.anima.core.endpoints import DEVICE, SATELLITE
-from custom_components.anima.core.profiles import PROFILE_ENDPOINT
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.satellites import adopted, anima_with_pipeline, satellite_of
+from tests.integration.satellites import adopted, anima_with_pipeline, bind
 from tests.integration.typed import AGENT, anima_device, converse, typed_kitchen
 
 QUESTION = "What is the capital of France?"
@@ -54,7 +50,7 @@ async def _until(events: list[Event[Any]], count: int = 1) -> None:
             await asyncio.sleep(0.05)
 
 
-async def test_a_spoken_turn_is_one_event_one_logbook_entry_and_the_last_turn_sensor(
+async def test_a_spoken_turn_is_one_event_and_the_endpoints_last_turn_sensor(
     hass: HomeAssistant,
     hass_ws_client: WebSocketGenerator,
     tmp_path: Path,
@@ -76,13 +72,7 @@ async def test_a_spoken_turn_is_one_event_one_logbook_entry_and_the_last_turn_se
         wake_word=LocalWakeWord.load("okay_nabu"),
     )
     async with adopted(hass, settings) as device_id:
-        subentry = ConfigSubentry(
-            data=MappingProxyType({DEVICE: device_id, SATELLITE: satellite_of(hass, device_id)}),
-            subentry_type=PROFILE_ENDPOINT,
-            title="Kitchen",
-            unique_id=None,
-        )
-        hass.config_entries.async_add_subentry(hub, subentry)
+        subentry = bind(hass, hub, "Kitchen", device_id)
         await hass.async_block_till_done()
         ask.set()
         await _until(turns)
