@@ -115,7 +115,7 @@ class House:
     async def idle(self, *rooms: str) -> None:
         """Wait until the satellites are idle."""
         for room in rooms:
-            await self.until(partial(self._is, self.rooms[room].entity_id, "idle"))
+            await self.until(partial(self.is_, self.rooms[room].entity_id, "idle"))
 
     async def is_(self, entity_id: str, state: str) -> bool:
         """Whether an entity is in `state` now."""
