@@ -18,8 +18,8 @@ ROOT_PACKAGE = "custom_components.anima"
 #: Each layer and the layers it may import (besides itself).
 ALLOWED = {
     "const": set(),
-    "providers": {"const"},
-    "core": {"const", "providers"},
+    "providers": {"const", "protocol"},
+    "core": {"const", "providers", "protocol"},
     "protocol": set(),
     "runtime": {"const", "providers", "core", "protocol"},
     "root": {"const", "providers", "core", "protocol", "runtime"},

@@ -29,9 +29,10 @@ from .providers.presets import PRESETS
 from .runtime.connections import ConnectionEntry
 from .runtime.data import AnimaData, async_setup_data
 from .runtime.discovery import async_offer_satellites, async_watch_satellites
-from .runtime.errors import translated
+from .runtime.errors import translation
 from .runtime.hub import HubEntry, HubRuntime
-from .runtime.issues import async_check_chains
+from .runtime.issues import async_check_chains, async_check_pairings
+from .runtime.local_turns import async_note_local_turns
 from .runtime.looking import async_prefetch_on_listening
 from .services import async_setup_services
 
@@ -70,6 +71,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
     async_watch_satellites(hass, entry)
     async_prefetch_on_listening(hass, entry)
     AnimaData.of(hass).coordination.watch(entry)
+    async_note_local_turns(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
     # one too, made here so that every platform finds it named (they set up concurrently).
     devices = dr.async_get(hass)
@@ -90,6 +92,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
     await hass.config_entries.async_forward_entry_setups(entry, HUB_PLATFORMS)
     entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
     async_check_chains(hass)
+    async_check_pairings(hass, entry)
 
 
 async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -> None:
@@ -98,9 +101,9 @@ async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -
             async_get_clientsession(hass), entry.data, timeout=VALIDATION_TIMEOUT
         )
     except ProviderAuthError as err:
-        raise translated(ConfigEntryAuthFailed, err.translation_key, name=entry.title) from err
+        raise ConfigEntryAuthFailed(**translation(err.translation_key, name=entry.title)) from err
     except ProviderError as err:
-        raise translated(ConfigEntryNotReady, err.translation_key, name=entry.title) from err
+        raise ConfigEntryNotReady(**translation(err.translation_key, name=entry.title)) from err
     anima = AnimaData.of(hass)
     # A fresh set-up (after reauth, say) starts with a clean record.
     anima.router.reset(entry.entry_id)
@@ -135,6 +138,7 @@ async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
 async def _async_hub_updated(hass: HomeAssistant, entry: HubEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
+    async_check_pairings(hass, entry)
     async_offer_satellites(hass, entry)
     AnimaData.of(hass).budgets.configure_from(entry)
     if HubRuntime.of(entry) != entry.runtime_data:

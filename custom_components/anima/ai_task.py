@@ -17,6 +17,7 @@ from .core.ledger import Kind
 from .core.profiles import AI_TASK, PROFILE_AGENT
 from .entity import AnimaProfileEntity, async_add_per_subentry
 from .providers.base import ProviderError
+from .providers.strict_schema import drop_added_nulls
 from .runtime.answering import async_run_chat
 from .runtime.calls import CallSpec
 from .runtime.chat_log import structure_schema
@@ -74,7 +75,8 @@ class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
         if task.structure is None:
             return ai_task.GenDataTaskResult(conversation_id=chat_log.conversation_id, data=text)
         try:
-            data = task.structure(json_loads(text))
+            # Strict schemas made the optional fields nullable; their nulls go again.
+            data = task.structure(drop_added_nulls(schema or {}, json_loads(text)))
         except (JSONDecodeError, probatio.Invalid) as err:
             raise translated(HomeAssistantError, "invalid_structure", error=str(err)[:200]) from err
         return ai_task.GenDataTaskResult(conversation_id=chat_log.conversation_id, data=data)

@@ -13,10 +13,11 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import LOGGER
-from .core.endpoints import CAMERA, SERVICE
+from .core.endpoints import CAMERA, SERVICE, Endpoint
 from .core.profiles import PROFILE_ENDPOINT
 from .entity import AnimaEntity, async_add_per_subentry
-from .protocol import EndpointClient, EndpointError
+from .protocol import EndpointError
+from .runtime.hub import service_client
 
 PARALLEL_UPDATES = 1  # one frame at a time per satellite
 
@@ -42,12 +43,11 @@ class EndpointCamera(Camera, AnimaEntity):
     _attr_translation_key = "satellite_camera"
 
     def __init__(self, entry: ConfigEntry, subentry: ConfigSubentry) -> None:
-        """Reach the endpoint service at its host:port."""
+        """Take frames from the endpoint's service."""
         Camera.__init__(self)
         AnimaEntity.__init__(self, subentry.subentry_id, "camera")
         self._entry = entry
         self._subentry_id = subentry.subentry_id
-        self._client = EndpointClient.at(str(subentry.data[SERVICE]))
 
     async def async_added_to_hass(self) -> None:
         """Become the endpoint's camera if it has none."""
@@ -61,9 +61,19 @@ class EndpointCamera(Camera, AnimaEntity):
     async def async_camera_image(
         self, width: int | None = None, height: int | None = None
     ) -> bytes | None:
-        """Return a JPEG frame from the satellite, or None when it gives none."""
+        """Return a JPEG frame from the satellite, or None when it gives none.
+
+        The service's address and key are read at each frame: a key entered later (pairing)
+        takes effect without a reload.
+        """
+        subentry = self._entry.subentries[self._subentry_id]
+        client = service_client(
+            Endpoint.from_data(subentry.subentry_id, subentry.title, subentry.data)
+        )
+        if client is None:
+            return None
         try:
-            return (await self._client.capture()).jpeg
+            return (await client.capture()).jpeg
         except EndpointError as err:
             LOGGER.warning("%s gave no frame: %s (%s)", self.entity_id, err, err.code)
             return None

@@ -10,10 +10,11 @@ from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from .const import API_KEY, KIND, KIND_HUB
+from .core.endpoints import SERVICE_KEY
 from .core.profiles import all_links
 from .runtime.data import AnimaData
 
-TO_REDACT = {API_KEY}
+TO_REDACT = {API_KEY, SERVICE_KEY}
 
 
 async def async_get_config_entry_diagnostics(
@@ -31,7 +32,7 @@ async def async_get_config_entry_diagnostics(
                 sub.subentry_id: {
                     "type": sub.subentry_type,
                     "title": sub.title,
-                    "data": dict(sub.data),
+                    "data": async_redact_data(sub.data, TO_REDACT),
                     "chain_health": {
                         link.connection: health.get(link.connection) for link in all_links(sub.data)
                     },

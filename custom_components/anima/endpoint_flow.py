@@ -27,6 +27,7 @@ from homeassistant.helpers.selector import (
     SelectSelectorConfig,
     TextSelector,
     TextSelectorConfig,
+    TextSelectorType,
 )
 import probatio as vol
 
@@ -40,6 +41,7 @@ from .core.endpoints import (
     PERSONA,
     SATELLITE,
     SERVICE,
+    SERVICE_KEY,
     SHARE_CAMERA,
     SPEAKER,
     VISION_MODE,
@@ -48,6 +50,8 @@ from .core.endpoints import (
     VisionMode,
 )
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
+from .protocol import INVALID_KEY, UNAUTHORIZED, UNVERIFIED, EndpointError
+from .providers.endpoint import EndpointClient
 from .runtime.discovery import endpoint_service_of
 from .subentry_flow import SubentryFormFlow
 
@@ -67,6 +71,33 @@ def endpoint_data(hass: HomeAssistant, device: dr.BaseDeviceEntry) -> dict[str, 
     if device.area_id:
         found[AREA] = device.area_id
     return found
+
+
+#: What an endpoint service's refusal tells the user to do, by its code.
+PAIRING_ERRORS = {
+    UNAUTHORIZED: "service_key_rejected",
+    INVALID_KEY: "invalid_service_key",
+    UNVERIFIED: "service_unverified",
+}
+
+
+async def _pairing_error(data: dict[str, Any], typed: dict[str, Any]) -> str | None:
+    """Check the endpoint service takes the key; return the form error if it does not.
+
+    A service the user typed needs its key now; one found over zeroconf may be paired later
+    (a repair issue asks for the key meanwhile).
+    """
+    if not data.get(SERVICE):
+        return None
+    if not data.get(SERVICE_KEY):
+        return "service_key_required" if typed.get(SERVICE) else None
+    try:
+        await EndpointClient.at(str(data[SERVICE]), key=str(data[SERVICE_KEY])).describe()
+    except EndpointError as err:
+        return PAIRING_ERRORS.get(err.code, "service_unreachable")
+    except ValueError:  # not host:port
+        return "service_unreachable"
+    return None
 
 
 class EndpointFlow(SubentryFormFlow):
@@ -93,8 +124,11 @@ class EndpointFlow(SubentryFormFlow):
                 for key, value in endpoint_data(self.hass, device).items():
                     if not data.get(key):
                         data[key] = value
-                name = str(data.pop(CONF_NAME, "") or device.name_by_user or device.name)
-                return self.async_save(name, data)
+                if error := await _pairing_error(data, typed=user_input):
+                    errors[SERVICE_KEY] = error
+                else:
+                    name = str(data.pop(CONF_NAME, "") or device.name_by_user or device.name)
+                    return self.async_save(name, data)
         return self.async_show_form(
             step_id=self.step_id,
             data_schema=self.add_suggested_values_to_schema(
@@ -135,4 +169,7 @@ class EndpointFlow(SubentryFormFlow):
         for key, domain in DEVICE_ENTITIES.items():
             schema[vol.Optional(key)] = EntitySelector(EntitySelectorConfig(domain=domain))
         schema[vol.Optional(SERVICE)] = str
+        schema[vol.Optional(SERVICE_KEY)] = TextSelector(
+            TextSelectorConfig(type=TextSelectorType.PASSWORD)
+        )
         return vol.Schema(schema)

@@ -100,8 +100,6 @@ class ProfileFlow(SubentryFormFlow):
             **(user_input or {}),
         }
         suggested.setdefault(CONF_NAME, DEFAULT_NAMES[self._subentry_type])
-        if not self.adding and self._subentry_type == PROFILE_AGENT:
-            suggested.setdefault(LLM_HASS_API, [])  # a profile without the API stays without
         return self.async_show_form(
             step_id=self.step_id,
             data_schema=self.add_suggested_values_to_schema(self._schema(choices), suggested),
@@ -139,16 +137,19 @@ class ProfileFlow(SubentryFormFlow):
                 SelectOptionDict(value=api.id, label=api.name)
                 for api in llm.async_get_apis(self.hass)
             ]
+            # A new agent has the Assist API (as Home Assistant's own agents); a changed one
+            # keeps what it had.
+            assist = (
+                vol.Optional(LLM_HASS_API, default=[llm.LLM_API_ASSIST])
+                if self.adding
+                else vol.Optional(LLM_HASS_API)
+            )
             schema |= {
                 vol.Optional(PROMPT, default=llm.DEFAULT_INSTRUCTIONS_PROMPT): TemplateSelector(),
                 vol.Optional(BREVITY, default=DEFAULT_BREVITY): TextSelector(
                     TextSelectorConfig(multiline=True)
                 ),
-                # Home Assistant's own agents start with the Assist API too: without it the
-                # model can control nothing and cannot look through a camera.
-                vol.Optional(LLM_HASS_API, default=[llm.LLM_API_ASSIST]): SelectSelector(
-                    SelectSelectorConfig(options=apis, multiple=True)
-                ),
+                assist: SelectSelector(SelectSelectorConfig(options=apis, multiple=True)),
                 vol.Optional(TEMPERATURE, default=DEFAULT_TEMPERATURE): NumberSelector(
                     NumberSelectorConfig(min=0, max=2, step=0.05, mode=NumberSelectorMode.SLIDER)
                 ),

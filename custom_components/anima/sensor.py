@@ -33,9 +33,9 @@ from homeassistant.util import dt as dt_util
 
 from .const import KIND, KIND_HUB, SIGNAL_ATTEMPT, SIGNAL_RECORDED
 from .core.endpoints import DEVICE
+from .core.health import Attempt, HealthState
 from .core.ledger import Period, Scope, Totals
 from .core.profiles import PROFILE_ENDPOINT
-from .core.routing import Attempt, HealthState
 from .entity import AnimaEntity
 from .turn_sensor import LastTurnSensor
 

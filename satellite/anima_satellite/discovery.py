@@ -2,12 +2,14 @@
 
 Home Assistant's Wyoming integration discovers `_wyoming._tcp` services and offers to add them;
 Anima's endpoint service is announced as `_anima._tcp` with the satellite's port, so the hub can
-tell the two belong together. Needs the `zeroconf` package (the `discovery` extra).
+tell the two belong together. The announcement says nothing of a camera: what the service
+offers (`anima-info`) is told only to a client that proves the pairing key, and the hub needs
+the address to pair with it in the first place. Needs the `zeroconf` package (the `discovery`
+extra).
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Sequence
 import socket
 
@@ -42,11 +44,7 @@ async def announce(
     address: str | None = None,
     interfaces: Sequence[str] | None = None,
 ) -> AsyncZeroconf:
-    """Register the services; close the returned AsyncZeroconf to withdraw them.
-
-    Returns once the announcements went out: zeroconf broadcasts each in a task of its own, which
-    would otherwise outlive a caller that closes at once.
-    """
+    """Register the services; close the returned AsyncZeroconf to withdraw them."""
     address = address or outward_address()
     host = f"{socket.gethostname().split('.')[0]}.local."
     zeroconf = (
@@ -55,7 +53,7 @@ async def announce(
         else AsyncZeroconf(ip_version=IPVersion.V4Only)
     )
     packed = [socket.inet_aton(address)]
-    services = [
+    announced = await zeroconf.async_register_service(
         ServiceInfo(
             WYOMING_TYPE,
             f"{name}.{WYOMING_TYPE}",
@@ -63,13 +61,14 @@ async def announce(
             port=satellite_port,
             server=host,
         )
-    ]
+    )
+    await announced  # the announcements are out (and no broadcast is left running)
     if service_port is not None:
         properties = {
             ZEROCONF_SATELLITE_PORT: str(satellite_port),
             ZEROCONF_VERSION: str(PROTOCOL_VERSION),
         }
-        services.append(
+        announced = await zeroconf.async_register_service(
             ServiceInfo(
                 ZEROCONF_TYPE,
                 f"{name}.{ZEROCONF_TYPE}",
@@ -79,6 +78,5 @@ async def announce(
                 server=host,
             )
         )
-    broadcasts = [await zeroconf.async_register_service(info) for info in services]
-    await asyncio.gather(*broadcasts)
+        await announced
     return zeroconf

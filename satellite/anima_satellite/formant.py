@@ -20,9 +20,14 @@ this server like to any Wyoming TTS service:
   arrives; one `audio-start` ... `audio-stop` spans the stream, then `synthesize-stopped`.
 
 espeak-ng runs as a subprocess without a shell, text on its stdin (so "-5" or "$(...)" are just
-text), at most `--max-concurrent` at a time. A client that disconnects mid-stream only ends its
-own synthesis: the process is killed and the server carries on. Empty text gives a short silence
-rather than no audio, so every player gets a valid file.
+text), with control characters (espeak-ng's embedded Ctrl-A commands change volume, speed and
+voice) removed first; at most `--max-concurrent` make audio at a time: a client that does not
+read what it asked for holds no slot while it does not read, and is dropped after the write
+time-out. A client that disconnects mid-stream only ends its own synthesis: the process is
+killed and the server carries on. Empty text gives a short silence rather than no audio, so
+every player gets a valid file. Streamed text with no sentence end is spoken in pieces of at
+most `MAX_PENDING_CHARACTERS`, and each chunk is scanned once. Events are read within bounds and
+connections limited (`serving.py`).
 
 Python >= 3.11 (Debian 12 boards): no newer syntax here.
 """
@@ -44,7 +49,7 @@ from wyoming.audio import AudioChunk, AudioStart, AudioStop
 from wyoming.error import Error
 from wyoming.event import Event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice, TtsVoiceSpeaker
-from wyoming.server import AsyncEventHandler, AsyncServer
+from wyoming.server import AsyncServer
 from wyoming.tts import (
     Synthesize,
     SynthesizeChunk,
@@ -55,6 +60,8 @@ from wyoming.tts import (
 )
 
 from . import __version__
+from .protocol import WireLimits
+from .serving import Guard, GuardedHandler, GuardedServer, run_until_one_stops
 
 _LOGGER = logging.getLogger(__name__)
 
@@ -67,10 +74,23 @@ DEFAULT_WPM = 175  # espeak-ng's own default speed, words per minute
 MIN_WPM, MAX_WPM = 80, 450
 MIN_SPEED, MAX_SPEED = 0.5, 2.0
 MAX_TEXT_CHARACTERS = 20_000
+#: Streamed text with no sentence end is spoken at its last space once it is this long.
+MAX_PENDING_CHARACTERS = 1_000
+#: A synthesize event's data holds at most the text (UTF-8: up to 4 bytes a character).
+LIMITS = WireLimits(data=4 * MAX_TEXT_CHARACTERS + 4096)
+IDLE_TIMEOUT_S = 30.0
+MAX_CONNECTIONS = 32
 #: Variants offered as speakers when installed (espeak-ng ships about a hundred).
 SPEAKER_VARIANTS = ("m1", "m2", "m3", "f1", "f2", "f3", "f4", "klatt", "whisper", "croak")
 ATTRIBUTION = Attribution(name="eSpeak NG", url="https://github.com/espeak-ng/espeak-ng")
 _SENTENCE_BREAK = re.compile(r"[.!?…;:]+[\"')\]\u2019\u201d]*\s+|\n\s*")
+#: What a sentence break starts with, looked back over when new text arrives.
+_BREAK_CHARACTERS = frozenset(".!?…;:\"')]\u2019\u201d")
+_LOOK_BACK = 16
+#: espeak-ng's embedded commands (Ctrl-A, a number, a letter), then every other control
+#: character (C0, DEL, C1): none of it is text to speak.
+_EMBEDDED_COMMAND = re.compile(r"\x01[+-]?\d*[A-Za-z]?")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class FormantError(Exception):
@@ -208,6 +228,17 @@ class Formant:
     version: str | None = None
     #: espeak-ng processes running now (for tests and diagnostics).
     active: int = 0
+    #: The bounds of the server's connections.
+    guard: Guard = field(
+        default_factory=lambda: Guard(
+            "Formant voice",
+            LIMITS,
+            allow=None,
+            max_connections=MAX_CONNECTIONS,
+            idle_timeout=IDLE_TIMEOUT_S,
+        ),
+        repr=False,
+    )
     _slots: asyncio.Semaphore | None = field(default=None, repr=False)
 
     @classmethod
@@ -319,68 +350,98 @@ class Formant:
             factor = max(MIN_SPEED, min(MAX_SPEED, float(speed)))
         return max(MIN_WPM, min(MAX_WPM, round(self.words_per_minute * factor)))
 
+    async def _espeak(self, voice: str, words_per_minute: int) -> asyncio.subprocess.Process:
+        return await asyncio.create_subprocess_exec(
+            self.espeak,
+            "--stdout",
+            "--stdin",
+            "-b",
+            "1",  # input is UTF-8
+            "-v",
+            voice,
+            "-s",
+            str(words_per_minute),
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+
     async def speak(
         self, text: str, voice: str, words_per_minute: int
     ) -> AsyncGenerator[AudioChunk, None]:  # noqa: UP043 (Python 3.11 needs both arguments)
         """Yield PCM chunks for `text` from one espeak-ng process.
 
-        Close the generator (`contextlib.aclosing`) to stop early: the process is killed.
+        A slot of `max_concurrent` is held while espeak-ng makes audio, not while the consumer
+        of a chunk takes its time (a client that does not read holds no slot). Close the
+        generator (`contextlib.aclosing`) to stop early: the process is killed.
         """
         if self._slots is None:
             self._slots = asyncio.Semaphore(self.max_concurrent)
-        async with self._slots:
-            process = await asyncio.create_subprocess_exec(
-                self.espeak,
-                "--stdout",
-                "--stdin",
-                "-b",
-                "1",  # input is UTF-8
-                "-v",
-                voice,
-                "-s",
-                str(words_per_minute),
-                stdin=asyncio.subprocess.PIPE,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-            )
-            self.active += 1
-            assert process.stdin is not None
-            assert process.stdout is not None
-            assert process.stderr is not None
-            feeder = asyncio.create_task(_feed(process.stdin, text.encode("utf-8")))
-            errors = asyncio.create_task(process.stderr.read())
+        slot = _Slot(self._slots)
+        await slot.hold()
+        try:
+            process = await self._espeak(voice, words_per_minute)
+        except BaseException:
+            slot.let_go()
+            raise
+        self.active += 1
+        assert process.stdin is not None
+        assert process.stdout is not None
+        assert process.stderr is not None
+        feeder = asyncio.create_task(_feed(process.stdin, text.encode("utf-8")))
+        errors = asyncio.create_task(process.stderr.read())
+        try:
+            audio_format = await read_wav_format(process.stdout)
+            if audio_format is not None:
+                rate, width, channels = audio_format
+                frame = width * channels
+                size = self.samples_per_chunk * frame
+                while data := await _read_frames(process.stdout, size, frame):
+                    slot.let_go()  # espeak-ng waits on a full pipe meanwhile: no work, no slot
+                    yield AudioChunk(rate, width, channels, data)
+                    await slot.hold()
+            code = await process.wait()
+            if code:
+                message = (await errors).decode(errors="replace").strip()
+                raise FormantError(f"espeak-ng exited with {code}: {message}")
+        finally:
+            slot.let_go()
             try:
-                audio_format = await read_wav_format(process.stdout)
-                if audio_format is not None:
-                    rate, width, channels = audio_format
-                    frame = width * channels
-                    size = self.samples_per_chunk * frame
-                    while True:
-                        try:
-                            data = await process.stdout.readexactly(size)
-                        except asyncio.IncompleteReadError as err:
-                            data = err.partial[: len(err.partial) - len(err.partial) % frame]
-                            if data:
-                                yield AudioChunk(rate, width, channels, data)
-                            break
-                        yield AudioChunk(rate, width, channels, data)
-                code = await process.wait()
-                if code:
-                    message = (await errors).decode(errors="replace").strip()
-                    raise FormantError(f"espeak-ng exited with {code}: {message}")
+                feeder.cancel()
+                errors.cancel()
+                if process.returncode is None:
+                    with contextlib.suppress(ProcessLookupError):
+                        process.kill()
+                await process.wait()
+                for task in (feeder, errors):
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await task
             finally:
-                try:
-                    feeder.cancel()
-                    errors.cancel()
-                    if process.returncode is None:
-                        with contextlib.suppress(ProcessLookupError):
-                            process.kill()
-                    await process.wait()
-                    for task in (feeder, errors):
-                        with contextlib.suppress(asyncio.CancelledError):
-                            await task
-                finally:
-                    self.active -= 1
+                self.active -= 1
+
+
+async def _read_frames(stdout: asyncio.StreamReader, size: int, frame: int) -> bytes:
+    """Read `size` bytes, or the whole frames left at the end (b"" once nothing is left)."""
+    try:
+        return await stdout.readexactly(size)
+    except asyncio.IncompleteReadError as err:
+        return err.partial[: len(err.partial) - len(err.partial) % frame]
+
+
+class _Slot:
+    """One of `max_concurrent` slots: held while espeak-ng makes audio, let go while it waits."""
+
+    def __init__(self, slots: asyncio.Semaphore) -> None:
+        self._slots, self._held = slots, False
+
+    async def hold(self) -> None:
+        await self._slots.acquire()
+        self._held = True
+
+    def let_go(self) -> None:
+        if self._held:
+            self._slots.release()
+            self._held = False
 
 
 async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
@@ -398,16 +459,28 @@ async def _feed(stdin: asyncio.StreamWriter, data: bytes) -> None:
 
 @dataclass
 class _TextStream:
-    """State of one streamed synthesis (synthesize-start ... synthesize-stop)."""
+    """State of one synthesis (one `synthesize`, or synthesize-start ... synthesize-stop)."""
 
     voice: str
     words_per_minute: int
     buffer: str = ""
+    #: Characters received: a stream is at most MAX_TEXT_CHARACTERS, like one request.
+    received: int = 0
     started: bool = False
     sent_bytes: int = 0
 
+    def add(self, text: str) -> str:
+        """Add streamed text; return what is ready to speak (finished sentences)."""
+        self.received += len(text)
+        if self.received > MAX_TEXT_CHARACTERS:
+            raise FormantError(f"streamed text longer than {MAX_TEXT_CHARACTERS} characters")
+        scanned = len(self.buffer)
+        self.buffer += text
+        ready, self.buffer = _split_finished(self.buffer, scanned)
+        return ready
 
-class FormantEventHandler(AsyncEventHandler):
+
+class FormantEventHandler(GuardedHandler):
     """One client connection."""
 
     def __init__(
@@ -416,12 +489,13 @@ class FormantEventHandler(AsyncEventHandler):
         reader: asyncio.StreamReader,
         writer: asyncio.StreamWriter,
     ) -> None:
-        super().__init__(reader, writer)
+        super().__init__(reader, writer, formant.guard)
         self.formant = formant
         self._stream: _TextStream | None = None
 
     async def handle_event(self, event: Event) -> bool:
         """Answer one event; False ends the connection."""
+        self.trusted = True
         try:
             return await self._handle(event)
         except ConnectionError as err:
@@ -429,7 +503,7 @@ class FormantEventHandler(AsyncEventHandler):
             self._stream = None
             return False
         except Exception as err:  # noqa: BLE001 (a failed synthesis is an error event, not a crash)
-            _LOGGER.warning("Synthesis failed: %s", err)
+            self.complain("synthesis_failed", f"asked for a synthesis that failed: {err}")
             self._stream = None
             with contextlib.suppress(ConnectionError):
                 await self.write_event(Error(text=str(err), code=type(err).__name__).event())
@@ -459,8 +533,7 @@ class FormantEventHandler(AsyncEventHandler):
         if SynthesizeChunk.is_type(event.type):
             if self._stream is None:
                 return True
-            self._stream.buffer += SynthesizeChunk.from_event(event).text
-            ready, self._stream.buffer = _split_finished(self._stream.buffer)
+            ready = self._stream.add(SynthesizeChunk.from_event(event).text)
             if ready:
                 await self._speak(self._stream, ready)
             return True
@@ -474,7 +547,7 @@ class FormantEventHandler(AsyncEventHandler):
         return True  # other events are not for us
 
     async def _speak(self, state: _TextStream, text: str) -> None:
-        text = " ".join(text.split())
+        text = speakable(text)
         if len(text) > MAX_TEXT_CHARACTERS:
             raise FormantError(f"text longer than {MAX_TEXT_CHARACTERS} characters")
         if not text:
@@ -501,11 +574,29 @@ class FormantEventHandler(AsyncEventHandler):
         await self.write_event(AudioStop().event())
 
 
-def _split_finished(buffer: str) -> tuple[str, str]:
-    """Split streamed text after its last finished sentence: (ready, rest)."""
+def speakable(text: str) -> str:
+    """Text as espeak-ng may read it: no embedded commands or control characters, one space."""
+    text = _CONTROL.sub(" ", _EMBEDDED_COMMAND.sub(" ", text))
+    return " ".join(text.split())
+
+
+def _split_finished(buffer: str, scanned: int = 0) -> tuple[str, str]:
+    """Split streamed text after its last finished sentence: (ready, rest).
+
+    Only the text after `scanned` (what an earlier call already looked at) is searched, from a
+    few break characters before it (a break split across chunks), so a long stream is scanned
+    once. With no sentence end in a text longer than MAX_PENDING_CHARACTERS, its first part up
+    to the last space is ready anyway.
+    """
+    start = scanned
+    while start > 0 and scanned - start < _LOOK_BACK and buffer[start - 1] in _BREAK_CHARACTERS:
+        start -= 1
     end = 0
-    for match in _SENTENCE_BREAK.finditer(buffer):
+    for match in _SENTENCE_BREAK.finditer(buffer, start):
         end = match.end()
+    if not end and len(buffer) > MAX_PENDING_CHARACTERS:
+        space = buffer.rfind(" ", 0, MAX_PENDING_CHARACTERS)
+        end = space + 1 if space > 0 else MAX_PENDING_CHARACTERS
     return buffer[:end], buffer[end:]
 
 
@@ -560,11 +651,14 @@ async def run(args: argparse.Namespace) -> None:
         len(formant.voices),
         formant.default_voice,
     )
-    server = AsyncServer.from_uri(args.uri)
     if args.zeroconf:
         await _announce(args.uri, args.zeroconf)
     _LOGGER.info("Serving on %s", args.uri)
-    await server.run(partial(FormantEventHandler, formant))
+    if args.uri.startswith("stdio://"):  # a parent process, not a network peer
+        await AsyncServer.from_uri(args.uri).run(partial(FormantEventHandler, formant))
+    else:
+        server = GuardedServer(formant.guard, partial(FormantEventHandler, formant))
+        await run_until_one_stops([server.serve(args.uri)])
 
 
 async def _announce(uri: str, name: str) -> None:

@@ -24,6 +24,7 @@ import pytest_socket
 from anima_satellite.endpoint_service import ServiceSettings, serve as serve_endpoint
 from anima_satellite.satellite import SatelliteSettings, listen, play, serve
 from anima_satellite.wake import LocalWakeWord
+from custom_components.anima.protocol import new_key, parse_key
 from scripts.hassctl import HassHTTPError, HassProcess, free_port
 from tests.e2e.test_smoke import wait_for_state
 from tests.e2e.voice_setup import setup_anima_voice
@@ -127,11 +128,16 @@ async def _adopt(house: House, area: str, name: str, voice: str, tmp: Path) -> N
     hass = house.hass
     mic = LiveMic(tmp / f"mic-{area}")
     settings = SatelliteSettings(
-        name=name, mic_command=mic.command, wake_word=LocalWakeWord.load("okay_nabu")
+        name=name,
+        mic_command=mic.command,
+        wake_word=LocalWakeWord.load("okay_nabu"),
+        played=[],
     )
     port, service_port = free_port(), free_port()
+    key = new_key()  # the pairing key, as `anima-satellite --print-key` shows it
     service = ServiceSettings(
         name,
+        parse_key(key),
         satellite_port=port,
         play=partial(play, settings),
         listen=partial(listen, settings),
@@ -154,7 +160,12 @@ async def _adopt(house: House, area: str, name: str, voice: str, tmp: Path) -> N
         {"type": "config/device_registry/update", "device_id": device["id"], "area_id": area}
     )
     hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
-    data = {"device_id": device["id"], "service": f"127.0.0.1:{service_port}", "voice": voice}
+    data = {
+        "device_id": device["id"],
+        "service": f"127.0.0.1:{service_port}",
+        "service_key": key,
+        "voice": voice,
+    }
     if area == "office":
         data["persona"] = OFFICE_PERSONA
     bound = await hass.subentry_flow(hub["entry_id"], "endpoint", lambda form: data)

@@ -49,11 +49,17 @@ async def test_a_satellite_announced_over_zeroconf_is_adopted_bound_and_shows_it
         "from anima_satellite.discovery import outward_address; print(outward_address())",
         stdout=asyncio.subprocess.PIPE,
     )
-    if (await address.communicate())[0].startswith(b"127."):
+    outward = (await address.communicate())[0].decode().strip()
+    if outward.startswith("127."):
         pytest.skip("this machine has no network interface for mDNS")
     image = tmp_path / "porch.jpg"
     Image.new("RGB", (640, 480), (220, 120, 20)).save(image, "JPEG")
     satellite_port, service_port = free_port(), free_port()
+    key_file = tmp_path / "endpoint.key"
+    printed = await asyncio.create_subprocess_exec(  # what the user runs on the board
+        str(SATELLITE), "--key-file", str(key_file), "--print-key", stdout=asyncio.subprocess.PIPE
+    )
+    key = (await printed.communicate())[0].decode().strip()
     process = await asyncio.create_subprocess_exec(
         str(SATELLITE),
         "--name",
@@ -64,6 +70,10 @@ async def test_a_satellite_announced_over_zeroconf_is_adopted_bound_and_shows_it
         f"tcp://0.0.0.0:{service_port}",
         "--camera-image",
         str(image),
+        "--key-file",
+        str(key_file),
+        "--allow",  # Home Assistant comes from this machine's network address
+        outward,
         "--mic-command",
         "sleep 3600",  # a microphone that stays silent
         "--zeroconf",
@@ -87,9 +97,11 @@ async def test_a_satellite_announced_over_zeroconf_is_adopted_bound_and_shows_it
         ]
         hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
         bound = await hass.subentry_flow(
-            hub["entry_id"], "endpoint", lambda form: {"device_id": device["id"]}
+            hub["entry_id"],
+            "endpoint",
+            lambda form: {"device_id": device["id"], "service_key": key},
         )
-        assert bound["type"] == "create_entry", bound  # nothing typed but the device
+        assert bound["type"] == "create_entry", bound  # the device and the key, nothing else
 
         async def camera_frame() -> bytes | None:
             try:

@@ -77,7 +77,7 @@ async def test_a_question_is_answered_out_loud(
 ) -> None:
     openai_server.reply(Reply.text("Paris is the capital of France."))
     mic = spoken(tmp_path, "What is the capital of France?")
-    sat = SatelliteSettings(name="Hall", mic_file=mic)
+    sat = SatelliteSettings(name="Hall", mic_file=mic, played=[])
     async with _satellite_asks(voice_hass, sat):
         pass
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
@@ -95,7 +95,7 @@ async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
         Reply.text("Turned on the kitchen light."),
     )
     mic = spoken(tmp_path, "Turn on the kitchen light.")
-    sat = SatelliteSettings(name="Kitchen", mic_file=mic)
+    sat = SatelliteSettings(name="Kitchen", mic_file=mic, played=[])
     async with _satellite_asks(voice_hass, sat):
         pass
     light = await voice_hass.request("GET", "/api/states/light.kitchen_light")
@@ -118,7 +118,7 @@ async def test_a_camera_question_sends_the_endpoint_cameras_frame(
     openai_server.reply(Reply.text("I see a blue wall."))
     ask = asyncio.Event()
     mic = spoken(tmp_path, "What do you see?")
-    sat = SatelliteSettings(name="Porch", mic_file=mic, speak_when=ask)
+    sat = SatelliteSettings(name="Porch", mic_file=mic, speak_when=ask, played=[])
     async with _satellite_asks(voice_hass, sat) as wyoming_entry:
         devices = await voice_hass.websocket({"type": "config/device_registry/list"})
         (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
@@ -145,7 +145,7 @@ async def test_an_announcement_plays_on_the_satellite(
 ) -> None:
     silent = asyncio.Event()  # the microphone never speaks: only the announcement plays
     mic = spoken(tmp_path, "unused")
-    sat = SatelliteSettings(name="Study", mic_file=mic, speak_when=silent)
+    sat = SatelliteSettings(name="Study", mic_file=mic, speak_when=silent, played=[])
     async with _satellite_asks(voice_hass, sat):
         states = await voice_hass.request("GET", "/api/states")
         satellite = next(

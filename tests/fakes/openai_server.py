@@ -14,6 +14,13 @@ fragments, a finish chunk, the usage chunk with empty choices when the request a
 "code"}}, and every endpoint answers 401 when the bearer key does not match `api_key` (unless it
 is None). Replies are scripted per endpoint, first in first out; when none is queued, chat echoes
 the last user message, transcription hears DEFAULT_TRANSCRIPT and speech is a tone.
+
+Chat requests are refused (HTTP 400, OpenAI's messages) where api.openai.com refuses them, so a
+client that regresses fails its test: `max_tokens` or a temperature for a reasoning model
+(o-series, gpt-5), a strict JSON schema whose objects do not require every property or allow
+additional ones, a `tool` message that answers no preceding assistant tool call, an assistant
+tool call without the tool messages that answer it. With `openrouter_auth` the server checks
+keys as OpenRouter does: /models answers anyone, GET /key needs the key.
 """
 
 from __future__ import annotations
@@ -56,6 +63,10 @@ _ERROR_KINDS: dict[int, tuple[str, str | None]] = {  # status: (type, code)
     429: ("requests", "rate_limit_exceeded"),
 }
 _BROKEN_JSON = '{"id": "chatcmpl-broken", "choices": ['  # cut off: not JSON
+#: OpenAI's reasoning models: no max_tokens, no temperature but the default (gpt-5-chat is none).
+_REASONING_MODEL = re.compile(r"^(o[1-9]([-.]|$)|gpt-5(?![^/]*-chat))")
+#: The message of llama-server's mid-stream error when it cannot parse the model's tool call.
+LLAMA_OUTPUT_ERROR = "Failed to parse input at pos 0: peg-native format"
 _HTML = "<!doctype html><html><head><title>Router login</title></head><body>Hi</body></html>"
 
 
@@ -90,6 +101,10 @@ class Reply:
     retry_after: float | None = None
     #: Index of the stream event replaced by a line that is not JSON.
     malformed_at: int | None = None
+    #: Index of the stream event replaced by an error event (`data: {"error": ...}`), the last.
+    error_event_at: int | None = None
+    #: Of the prompt tokens, those reported as read from the prompt cache.
+    cached_tokens: int = 0
     #: Number of stream events (or audio chunks) sent before the connection is dropped.
     disconnect_after: int | None = None
     pcm: bytes | None = None
@@ -175,6 +190,13 @@ class Reply:
         return cls(pieces=("This", " answer", " breaks"), malformed_at=after_chunks)
 
     @classmethod
+    def error_event(cls, after_chunks: int = 1, message: str = LLAMA_OUTPUT_ERROR) -> Reply:
+        """Stream `after_chunks` good events, then an error event (llama-server's by default)."""
+        return cls(
+            pieces=("This", " answer", " breaks"), error_event_at=after_chunks, message=message
+        )
+
+    @classmethod
     def disconnect(cls, after_chunks: int = 2, text: str = "Hello there, I was saying") -> Reply:
         """Stream `after_chunks` events of `text` (or audio chunks), then drop the connection."""
         return cls(pieces=cls.text(text).pieces, disconnect_after=after_chunks)
@@ -225,6 +247,8 @@ class FakeOpenAIServer:
         self.models_reply: ModelsReply = "ok"
         #: Seconds every endpoint waits before answering (a slow service).
         self.response_delay = 0.0
+        #: Check keys as OpenRouter does: /models answers anyone, GET /key needs the key.
+        self.openrouter_auth = False
         #: The chat reply when none is queued; None echoes the last user message.
         self.default_reply: Reply | None = None
         self.requests: list[RecordedRequest] = []
@@ -257,6 +281,7 @@ class FakeOpenAIServer:
         """Listen on a free port of 127.0.0.1."""
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_get("/v1/models", self._models)
+        app.router.add_get("/v1/key", self._key)
         app.router.add_post("/v1/chat/completions", self._chat)
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/audio/speech", self._speech)
@@ -292,7 +317,7 @@ class FakeOpenAIServer:
 
     async def _models(self, request: web.Request) -> web.StreamResponse:
         _, refusal = await self._receive(request)
-        if refusal is not None:
+        if refusal is not None and not self.openrouter_auth:
             return refusal
         match self.models_reply:
             case int(status):
@@ -307,6 +332,17 @@ class FakeOpenAIServer:
         ]
         return web.json_response({"object": "list", "data": data})
 
+    async def _key(self, request: web.Request) -> web.StreamResponse:
+        """OpenRouter's GET /key: the key's limits and usage (other services have no such path)."""
+        if not self.openrouter_auth:
+            return await self._unknown(request)
+        record, refusal = await self._receive(request)
+        if refusal is not None:
+            return refusal
+        label = (record.authorization or "")[7:17] + "..."
+        data = {"label": label, "limit": None, "usage": 0, "is_free_tier": False}
+        return web.json_response({"data": data})
+
     async def _chat(self, request: web.Request) -> web.StreamResponse:
         record, refusal = await self._receive(request)
         if refusal is not None:
@@ -316,6 +352,9 @@ class FakeOpenAIServer:
             return _error(400, "'messages' is a required property", param="messages")
         if not isinstance(body.get("model"), str):
             return _error(400, "you must provide a model parameter", param="model")
+        if (refused := _refusal(body)) is not None:
+            message, param, code = refused
+            return _error(400, message, param=param, code=code)
         record.images = _images(body["messages"])
         reply = self._next("chat") or self.default_reply or Reply.text(_echo(body["messages"]))
         if reply.status >= 400:
@@ -443,6 +482,10 @@ class FakeOpenAIServer:
                     await asyncio.sleep(delay)
                 if isinstance(event, bytes):
                     await response.write(event)
+                elif n == reply.error_event_at:  # as llama-server fails mid-answer
+                    error = {"code": 500, "message": reply.message, "type": "server_error"}
+                    await response.write(f"data: {json.dumps({'error': error})}\n\n".encode())
+                    break
                 else:
                     data = _BROKEN_JSON if n == reply.malformed_at else event
                     await response.write(f"data: {data}\n\n".encode())
@@ -450,6 +493,91 @@ class FakeOpenAIServer:
         except ConnectionResetError:
             pass  # the client went away (it timed out, or stopped reading)
         return response
+
+
+def _refusal(body: dict[str, Any]) -> tuple[str, str, str | None] | None:
+    """Return (message, param, code) of OpenAI's 400 for a request it refuses, else None."""
+    if _REASONING_MODEL.search(body["model"]):
+        if "max_tokens" in body:
+            return (
+                "Unsupported parameter: 'max_tokens' is not supported with this model. "
+                "Use 'max_completion_tokens' instead.",
+                "max_tokens",
+                "unsupported_parameter",
+            )
+        if body.get("temperature", 1) != 1:
+            return (
+                f"Unsupported value: 'temperature' does not support {body['temperature']} with "
+                "this model. Only the default (1) value is supported.",
+                "temperature",
+                "unsupported_value",
+            )
+    response_format = body.get("response_format") or {}
+    json_schema = response_format.get("json_schema") or {}
+    if json_schema.get("strict") and (problem := _not_strict(json_schema.get("schema"), ())):
+        name = json_schema.get("name")
+        return f"Invalid schema for response_format '{name}': {problem}", "response_format", None
+    return _history_refusal(body["messages"])
+
+
+def _not_strict(schema: Any, context: tuple[str, ...]) -> str | None:
+    """Return why OpenAI's strict mode refuses `schema` (every object: all properties required,
+    additionalProperties false), or None."""
+    if not isinstance(schema, dict):
+        return None
+    where = f"In context={context!r}"
+    types = schema.get("type")
+    if types == "object" or (isinstance(types, list) and "object" in types):
+        if schema.get("additionalProperties") is not False:
+            return f"{where}, 'additionalProperties' is required to be supplied and to be false."
+        properties = schema.get("properties") or {}
+        missing = [name for name in properties if name not in (schema.get("required") or [])]
+        if missing:
+            return (
+                f"{where}, 'required' is required to be supplied and to be an array including "
+                f"every key in properties. Missing '{missing[0]}'."
+            )
+        for name, sub in properties.items():
+            if problem := _not_strict(sub, (*context, "properties", name)):
+                return problem
+    for key in ("anyOf", "items"):
+        subs = schema.get(key)
+        for n, sub in enumerate(subs if isinstance(subs, list) else [subs]):
+            if problem := _not_strict(sub, (*context, key, str(n))):
+                return problem
+    return None
+
+
+def _history_refusal(messages: list[Any]) -> tuple[str, str, None] | None:
+    """OpenAI's rules for tool messages: each answers a call of the assistant message before it
+    (other tool messages between), and every call of an assistant message is answered."""
+    pending: set[str] = set()
+    asked_at = 0
+    for n, message in enumerate([*messages, {"role": "end"}]):
+        role = message.get("role") if isinstance(message, dict) else None
+        if role == "tool":
+            if message.get("tool_call_id") not in pending:
+                return (
+                    "Invalid parameter: messages with role 'tool' must be a response to a "
+                    "preceeding message with 'tool_calls'.",  # sic, OpenAI's spelling
+                    f"messages.[{n}].role",
+                    None,
+                )
+            pending.discard(message["tool_call_id"])
+            continue
+        if pending:
+            return (
+                "An assistant message with 'tool_calls' must be followed by tool messages "
+                "responding to each 'tool_call_id'. The following tool_call_ids did not have "
+                f"response messages: {', '.join(sorted(pending))}",
+                f"messages.[{asked_at}].role",
+                None,
+            )
+        calls = message.get("tool_calls") if role == "assistant" else None
+        if isinstance(calls, list):
+            pending = {str(call.get("id")) for call in calls if isinstance(call, dict)}
+            asked_at = n
+    return None
 
 
 def tone(seconds: float, rate: int = SPEECH_RATE, frequency: float = 440.0) -> bytes:
@@ -555,7 +683,7 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         "prompt_tokens": prompt,
         "completion_tokens": completion,
         "total_tokens": prompt + completion,
-        "prompt_tokens_details": {"cached_tokens": 0, "audio_tokens": 0},
+        "prompt_tokens_details": {"cached_tokens": reply.cached_tokens, "audio_tokens": 0},
         "completion_tokens_details": {"reasoning_tokens": 0, "audio_tokens": 0},
     }
 

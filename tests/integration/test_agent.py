@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import dataclasses
 from typing import Any
 
 from homeassistant.components import conversation
@@ -22,7 +23,16 @@ import pytest_asyncio
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.core.profiles import BREVITY, LLM_HASS_API, PROFILE_AGENT, Link
+from custom_components.anima.core.health import HealthState
+from custom_components.anima.core.profiles import (
+    BREVITY,
+    LLM_HASS_API,
+    MAX_TOKENS,
+    PROFILE_AGENT,
+    Link,
+)
+from custom_components.anima.core.speech.shaping import shape
+from custom_components.anima.runtime.calls import CHARACTERS_PER_TOKEN
 from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import add_hub, add_openai, profile
@@ -365,3 +375,84 @@ async def test_history_after_a_locally_handled_turn_is_valid_chat_completions(
     assert calls[0]["tool_calls"][0]["id"] == results[0]["tool_call_id"]
     assert messages.index(calls[0]) + 1 == messages.index(results[0])
     assert "time" in results[0]["content"]
+
+
+async def test_an_answer_stops_at_max_tokens_whatever_the_provider_streams(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    """The provider ignores max_tokens and streams 25,000 characters; 20 tokens' worth stay."""
+    await _setup(hass, openai_server, backup, **{MAX_TOKENS: 20})
+    openai_server.reply(Reply.text("word " * 5000))
+    result = await _converse(hass, "Tell me everything")
+    assert _chats(openai_server)[-1].json["max_tokens"] == 20
+    assert 0 < len(_speech(result)) <= 20 * CHARACTERS_PER_TOKEN
+
+
+async def test_a_tool_call_the_model_botched_is_asked_again_in_words_not_a_breaker_failure(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    """llama-server's `peg-native format` error before any text: asked once more without
+    tools; twice in a row is said as the model's muddle; the breaker never opens."""
+    a = await add_openai(hass, openai_server, "Primary")
+    await add_hub(
+        hass,
+        profile(
+            PROFILE_AGENT,
+            "Assistant",
+            [Link(a.entry_id, "gpt-4.1-mini")],
+            **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+        ),
+    )
+    openai_server.reply(Reply.error_event(after_chunks=0), Reply.text("Hello in words."))
+    assert _speech(await _converse(hass, "Hello")) == "Hello in words."
+    first, again = _chats(openai_server)[-2:]
+    assert first.json.get("tools")
+    assert not again.json.get("tools")
+    for _ in range(3):
+        openai_server.reply(Reply.error_event(after_chunks=0), Reply.error_event(after_chunks=0))
+        said = _speech(await _converse(hass, "Hello"))
+        assert said == "Sorry, I got muddled answering that. Please ask me again in other words."
+    assert AnimaData.of(hass).router.state(a.entry_id) is HealthState.CLOSED
+    openai_server.reply(Reply.text("Still here."))
+    assert _speech(await _converse(hass, "Hello")) == "Still here."
+
+
+async def test_a_conversation_too_long_for_the_model_is_asked_again_with_less_history(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """One link (with a second one, the next link would be asked instead)."""
+    a = await add_openai(hass, openai_server, "Primary")
+    await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(a.entry_id, "gpt-4.1-mini")]))
+    result = await _converse(hass, "My name is Sam.")
+    conversation_id = result.conversation_id
+    for text in ("I live in Delft.", "I like tea."):
+        await conversation.async_converse(
+            hass, text, conversation_id, Context(), "en", agent_id=AGENT
+        )
+    openai_server.reply(
+        Reply.error(400, "the request exceeds the available context size, try increasing it"),
+        Reply.text("You like tea."),
+    )
+    result = await conversation.async_converse(
+        hass, "What do I like?", conversation_id, Context(), "en", agent_id=AGENT
+    )
+    assert _speech(result) == "You like tea."
+    refused, shorter = _chats(openai_server)[-2:]
+    said = [m["content"] for m in shorter.json["messages"] if m["role"] == "user"]
+    assert len(said) < len([m for m in refused.json["messages"] if m["role"] == "user"])
+    assert said[-1] == "What do I like?"
+    assert "My name is Sam." not in said  # the oldest turn went first
+    assert shorter.json["messages"][0]["role"] == "system"
+
+
+async def test_an_answer_broken_inside_a_code_block_still_says_its_apology(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    await _setup(hass, openai_server, backup)
+    openai_server.reply(
+        dataclasses.replace(
+            Reply.error_event(after_chunks=2), pieces=("Here:", " ```json\\n{", '"a": ')
+        )
+    )
+    said = _speech(await _converse(hass, "Give me JSON"))
+    assert "Sorry, I got muddled there." in shape(said).text  # what the voice says

@@ -101,3 +101,18 @@ async def test_images_are_not_sent_to_a_text_only_model(
     )
     assert result.data == "I cannot see images."
     assert openai_server.requests[-1].images == []
+
+
+async def test_an_optional_field_left_null_by_a_strict_answer_still_fits(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """OpenAI's strict mode makes an optional field nullable: its null is not an answer."""
+    await _hub(hass, openai_server, "gpt-4.1-mini")
+    structure = vol.Schema({vol.Required("people"): int, vol.Optional("summary"): str})
+    openai_server.reply(Reply.text('{"people": 0, "summary": null}'))
+    result = await ai_task.async_generate_data(
+        hass, task_name="t", entity_id=TASK, instructions="Count", structure=structure
+    )
+    assert result.data == {"people": 0}
+    schema = openai_server.requests[-1].json["response_format"]["json_schema"]["schema"]
+    assert schema["required"] == ["people", "summary"]  # what strict mode asks

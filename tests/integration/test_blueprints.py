@@ -95,6 +95,7 @@ async def test_the_doorbell_and_the_washer_are_announced_in_the_hall(
         mic_file=spoken(tmp_path, "unused"),
         speak_when=quiet,  # it waits for its wake word, which never comes
         wake_word=LocalWakeWord.load("okay_nabu"),
+        played=[],
     )
     async with adopted(hass, settings, wait_played=False) as device_id:
         bind(hass, hub, "Hall", device_id, **{AREA: hall.id, VOICE: voice})

@@ -109,7 +109,8 @@ async def test_two_satellites_of_one_room_hearing_one_question_give_one_answer(
     speak = asyncio.Event()
     mic = spoken(tmp_path, "What time is it?")
     satellites = [
-        SatelliteSettings(name=name, mic_file=mic, speak_when=speak) for name in ("Fridge", "Oven")
+        SatelliteSettings(name=name, mic_file=mic, speak_when=speak, played=[])
+        for name in ("Fridge", "Oven")
     ]
     async with AsyncExitStack() as stack:
         devices = [

@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 from functools import partial
 from ipaddress import ip_address
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from homeassistant import config_entries
@@ -42,11 +43,12 @@ from custom_components.anima.core.endpoints import (
     PERSONA,
     SATELLITE,
     SERVICE,
+    SERVICE_KEY,
     VisionMode,
 )
 from custom_components.anima.core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
 from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
-from custom_components.anima.protocol import ZEROCONF_TYPE
+from custom_components.anima.protocol import ZEROCONF_TYPE, new_key, parse_key
 from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (
@@ -187,6 +189,15 @@ async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # offered no more
 
 
+#: The pairing key of the satellites' endpoint services in these tests.
+KEY = new_key()
+
+
+def _service(name: str, **settings: Any) -> ServiceSettings:
+    """A satellite's endpoint service paired with KEY."""
+    return ServiceSettings(name, parse_key(KEY), **settings)
+
+
 @asynccontextmanager
 async def _endpoint_service(hass: HomeAssistant, settings: ServiceSettings) -> AsyncIterator[int]:
     """A satellite's real endpoint service on loopback, while the block runs; its port."""
@@ -205,14 +216,56 @@ async def test_a_satellites_endpoint_service_becomes_its_camera(
 ) -> None:
     image = tmp_path / "hall.jpg"
     Image.new("RGB", (320, 240), (200, 200, 10)).save(image, "JPEG")
-    async with _endpoint_service(hass, ServiceSettings("Hall", camera_image=image)) as port:
+    async with _endpoint_service(hass, _service("Hall", camera_image=image)) as port:
         device = satellite_device(hass, "Hall")
-        hub = await add_hub(hass, endpoint("Hall", device, **{SERVICE: f"127.0.0.1:{port}"}))
+        service = {SERVICE: f"127.0.0.1:{port}", SERVICE_KEY: KEY}
+        hub = await add_hub(hass, endpoint("Hall", device, **service))
         await hass.async_block_till_done()
         frame = await camera.async_get_image(hass, "camera.hall_camera")
         assert frame.content == image.read_bytes()
         (bound,) = hub.subentries.values()
         assert bound.data[CAMERA] == "camera.hall_camera"  # the endpoint looks through it
+
+
+async def test_an_endpoint_service_answers_only_the_hub_that_has_its_key(
+    hass: HomeAssistant, tmp_path: Path
+) -> None:
+    """The form checks the key against the service; without it, no frame and a repair."""
+    image = tmp_path / "hall.jpg"
+    Image.new("RGB", (320, 240), (200, 200, 10)).save(image, "JPEG")
+    async with _endpoint_service(hass, _service("Hall", camera_image=image)) as port:
+        device = satellite_device(hass, "Hall")
+        hub = await add_hub(hass)
+        address = f"127.0.0.1:{port}"
+        for form, error in (
+            ({SERVICE: address}, "service_key_required"),
+            ({SERVICE: address, SERVICE_KEY: new_key()}, "service_key_rejected"),
+            ({SERVICE: address, SERVICE_KEY: "not a key"}, "invalid_service_key"),
+            ({SERVICE: "127.0.0.1:1", SERVICE_KEY: KEY}, "service_unreachable"),
+        ):
+            refused = await _bind(hass, hub.entry_id, {DEVICE: device, **form})
+            assert refused["errors"] == {SERVICE_KEY: error}
+        # Bound with the service but no key (as a discovered one is): no frame, a repair issue.
+        hass.config_entries.async_add_subentry(
+            hub,
+            config_entries.ConfigSubentry(
+                data=MappingProxyType({DEVICE: device, SERVICE: address}),
+                subentry_type=PROFILE_ENDPOINT,
+                title="Hall",
+                unique_id=None,
+            ),
+        )
+        await hass.async_block_till_done()
+        with pytest.raises(HomeAssistantError):
+            await camera.async_get_image(hass, "camera.hall_camera")
+        (bound,) = hub.subentries.values()
+        issue_id = f"unpaired_endpoint_{bound.subentry_id}"
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
+        hass.config_entries.async_update_subentry(hub, bound, data={**bound.data, SERVICE_KEY: KEY})
+        await hass.async_block_till_done()
+        frame = await camera.async_get_image(hass, "camera.hall_camera")  # paired: no reload
+        assert frame.content == image.read_bytes()
+        assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None
 
 
 def _announced(service_port: int, properties: dict[str, str | None]) -> ZeroconfServiceInfo:
@@ -242,8 +295,9 @@ async def test_an_endpoint_service_found_over_zeroconf_becomes_the_endpoints_cam
 ) -> None:
     image = tmp_path / "hall.jpg"
     Image.new("RGB", (320, 240), (10, 200, 200)).save(image, "JPEG")
-    async with _endpoint_service(hass, ServiceSettings("Hall", camera_image=image)) as port:
-        hub = await add_hub(hass, endpoint("Hall", satellite_device(hass, "Hall", port=10700)))
+    async with _endpoint_service(hass, _service("Hall", camera_image=image)) as port:
+        hall = endpoint("Hall", satellite_device(hass, "Hall", port=10700), **{SERVICE_KEY: KEY})
+        hub = await add_hub(hass, hall)
         await hass.async_block_till_done()
         assert hass.states.get("camera.hall_camera") is None  # no service known yet
         reason = await _discover(hass, _announced(port, {"satellite_port": "10700"}))
@@ -286,12 +340,12 @@ async def test_play_earcon_plays_on_the_endpoints_own_speaker_and_says_why_not(
     sound = tmp_path / "speaker.raw"  # what the satellite's playback wrote
     satellite = SatelliteSettings(name="Hall", snd_file=sound)
     hall = satellite_device(hass, "Hall", port=10700)
-    played = ServiceSettings("Hall", play=partial(play, satellite))
+    played = _service("Hall", play=partial(play, satellite))
     async with _endpoint_service(hass, played) as port:
         attic = satellite_device(hass, "Attic", port=10800)  # its satellite runs no service
         await add_hub(
             hass,
-            endpoint("Hall", hall, **{SERVICE: f"127.0.0.1:{port}"}),
+            endpoint("Hall", hall, **{SERVICE: f"127.0.0.1:{port}", SERVICE_KEY: KEY}),
             endpoint("Attic", attic),
         )
         await hass.async_block_till_done()

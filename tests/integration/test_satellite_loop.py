@@ -45,7 +45,7 @@ async def test_a_question_asked_to_the_satellite_is_answered_on_its_speaker(
 ) -> None:
     await anima_with_pipeline(hass, hass_ws_client, openai_server, piper_server, whisper_server)
     openai_server.reply(Reply.text(ANSWER))
-    settings = SatelliteSettings(name="Kitchen", mic_file=spoken(tmp_path, QUESTION))
+    settings = SatelliteSettings(name="Kitchen", mic_file=spoken(tmp_path, QUESTION), played=[])
     async with adopted(hass, settings):
         pass
     heard = openai_server.requests[-1].json["messages"][-1]["content"]
@@ -72,6 +72,7 @@ async def test_a_local_wake_word_wakes_the_satellite_and_only_the_question_is_he
         name="Kitchen",
         mic_file=spoken(tmp_path, "okay nabu", QUESTION),
         wake_word=LocalWakeWord.load("okay_nabu"),
+        played=[],
     )
     async with adopted(hass, settings):
         pass
@@ -103,7 +104,7 @@ async def test_a_camera_question_to_the_satellite_sends_its_cameras_frame(
     openai_server.reply(Reply.text("I see a green wall."))
     ask = asyncio.Event()
     settings = SatelliteSettings(
-        name="Kitchen", mic_file=spoken(tmp_path, "What do you see?"), speak_when=ask
+        name="Kitchen", mic_file=spoken(tmp_path, "What do you see?"), speak_when=ask, played=[]
     )
     async with adopted(hass, settings) as device_id:
         hass.config_entries.async_add_subentry(  # bound as an endpoint with its camera

@@ -18,6 +18,8 @@ from homeassistant.helpers import issue_registry as ir, llm
 from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
+from yarl import URL
 
 from custom_components.anima.const import DOMAIN, HOUSE_DAILY, WARNING_PERCENT
 from custom_components.anima.core.ledger import Kind
@@ -159,6 +161,70 @@ async def test_an_agents_action_turn_is_confirmed_with_an_earcon(
     )
     _, by = await _say(hass, result.response.speech["plain"]["speech"])
     assert by is not None  # an answer is spoken, not toned
+
+
+async def test_a_command_home_assistant_handles_itself_is_confirmed_with_an_earcon(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    hass_client: ClientSessionGenerator,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    formant_server: SpeechServer,
+) -> None:
+    """A pipeline that prefers local commands: no model call, no chat record, the earcon."""
+    assert await async_setup_component(hass, "intent", {})
+    assert await async_setup_component(hass, "assist_pipeline", {})
+    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
+    async_expose_entity(hass, conversation.DOMAIN, "light.kitchen", True)
+    turned_on: list[str] = []
+    hass.services.async_register(
+        "light", "turn_on", lambda call: turned_on.extend(call.data["entity_id"])
+    )
+    hub, _, _ = await _setup(hass, piper_server, formant_server)
+    await _add_priced_agent(hass, hub, openai_server)
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/pipeline/create",
+            "conversation_engine": AGENT,
+            "conversation_language": "en",
+            "language": "en",
+            "name": "Anima",
+            "prefer_local_intents": True,
+            "stt_engine": None,
+            "stt_language": None,
+            "tts_engine": "tts.anima_voice",
+            "tts_language": "en",
+            "tts_voice": None,
+            "wake_word_entity": None,
+            "wake_word_id": None,
+        }
+    )
+    pipeline = (await client.receive_json())["result"]["id"]
+    await client.send_json_auto_id(
+        {
+            "type": "assist_pipeline/run",
+            "start_stage": "intent",
+            "end_stage": "tts",
+            "input": {"text": "Turn on the kitchen light"},
+            "pipeline": pipeline,
+        }
+    )
+    assert (await client.receive_json())["success"]
+    while (event := (await client.receive_json())["event"])["type"] != "run-end":
+        assert event["type"] != "error", event
+        if event["type"] == "intent-end":
+            assert event["data"]["processed_locally"] is True
+            said = event["data"]["intent_output"]["response"]["speech"]["plain"]["speech"]
+        if event["type"] == "tts-end":
+            url = event["data"]["tts_output"]["url"]
+    assert turned_on == ["light.kitchen"]
+    response = await (await hass_client()).get(URL(url).path)  # what a satellite fetches
+    assert response.status == 200
+    await response.read()
+    assert not [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    assert not AnimaData.of(hass).meter.ledger.records()  # no model, no voice: the earcon
+    assert await _say(hass, said) == (earcon_pcm("confirm"), None)
 
 
 async def test_exceeded_budget_goes_local_earcon_first_raises_a_repair_and_can_be_lifted(

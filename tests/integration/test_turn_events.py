@@ -13,17 +13,20 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from homeassistant.components import conversation
 from homeassistant.components.device_automation import (
     DeviceAutomationType,
     async_get_device_automations,
 )
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import entity_registry as er
 from homeassistant.setup import async_setup_component
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
-from pytest_homeassistant_custom_component.typing import WebSocketGenerator
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
+from yarl import URL
 
 from anima_satellite.satellite import SatelliteSettings
 from anima_satellite.wake import LocalWakeWord
@@ -37,6 +40,7 @@ from custom_components.anima.const import (
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
+from tests.integration.anima_setup import anima_pipeline
 from tests.integration.satellites import adopted, anima_with_pipeline, bind
 from tests.integration.typed import AGENT, anima_device, converse, typed_kitchen
 
@@ -70,6 +74,7 @@ async def test_a_spoken_turn_is_one_event_and_the_endpoints_last_turn_sensor(
         mic_file=spoken(tmp_path, "okay nabu", QUESTION),
         speak_when=ask,
         wake_word=LocalWakeWord.load("okay_nabu"),
+        played=[],
     )
     async with adopted(hass, settings) as device_id:
         subentry = bind(hass, hub, "Kitchen", device_id)
@@ -216,3 +221,49 @@ async def test_the_device_actions_are_offered_on_endpoints_only(
     hub_device = anima_device(hass, hub.entry_id)
     actions = await async_get_device_automations(hass, DeviceAutomationType.ACTION, [hub_device])
     assert [a for a in actions[hub_device] if a["domain"] == DOMAIN] == []
+
+
+async def test_a_command_home_assistant_answers_itself_is_a_turn_too(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    hass_client: ClientSessionGenerator,
+    openai_server: FakeOpenAIServer,
+    piper_server: SpeechServer,
+    whisper_server: SpeechServer,
+) -> None:
+    """With "prefer handling commands locally" no agent of Anima runs: the turn is still one."""
+    assert await async_setup_component(hass, "intent", {})
+    hass.states.async_set("light.kitchen", "off", {"friendly_name": "Kitchen light"})
+    async_expose_entity(hass, conversation.DOMAIN, "light.kitchen", True)
+    hass.services.async_register("light", "turn_on", lambda call: None)
+    await anima_with_pipeline(hass, hass_ws_client, openai_server, piper_server, whisper_server)
+    turns = async_capture_events(hass, EVENT_TURN)
+    ws = await hass_ws_client(hass)
+    await ws.send_json_auto_id({**anima_pipeline("Local"), "prefer_local_intents": True})
+    pipeline = (await ws.receive_json())["result"]["id"]
+    await ws.send_json_auto_id(
+        {
+            "type": "assist_pipeline/run",
+            "start_stage": "intent",
+            "end_stage": "tts",
+            "input": {"text": "Turn on the kitchen light"},
+            "pipeline": pipeline,
+        }
+    )
+    assert (await ws.receive_json())["success"]
+    while (event := (await ws.receive_json())["event"])["type"] != "run-end":
+        if event["type"] == "tts-end":
+            url = event["data"]["tts_output"]["url"]
+    response = await (await hass_client()).get(URL(url).path)  # what a satellite fetches
+    await response.read()
+    await _until(turns)
+    (turn,) = [event.data for event in turns]
+    assert turn["agent"] == conversation.HOME_ASSISTANT_AGENT
+    assert turn["question"] == "Turn on the kitchen light"
+    assert (turn["message_class"], turn["tier"], turn["success"]) == (
+        "confirmation",
+        "earcon",
+        True,
+    )
+    assert turn["providers"] == []  # no model, and the earcon needs no voice
+    assert not [r for r in openai_server.requests if r.path.endswith("/chat/completions")]

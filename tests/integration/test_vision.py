@@ -4,6 +4,7 @@ vision model is the fake OpenAI-compatible server, which records the images it r
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -141,7 +142,7 @@ async def test_watch_sends_only_the_frames_that_changed(
     assert await _ask(hass, "Watch the porch: did anyone come in?", device) == "Nobody came in."
     _, watched, last = _chats(openai_server)
     assert len(watched.images) == 1  # four frames of a still picture: one is enough
-    assert '"frames": 1' in last.json["messages"][-1]["content"]
+    assert json.loads(last.json["messages"][-1]["content"])["data"]["frames"] == 1
 
 
 async def test_describe_and_ask_actions_return_text_for_automations(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date
 from decimal import Decimal
 
+from custom_components.anima.core.health import Attempt, Outcome
 from custom_components.anima.core.ledger import (
     OUTCOME_FALLBACK,
     Kind,
@@ -14,7 +15,6 @@ from custom_components.anima.core.ledger import (
     Scope,
     UsageRecord,
 )
-from custom_components.anima.core.routing import Attempt, Outcome
 from custom_components.anima.providers.base import Usage
 
 from . import BERLIN, FakeClock, at, book, chat

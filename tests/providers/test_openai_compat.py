@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
 import io
+import logging
 import time
 import traceback
 from typing import Any
@@ -25,6 +26,7 @@ from custom_components.anima.providers.base import (
     ProviderAuthError,
     ProviderConnectionError,
     ProviderError,
+    ProviderOutputError,
     ProviderRateLimitError,
     ProviderRequestError,
     ProviderResponseError,
@@ -36,22 +38,17 @@ from custom_components.anima.providers.base import (
 )
 from custom_components.anima.providers.openai_compat import SPEECH_FORMAT, OpenAICompatClient
 from custom_components.anima.providers.sse import SSEDecoder
-from tests.fakes.openai_server import FakeOpenAIServer, ModelsReply, Reply, tone
+from tests.fakes.openai_server import (
+    LLAMA_OUTPUT_ERROR,
+    FakeOpenAIServer,
+    ModelsReply,
+    Reply,
+    tone,
+)
 from tests.fakes.wyoming_servers import closed_port
 
 MODEL = "gpt-4.1-mini"
 HELLO = ChatRequest(MODEL, (ChatMessage("user", "Hello"),))
-
-
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as session:
-        yield session
-
-
-@pytest.fixture
-def client(openai_server: FakeOpenAIServer, session: aiohttp.ClientSession) -> OpenAICompatClient:
-    return OpenAICompatClient(session, openai_server.base_url, openai_server.api_key)
 
 
 async def collect(client: OpenAICompatClient, request: ChatRequest = HELLO) -> list[ChatDelta]:
@@ -120,14 +117,20 @@ async def test_a_service_that_is_not_openai_compatible_is_a_response_error(
         await client.list_models()
 
 
-async def test_a_base_url_without_the_api_path_is_a_request_error(
-    openai_server: FakeOpenAIServer, session: aiohttp.ClientSession
+async def test_a_base_url_without_the_api_path_is_not_openai_compatible(
+    openai_server: FakeOpenAIServer,
+    session: aiohttp.ClientSession,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
+    # The most common mistake: the address of the server, not of its API (no /v1): HTTP 404.
     base_url = openai_server.base_url.removesuffix("/v1")
     client = OpenAICompatClient(session, base_url, openai_server.api_key)
-    with pytest.raises(ProviderRequestError, match=r"404 .*Invalid URL") as raised:
+    with pytest.raises(ProviderResponseError, match="Not an OpenAI-compatible API: HTTP 404"):
         await client.list_models()
-    assert raised.value.status == 404
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert f"{base_url}/models is not an OpenAI-compatible API" in warnings[0].getMessage()
+    assert str(openai_server.api_key) not in caplog.text
 
 
 @pytest.mark.parametrize(
@@ -135,7 +138,7 @@ async def test_a_base_url_without_the_api_path_is_a_request_error(
     [
         (401, ProviderAuthError),
         (403, ProviderAuthError),
-        (404, ProviderRequestError),
+        (404, ProviderResponseError),  # no model list here: not the API's address
         (429, ProviderRateLimitError),
         (500, ProviderServerError),
         (503, ProviderServerError),
@@ -150,7 +153,7 @@ async def test_http_statuses_map_to_errors(
     openai_server.models_reply = status
     with pytest.raises(error) as raised:
         await client.list_models()
-    if isinstance(raised.value, ProviderServerError | ProviderRequestError):
+    if isinstance(raised.value, ProviderServerError):
         assert raised.value.status == status
     if isinstance(raised.value, ProviderRateLimitError):
         assert raised.value.retry_after == 1.0
@@ -234,7 +237,11 @@ async def test_the_request_is_sent_in_openai_format(
     client: OpenAICompatClient, openai_server: FakeOpenAIServer
 ) -> None:
     look = ToolCall("call_1", "anima__look", {"question": "who is there?"})
-    schema = {"type": "object", "properties": {"answer": {"type": "string"}}}
+    schema = {
+        "type": "object",
+        "properties": {"answer": {"type": "string"}},
+        "required": ["answer"],
+    }
     tool = ToolSpec("anima__look", "Look through a camera.", {"type": "object"})
     request = ChatRequest(
         MODEL,
@@ -282,9 +289,10 @@ async def test_the_request_is_sent_in_openai_format(
         }
     ]
     assert (sent["temperature"], sent["max_tokens"]) == (0.2, 300)
+    strict = schema | {"additionalProperties": False}
     assert sent["response_format"] == {
         "type": "json_schema",
-        "json_schema": {"name": "result", "schema": schema, "strict": True},
+        "json_schema": {"name": "result", "schema": strict, "strict": True},
     }
 
     await collect(client)  # nothing optional set: nothing optional sent
@@ -375,16 +383,31 @@ async def test_first_token_timeout_does_not_cut_a_slow_but_steady_answer(
     assert "".join(text_of(await collect(client))) == "Slow but steady"
 
 
-async def test_the_overall_timeout_bounds_a_stream(
+async def test_a_stream_may_last_longer_than_the_check_timeout(
     openai_server: FakeOpenAIServer, session: aiohttp.ClientSession
 ) -> None:
+    # `timeout` bounds checks such as the model list, never an answer that keeps coming.
     client = OpenAICompatClient(session, openai_server.base_url, openai_server.api_key, timeout=0.5)
-    answer = "This answer takes far too long"
-    openai_server.reply(Reply.text(answer, chunk_delay=0.3))
-    said, error = await stream_until_error(client)
+    answer = "This answer takes longer than the check may"
+    openai_server.reply(Reply.text(answer, first_token_delay=0.6, chunk_delay=0.15))
+    assert "".join(text_of(await collect(client))) == answer
+
+
+async def test_a_silent_socket_is_given_up_as_dead(
+    openai_server: FakeOpenAIServer, session: aiohttp.ClientSession
+) -> None:
+    client = OpenAICompatClient(
+        session, openai_server.base_url, openai_server.api_key, idle_timeout=0.5
+    )
+    steady, stalled = (
+        Reply.text("Slow but steady", chunk_delay=0.3),
+        Reply.text("Gone", chunk_delay=5),
+    )
+    openai_server.reply(steady, stalled)
+    assert "".join(text_of(await collect(client))) == "Slow but steady"  # 0.9 s, bytes flowing
+    said, error = await stream_until_error(client)  # silent for 5 s after its first chunk
     assert isinstance(error, ProviderTimeoutError)
-    assert answer.startswith(said)
-    assert said != answer
+    assert said == ""
 
 
 async def test_a_line_that_is_not_json_is_a_response_error(
@@ -445,6 +468,17 @@ async def test_comments_and_a_missing_done_line_are_tolerated(
     assert deltas[-1].usage == Usage()  # the server reported no usage
 
 
+async def test_deepseeks_cache_hits_are_read_as_cached_tokens(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    usage = '{"prompt_tokens": 900, "completion_tokens": 4, "prompt_cache_hit_tokens": 768,'
+    usage += ' "prompt_cache_miss_tokens": 132, "total_tokens": 904}'
+    body = CONTENT + FINISH + event(f'{{"choices": [], "usage": {usage}}}') + event("[DONE]")
+    async with raw_stream(body) as base_url:
+        deltas = await collect(OpenAICompatClient(session, base_url, None))
+    assert deltas[-1].usage == Usage(input_tokens=900, output_tokens=4, cached_input_tokens=768)
+
+
 async def test_a_stream_that_ends_unfinished_is_a_connection_error(
     socket_enabled: None, session: aiohttp.ClientSession
 ) -> None:
@@ -453,24 +487,26 @@ async def test_a_stream_that_ends_unfinished_is_a_connection_error(
             await collect(OpenAICompatClient(session, base_url, None))
 
 
-async def test_an_error_event_mid_stream_is_a_server_error(
-    socket_enabled: None, session: aiohttp.ClientSession
+async def test_an_error_event_mid_stream_is_an_output_error(
+    client: OpenAICompatClient, openai_server: FakeOpenAIServer
 ) -> None:
-    body = CONTENT + event(
-        '{"error": {"message": "The server had an error", "type": "server_error"}}'
-    )
-    async with raw_stream(body) as base_url:
-        with pytest.raises(ProviderServerError, match="The server had an error"):
-            await collect(OpenAICompatClient(session, base_url, None))
+    # llama-server ends the stream so when it cannot parse the tool call the model wrote: the
+    # model failed, not the connection or the service.
+    openai_server.reply(Reply.error_event(after_chunks=2))
+    said, error = await stream_until_error(client)
+    assert isinstance(error, ProviderOutputError)
+    assert not isinstance(error, ProviderConnectionError | ProviderServerError)
+    assert LLAMA_OUTPUT_ERROR in str(error)
+    assert said == "This"
 
 
-async def test_tool_arguments_that_are_not_json_are_a_response_error(
+async def test_tool_arguments_that_are_not_json_are_an_output_error(
     socket_enabled: None, session: aiohttp.ClientSession
 ) -> None:
     call = '{"index": 0, "id": "c1", "function": {"name": "f", "arguments": "{oops"}}'
     body = event(f'{{"choices": [{{"index": 0, "delta": {{"tool_calls": [{call}]}}}}]}}') + FINISH
     async with raw_stream(body) as base_url:
-        with pytest.raises(ProviderResponseError):
+        with pytest.raises(ProviderOutputError):  # the model wrote them
             await collect(OpenAICompatClient(session, base_url, None))
 
 
@@ -490,6 +526,53 @@ def test_sse_events_are_decoded_across_any_chunking() -> None:
             events += decoder.feed(stream[start : start + size])
         events += decoder.close()
         assert events == expected, size
+
+
+@contextlib.asynccontextmanager
+async def hangs_up(times: int) -> AsyncIterator[tuple[str, list[str]]]:
+    """Serve chat and transcription, but close the connection unanswered the first `times`
+    requests (as a server closes a kept-alive connection); yield the base URL and the paths
+    each request asked for."""
+    seen: list[str] = []
+
+    async def handler(request: web.Request) -> web.StreamResponse:
+        seen.append(request.path)
+        await request.read()
+        if len(seen) <= times:
+            assert request.transport is not None
+            request.transport.close()
+            return web.Response()
+        if request.path.endswith("/transcriptions"):
+            return web.json_response({"text": "Heard you."})
+        return web.Response(body=CONTENT + FINISH, content_type="text/event-stream")
+
+    app = web.Application()
+    app.router.add_post("/v1/{tail:.*}", handler)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/v1")), seen
+    finally:
+        await server.close()
+
+
+async def test_a_connection_closed_before_the_answer_is_tried_once_more(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    async def silence() -> AsyncIterator[bytes]:
+        yield bytes(3200)
+
+    async with hangs_up(times=1) as (base_url, seen):
+        assert text_of(await collect(OpenAICompatClient(session, base_url, None))) == ["Hi"]
+    assert len(seen) == 2
+    async with hangs_up(times=1) as (base_url, seen):
+        client = OpenAICompatClient(session, base_url, None)
+        assert (await client.transcribe(silence(), AudioFormat())).text == "Heard you."
+    assert len(seen) == 2  # the same upload, sent again
+    async with hangs_up(times=5) as (base_url, seen):
+        with pytest.raises(ProviderConnectionError):
+            await collect(OpenAICompatClient(session, base_url, None))
+    assert len(seen) == 2  # once more only
 
 
 # --- speech -------------------------------------------------------------------------------

@@ -10,14 +10,12 @@ import time
 
 import pytest
 
+from custom_components.anima.core.health import Attempt, HealthState, Outcome
 from custom_components.anima.core.routing import (
     DEFAULT_APOLOGY,
     FINISH_INTERRUPTED,
     AllProvidersFailedError,
-    Attempt,
     Chain,
-    HealthState,
-    Outcome,
     Route,
     Router,
 )

@@ -28,4 +28,5 @@ async def test_both_services_are_found_with_their_ports(socket_enabled: None) ->
     assert satellite.port == 10700
     assert service is not None
     assert service.port == 10701
-    assert service.properties[b"satellite_port"] == b"10700"
+    # Where to pair, nothing more: no word of a camera before a client proves the key.
+    assert service.properties == {b"satellite_port": b"10700", b"version": b"2"}

@@ -7,13 +7,15 @@ faster-whisper server (tests/fixtures/speech_servers.py) transcribe what the for
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
+import json
 import logging
 import os
 from pathlib import Path
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import time
@@ -32,6 +34,7 @@ from wyoming.tts import (
     SynthesizeVoice,
 )
 
+from anima_satellite import formant as formant_module
 from anima_satellite.formant import (
     EspeakVoice,
     Formant,
@@ -41,6 +44,7 @@ from anima_satellite.formant import (
     parse_variants,
     parse_voices,
     read_wav_format,
+    speakable,
 )
 from custom_components.anima.core.speech.shaping import shape
 from custom_components.anima.providers.base import AudioFormat
@@ -415,6 +419,103 @@ async def test_command_line_server(espeak: str, socket_enabled: None) -> None:
         if process.stderr:
             process.stderr.close()
     assert process.returncode in (0, -15)
+
+
+# --- hostile text and clients ------------------------------------------------------------------
+
+
+async def test_clients_that_never_read_do_not_hold_the_voice(formant_server: Running) -> None:
+    """Four clients ask for long speech and never read it; a fifth is still answered at once
+    (sooner than the write time-out that would drop them)."""
+    long_text = " ".join(f"This is sentence {n} of a story nobody hears." for n in range(400))
+    stalled = []
+    try:
+        for _ in range(formant_server.formant.max_concurrent):
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            sock.connect(("127.0.0.1", formant_server.port))
+            sock.sendall(_wire(Synthesize(text=long_text).event()))
+            stalled.append(sock)
+        await asyncio.sleep(1.0)  # their audio fills every buffer on the way
+        async with asyncio.timeout(formant_server.formant.guard.write_timeout / 2):
+            spoken = await _speak(formant_server, KITCHEN)
+        assert 0.8 < spoken.seconds < 4.0
+    finally:
+        for sock in stalled:
+            sock.close()
+        async with asyncio.timeout(TIMEOUT):  # their syntheses end with them
+            while formant_server.formant.active:
+                await asyncio.sleep(0.05)
+
+
+def _wire(event: Event) -> bytes:
+    data = json.dumps(event.data).encode()
+    return json.dumps({"type": event.type, "data_length": len(data)}).encode() + b"\n" + data
+
+
+async def test_streamed_text_without_a_sentence_end_is_spoken_in_pieces(
+    formant_server: Running,
+) -> None:
+    words = " ".join(["and then"] * 400)  # 3,599 characters, no sentence end
+    async with formant_server.client() as client:
+        await client.write_event(SynthesizeStart().event())
+        for start in range(0, len(words), 50):
+            await client.write_event(SynthesizeChunk(text=words[start : start + 50]).event())
+        # Audio comes while the stream is still open: the text is not held back whole.
+        first = await asyncio.wait_for(client.read_event(), TIMEOUT)
+        assert first is not None
+        assert first.type == "audio-start"
+        await client.write_event(SynthesizeStop().event())
+        rest = await _read_until(client, "synthesize-stopped")
+    spoken = Spoken([first, *rest.events])
+    assert spoken.types.count("audio-start") == 1
+    assert spoken.seconds > 60  # all of it, about 800 words
+
+
+async def test_streamed_text_is_scanned_once(
+    formant_server: Running, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A stream sent one character at a time costs what its length does, not its square."""
+
+    class Counting:
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern, self.scanned = pattern, 0
+
+        def finditer(self, text: str, pos: int = 0) -> Iterator[re.Match[str]]:
+            self.scanned += len(text) - pos
+            return self.pattern.finditer(text, pos)
+
+    counting = Counting(formant_module._SENTENCE_BREAK)
+    monkeypatch.setattr(formant_module, "_SENTENCE_BREAK", counting)
+    text = "x" * 3000  # no sentence end, no space
+    async with formant_server.client() as client:
+        await client.write_event(SynthesizeStart().event())
+        for character in text:
+            await client.write_event(SynthesizeChunk(text=character).event())
+        await client.write_event(SynthesizeStop().event())
+        await _read_until(client, "synthesize-stopped")
+    assert counting.scanned <= 20 * len(text), counting.scanned
+
+
+def test_control_characters_are_removed_before_espeak_reads_the_text() -> None:
+    assert (
+        speakable("Loud\x01200A and fast\x0190S\x07 now\x00\x1b[0m\x85.")
+        == "Loud and fast now [0m ."
+    )
+    assert speakable("two\nlines\tand  spaces") == "two lines and spaces"
+
+
+async def test_embedded_espeak_commands_do_not_change_the_voice(formant_server: Running) -> None:
+    plain = await _speak(formant_server, "It is twenty one degrees.")
+    commanded = await _speak(formant_server, "It is \x01200A\x01450S twenty one\x07 degrees.")
+    assert commanded.pcm == plain.pcm  # not louder, not faster: the same speech
+    async with formant_server.client() as client:  # the same when the text is streamed
+        await client.write_event(SynthesizeStart().event())
+        for part in ("It is \x01", "200A twenty", " one degrees."):
+            await client.write_event(SynthesizeChunk(text=part).event())
+        await client.write_event(SynthesizeStop().event())
+        streamed = await _read_until(client, "synthesize-stopped")
+    assert streamed.pcm == plain.pcm
 
 
 def test_command_line_reports_missing_espeak() -> None:

@@ -8,6 +8,7 @@ from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.core.speech.shaping import ShapeOptions
 from custom_components.anima.core.speech.stream import (
     EARCON_FORMAT,
+    MAX_SPOKEN_CHARACTERS,
     Sentence,
     earcon_chunk,
     sentences,
@@ -120,3 +121,14 @@ async def test_a_long_first_sentence_starts_with_its_first_clause() -> None:
         s.text async for s in sentences(_pieces(*(w + " " for w in short.split())), ShapeOptions())
     ]
     assert said == ["Yes, it is.", "The door is open."]  # short: whole sentences only
+
+
+async def test_a_message_speaks_at_most_its_character_cap() -> None:
+    """Four megabytes without a sentence end: what is spoken stops at the cap."""
+
+    async def endless() -> AsyncIterator[str]:
+        for _ in range(4000):
+            yield "and then " * 111
+
+    spoken = [sentence.text async for sentence in sentences(endless(), ShapeOptions())]
+    assert 0 < sum(len(text) for text in spoken) <= MAX_SPOKEN_CHARACTERS

@@ -50,6 +50,10 @@ class Permission(StrEnum):
     HANDOFF = "accept_handoffs"  # continue a conversation there
 
 
+#: The endpoint service's pairing key (base64; `anima-satellite --print-key` shows it): a secret.
+SERVICE_KEY: Final = "service_key"
+
+
 class VisionMode(StrEnum):
     """When an endpoint's camera frame goes to the agent (images cost tokens)."""
 
@@ -83,6 +87,8 @@ class Endpoint:
     service: str | None = None
     #: What other endpoints' agents may do here (all, unless its form says otherwise).
     accepts: frozenset[Permission] = frozenset(Permission)
+    #: The key the endpoint service is paired with (never logged or shown).
+    service_key: str | None = field(default=None, repr=False)
 
     @classmethod
     def from_data(cls, endpoint_id: str, name: str, data: Mapping[str, Any]) -> Endpoint:
@@ -109,6 +115,7 @@ class Endpoint:
             policy=VoicePolicy.from_dict(data[POLICY]) if data.get(POLICY) else None,
             service=data.get(SERVICE) or None,
             accepts=frozenset(p for p in Permission if data.get(p.value, True)),
+            service_key=data.get(SERVICE_KEY) or None,
         )
 
 

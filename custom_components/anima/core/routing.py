@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from functools import partial
 import logging
 import time
@@ -20,39 +19,23 @@ from typing import Any
 from ..providers.base import (
     ChatDelta,
     ProviderAuthError,
+    ProviderContextError,
     ProviderError,
+    ProviderOutputError,
     ProviderRateLimitError,
     ProviderRequestError,
     ProviderTimeoutError,
     Usage,
 )
+from .health import Attempt, HealthState, Outcome, ProviderHealth
 
 _LOGGER = logging.getLogger(__name__)
 
 #: `finish_reason` of the last delta of a stream that broke after it had spoken.
 FINISH_INTERRUPTED = "interrupted"
 DEFAULT_APOLOGY = " Sorry, I lost my connection."
-
-
-class HealthState(StrEnum):
-    """What the router currently does with a provider."""
-
-    CLOSED = "closed"  # used normally
-    OPEN = "open"  # breaker tripped: skipped until its cooldown passes
-    HALF_OPEN = "half_open"  # one probe call may go through
-    COOLDOWN = "cooldown"  # rate limited: skipped until Retry-After passes
-    NEEDS_REAUTH = "needs_reauth"  # credentials rejected: skipped until `Router.reset`
-
-
-class Outcome(StrEnum):
-    """How one attempt ended."""
-
-    OK = "ok"
-    AUTH_FAILED = "auth_failed"
-    RATE_LIMITED = "rate_limited"
-    FAILED = "failed"  # 5xx, time-out, connection, malformed stream: counts for the breaker
-    REJECTED = "rejected"  # the request itself was refused (4xx): does not count
-    CANCELLED = "cancelled"  # the caller went away (or a non-provider error escaped)
+#: The apology when the model's own output broke the stream after it had spoken.
+OUTPUT_APOLOGY = " Sorry, I got muddled there."
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,6 +46,9 @@ class Route[P]:
     provider: P
     model: str | None = None
     voice: str | None = None
+    #: The wait for a stream's first delta on this route, when not the chain's (a local model
+    #: reading a cold prompt needs longer than a cloud).
+    first_token_timeout: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,42 +62,6 @@ class Chain[P]:
     routes: tuple[Route[P], ...]
     first_token_timeout: float | None = 15.0
     total_timeout: float | None = 60.0
-
-
-@dataclass(frozen=True, slots=True)
-class Attempt:
-    """One provider call, as reported to `on_attempt`; latency in seconds."""
-
-    provider_id: str
-    model: str | None
-    outcome: Outcome
-    latency: float
-    error: str | None = None  # error class name
-    usage: Usage | None = None  # last usage a stream reported
-
-
-@dataclass(slots=True)
-class ProviderHealth:
-    """Breaker and cooldown state of one provider; times are in the router's clock."""
-
-    provider_id: str
-    consecutive_failures: int = 0
-    last_error: str | None = None
-    last_success: float | None = None
-    needs_reauth: bool = False
-    cooldown_until: float = 0.0
-    open_until: float | None = None  # set while the breaker is tripped (open or half-open)
-    probing: bool = False
-
-    def state(self, now: float) -> HealthState:
-        """Return the state at clock time `now`."""
-        if self.needs_reauth:
-            return HealthState.NEEDS_REAUTH
-        if self.open_until is not None and now < self.open_until:
-            return HealthState.OPEN
-        if now < self.cooldown_until:
-            return HealthState.COOLDOWN
-        return HealthState.CLOSED if self.open_until is None else HealthState.HALF_OPEN
 
 
 class AllProvidersFailedError(ProviderError):
@@ -129,6 +79,22 @@ class AllProvidersFailedError(ProviderError):
         parts = [f"{pid}: {type(err).__name__}: {err}" for pid, err in self.attempts]
         parts += [f"{pid}: skipped ({state})" for pid, state in self.skipped]
         super().__init__("All providers failed: " + ("; ".join(parts) or "no routes"))
+
+    @property
+    def model_caused(self) -> ProviderError | None:
+        """The model's own failure when that is all there was (its output, too long a request).
+
+        Such a turn may succeed asked again differently (without tools, with less history);
+        it says nothing of the providers' health.
+        """
+        errors = [err for _, err in self.attempts]
+        if errors and not self.skipped and all(_model_caused(err) for err in errors):
+            return errors[0]
+        return None
+
+
+def _model_caused(error: ProviderError) -> bool:
+    return isinstance(error, (ProviderOutputError, ProviderContextError))
 
 
 class Router:
@@ -241,7 +207,7 @@ class Router:
         failed: list[tuple[str, ProviderError]] = []
         skipped: list[tuple[str, HealthState]] = []
         for route, settle in self._attempts(chain, skipped, report):
-            deadline, total_at = _deadlines(chain)
+            deadline, total_at = _deadlines(chain, route)
             iterator: AsyncIterator[ChatDelta] | None = None
             received = spoken = False
             held: list[ChatDelta] = []  # deltas without text, held back until the answer speaks
@@ -284,7 +250,9 @@ class Router:
                 while held:
                     yield held.pop(0)
                 return
-            yield ChatDelta(text=apology or self.apology, finish_reason=FINISH_INTERRUPTED)
+            if apology is None:
+                apology = OUTPUT_APOLOGY if isinstance(error, ProviderOutputError) else self.apology
+            yield ChatDelta(text=apology, finish_reason=FINISH_INTERRUPTED)
             return
         raise AllProvidersFailedError(failed, skipped)
 
@@ -360,6 +328,8 @@ class Router:
                 health.cooldown_until = now + wait
             elif isinstance(error, ProviderRequestError):
                 outcome = Outcome.REJECTED
+            elif isinstance(error, ProviderOutputError):
+                outcome = Outcome.OUTPUT_FAILED
             else:
                 outcome = Outcome.FAILED
                 health.consecutive_failures += 1
@@ -380,13 +350,14 @@ def _provider_error(err: ProviderError | TimeoutError, message: str) -> Provider
     return err if isinstance(err, ProviderError) else ProviderTimeoutError(message)
 
 
-def _deadlines(chain: Chain[Any]) -> tuple[float | None, float | None]:
+def _deadlines(chain: Chain[Any], route: Route[Any]) -> tuple[float | None, float | None]:
     """Return the loop times by which the first delta and the whole attempt must arrive."""
     now = asyncio.get_running_loop().time()
     total_at = None if chain.total_timeout is None else now + chain.total_timeout
-    if chain.first_token_timeout is None:
+    first_token = route.first_token_timeout or chain.first_token_timeout
+    if first_token is None:
         return total_at, total_at
-    first_at = now + chain.first_token_timeout
+    first_at = now + first_token
     return (first_at if total_at is None else min(first_at, total_at)), total_at
 
 

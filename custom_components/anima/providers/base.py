@@ -78,6 +78,16 @@ class ProviderResponseError(ProviderError):
     translation_key = "malformed_response"
 
 
+class ProviderOutputError(ProviderError):
+    """The model's own output failed the call, not the connection or the service.
+
+    The server could not parse the tool call the model wrote, or its tool-call arguments are no
+    JSON object: no reason to distrust the provider; the same request may well succeed again.
+    """
+
+    translation_key = "model_failed"
+
+
 class ProviderRequestError(ProviderError):
     """The provider refused the request itself (HTTP 400/404/413/422): trying again won't help."""
 
@@ -86,6 +96,12 @@ class ProviderRequestError(ProviderError):
     def __init__(self, message: str, status: int) -> None:
         super().__init__(message)
         self.status = status
+
+
+class ProviderContextError(ProviderRequestError):
+    """The request is longer than the model's context: with less history it may well fit."""
+
+    translation_key = "context_exceeded"
 
 
 # --- usage --------------------------------------------------------------------------------
@@ -97,6 +113,8 @@ class Usage:
 
     input_tokens: int = 0
     output_tokens: int = 0
+    #: Of `input_tokens`, those the provider read from its prompt cache (billed cheaper).
+    cached_input_tokens: int = 0
     images: int = 0
     audio_seconds: float = 0.0
     characters: int = 0
@@ -105,6 +123,7 @@ class Usage:
         """Add another call's usage to this one."""
         self.input_tokens += other.input_tokens
         self.output_tokens += other.output_tokens
+        self.cached_input_tokens += other.cached_input_tokens
         self.images += other.images
         self.audio_seconds += other.audio_seconds
         self.characters += other.characters
@@ -168,7 +187,10 @@ class ChatRequest:
 
 @dataclass(frozen=True, slots=True)
 class ChatDelta:
-    """A piece of a streamed answer: text, finished tool calls, or the final usage."""
+    """A piece of a streamed answer: text, finished tool calls, or the final usage.
+
+    An empty one says the answer has begun without text yet (a tool call being written).
+    """
 
     text: str = ""
     tool_calls: tuple[ToolCall, ...] = ()

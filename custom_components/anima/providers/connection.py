@@ -18,7 +18,7 @@ from yarl import URL
 from ..const import API_KEY, BASE_URL, HOST, KIND, KIND_OPENAI, KIND_WYOMING, PORT, PRESET
 from .base import Capability, ProviderResponseError
 from .openai_compat import OpenAICompatClient
-from .presets import CUSTOM, LOCAL_PRESETS
+from .presets import CUSTOM, LOCAL_PRESETS, PRESETS
 from .wyoming import WyomingClient, WyomingServices
 
 # Model ids that tell what an OpenAI-compatible service can do besides chat.
@@ -110,7 +110,11 @@ def openai_capabilities(models: tuple[str, ...]) -> frozenset[Capability]:
 async def open_connection(
     session: aiohttp.ClientSession, data: Mapping[str, Any], *, timeout: float
 ) -> ProviderConnection:
-    """Reach the service `data` describes and read what it offers; raises ProviderError."""
+    """Reach the service `data` describes and read what it offers; raises ProviderError.
+
+    `timeout` bounds these checks; the client it returns keeps it only for connecting and for
+    checks: its chat streams, transcriptions and speech take as long as they keep coming.
+    """
     if data[KIND] == KIND_WYOMING:
         wyoming = WyomingClient(str(data[HOST]), int(data[PORT]), timeout=timeout)
         services = await wyoming.describe()
@@ -126,6 +130,9 @@ async def open_connection(
         session, normalize_base_url(str(data[BASE_URL])), data.get(API_KEY) or None, timeout=timeout
     )
     models = tuple(await client.list_models())
+    preset = PRESETS.get(str(data.get(PRESET, CUSTOM)))
+    if preset is not None and preset.key_check_path:  # its /models answers any key
+        await client.check_key(preset.key_check_path)
     return ProviderConnection(
         kind=KIND_OPENAI, client=client, capabilities=openai_capabilities(models), models=models
     )

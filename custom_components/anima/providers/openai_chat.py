@@ -16,11 +16,16 @@ from .base import (
     ChatMessage,
     ChatRequest,
     ImagePart,
+    ProviderOutputError,
     ProviderResponseError,
-    ProviderServerError,
     ToolCall,
     Usage,
 )
+from .model_rules import rules_for
+from .strict_schema import strict_schema
+
+#: Characters of a provider's error message kept in ours.
+MAX_DETAIL = 300
 
 
 def error_detail(data: Any) -> str | None:
@@ -51,14 +56,16 @@ def chat_payload(request: ChatRequest) -> dict[str, Any]:
             }
             for tool in request.tools
         ]
-    if request.temperature is not None:
+    rules = rules_for(request.model)
+    if request.temperature is not None and rules.temperature:
         payload["temperature"] = request.temperature
     if request.max_tokens is not None:
-        payload["max_tokens"] = request.max_tokens
+        payload[rules.max_tokens_field] = request.max_tokens
     if request.json_schema is not None:
+        schema = strict_schema(request.json_schema)
         payload["response_format"] = {
             "type": "json_schema",
-            "json_schema": {"name": "result", "schema": request.json_schema, "strict": True},
+            "json_schema": {"name": "result", "schema": schema, "strict": True},
         }
     return payload
 
@@ -119,9 +126,11 @@ class ChatStream:
             raise ProviderResponseError(f"A stream event is not JSON: {data[:80]!r}") from None
         if not isinstance(chunk, dict):
             raise ProviderResponseError("A stream event is not a JSON object")
-        if (error := chunk.get("error")) is not None:  # OpenAI's way to fail mid-stream
+        if (error := chunk.get("error")) is not None:
+            # An error event after the answer began: llama-server sends it when it cannot parse
+            # what the model wrote (a tool call out of format); the connection itself is fine.
             detail = error_detail(error) or "unknown error"
-            raise ProviderServerError(f"The provider failed mid-stream: {detail}", 500)
+            raise ProviderOutputError(f"The answer failed mid-stream: {detail[:MAX_DETAIL]}")
         if isinstance(usage := chunk.get("usage"), dict):  # the last chunk, choices empty
             self._usage = usage
         deltas: list[ChatDelta] = []
@@ -132,7 +141,12 @@ class ChatStream:
             if isinstance(delta, dict):
                 if (text := delta.get("content")) and isinstance(text, str):
                     deltas.append(ChatDelta(text=text))
-                for fragment in _list(delta.get("tool_calls")):
+                fragments = _list(delta.get("tool_calls"))
+                if fragments and not self._calls:
+                    # A call is yielded once complete, which a slow model may take seconds to
+                    # write: this empty delta tells the router the answer has begun.
+                    deltas.append(ChatDelta())
+                for fragment in fragments:
                     self._add_fragment(fragment)
             if reason := choice.get("finish_reason"):
                 self.finish_reason = str(reason)
@@ -168,7 +182,7 @@ class ChatStream:
             except ValueError:
                 arguments = None
             if not isinstance(arguments, dict) or not partial.name:
-                raise ProviderResponseError(
+                raise ProviderOutputError(
                     f"Tool call {partial.name!r} has no name or its arguments are no JSON object"
                 )
             calls.append(ToolCall(partial.id or f"call_{index}", partial.name, arguments))
@@ -177,11 +191,18 @@ class ChatStream:
 
     def usage(self, images: int) -> Usage:
         """Return what the call consumed, with the number of images sent."""
-        prompt, completion = (
-            self._usage.get(key) for key in ("prompt_tokens", "completion_tokens")
-        )
+        details = self._usage.get("prompt_tokens_details")
+        cached = details.get("cached_tokens") if isinstance(details, dict) else None
+        if cached is None:  # DeepSeek's own name for it
+            cached = self._usage.get("prompt_cache_hit_tokens")
         return Usage(
-            input_tokens=prompt if isinstance(prompt, int) else 0,
-            output_tokens=completion if isinstance(completion, int) else 0,
+            input_tokens=_count(self._usage.get("prompt_tokens")),
+            output_tokens=_count(self._usage.get("completion_tokens")),
+            cached_input_tokens=_count(cached),
             images=images,
         )
+
+
+def _count(value: Any) -> int:
+    """Return a token count the provider reported, or 0 for anything that is not one."""
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0

@@ -3,6 +3,11 @@
 No Home Assistant imports: the caller passes the aiohttp session (Home Assistant's shared one).
 Every failure surfaces as a ProviderError subclass, and no error message ever contains the key.
 
+Time-outs fit the call: listing models and checking the key (what validates a connection) have
+a short total limit; chat streams, transcription and speech have none from the client, since a
+slow answer that keeps coming is no failure (the router bounds each attempt with its chain's
+first-token and total limits); only a socket silent for `idle_timeout` is given up as dead.
+
 A chat stream that ends before its `[DONE]` line and before any finish_reason raises
 ProviderConnectionError, like a stream aiohttp reports as truncated: the answer was cut off in
 transit (a dropped connection, a proxy timing out), which trying again may fix. Anything the
@@ -14,11 +19,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterable, AsyncIterator, Iterator, Mapping
 from contextlib import aclosing, asynccontextmanager, contextmanager
+import functools
 import json
+import logging
 import math
-from typing import Any
+import re
+from typing import Any, Final
 
 import aiohttp
+from yarl import URL
 
 from .audio import wav_bytes
 from .base import (
@@ -28,6 +37,7 @@ from .base import (
     ChatRequest,
     ProviderAuthError,
     ProviderConnectionError,
+    ProviderContextError,
     ProviderError,
     ProviderRateLimitError,
     ProviderRequestError,
@@ -37,7 +47,7 @@ from .base import (
     Transcript,
     Usage,
 )
-from .openai_chat import ChatStream, chat_payload, error_detail
+from .openai_chat import MAX_DETAIL, ChatStream, chat_payload, error_detail
 from .sse import iter_sse_data
 
 DEFAULT_STT_MODEL = "whisper-1"
@@ -106,7 +116,10 @@ SPEECH_LANGUAGES = [
     "zh",
 ]
 _DONE = "[DONE]"
-_MAX_DETAIL = 300  # characters of a provider's error message kept in ours
+#: Seconds without a byte on an open connection after which it is given up as dead. Long, as a
+#: local model reading a big prompt or a reasoning model may think for minutes before it speaks.
+IDLE_TIMEOUT: Final = 300.0
+_LOGGER = logging.getLogger(__name__)
 
 
 class OpenAICompatClient:
@@ -118,19 +131,22 @@ class OpenAICompatClient:
         base_url: str,
         api_key: str | None,
         *,
-        timeout: float = 60.0,
+        timeout: float = 10.0,
+        idle_timeout: float = IDLE_TIMEOUT,
         first_token_timeout: float | None = None,
     ) -> None:
         """Use `session` for `base_url` (ending in /v1 or the like).
 
-        `timeout` bounds each call overall; `first_token_timeout` bounds the wait for the first
-        event of a chat stream.
+        `timeout` bounds the checks (listing models, the key) overall and the connecting of
+        every call; `idle_timeout` how long any call's socket may stay silent;
+        `first_token_timeout` the wait for the first event of a chat stream.
         """
         self._session = session
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._headers = {"Authorization": f"Bearer {api_key}"} if api_key else {}
-        self._timeout = aiohttp.ClientTimeout(total=timeout)
+        self._check_timeout = aiohttp.ClientTimeout(total=timeout)
+        self._call_timeout = aiohttp.ClientTimeout(sock_connect=timeout, sock_read=idle_timeout)
         self._first_token_timeout = first_token_timeout
 
     @property
@@ -139,20 +155,44 @@ class OpenAICompatClient:
         return self._base_url
 
     async def list_models(self) -> list[str]:
-        """Return the sorted ids of the models the service lists."""
-        with self._errors():
-            async with self._request("GET", "/models") as response:
-                body = await response.read()
+        """Return the sorted ids of the models the service lists.
+
+        An address without a model list (404, a web page, JSON of another API) raises
+        ProviderResponseError: the base URL is wrong, which the user can fix.
+        """
+        try:
+            with self._errors():
+                async with self._request("GET", "/models", self._check_timeout) as response:
+                    body = await response.read()
+        except ProviderRequestError as err:
+            if err.status not in (404, 405):
+                raise
+            raise self._not_openai_compatible(f"HTTP {err.status}") from None
         try:
             listing = json.loads(body)
         except ValueError:
-            raise ProviderResponseError("The model list is not JSON") from None
+            raise self._not_openai_compatible("the model list is not JSON") from None
         models = listing.get("data") if isinstance(listing, dict) else None
         if not isinstance(models, list):
-            raise ProviderResponseError("The model list has no OpenAI `data` list")
+            raise self._not_openai_compatible("the model list has no OpenAI `data` list")
         return sorted(
             {m["id"] for m in models if isinstance(m, dict) and isinstance(m.get("id"), str)}
         )
+
+    async def check_key(self, path: str) -> None:
+        """Check the key on `path`, for services whose /models answers without one.
+
+        Raises ProviderAuthError when the key is refused.
+        """
+        with self._errors():
+            async with self._request("GET", path, self._check_timeout) as response:
+                await response.read()
+
+    def _not_openai_compatible(self, reason: str) -> ProviderResponseError:
+        """Log (once, with the URL and never the key) and return the error of a wrong address."""
+        url = URL(self._base_url).with_user(None).with_query(None)
+        _LOGGER.warning("%s/models is not an OpenAI-compatible API: %s", url, reason)
+        return ProviderResponseError(f"Not an OpenAI-compatible API: {reason}")
 
     async def stream_chat(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         """Stream the answer: text as it arrives, complete tool calls, then usage."""
@@ -162,7 +202,9 @@ class OpenAICompatClient:
         with self._errors():
             async with (
                 asyncio.timeout(self._first_token_timeout) as first_event,
-                self._request("POST", "/chat/completions", json=payload) as response,
+                self._request(
+                    "POST", "/chat/completions", self._call_timeout, json=payload
+                ) as response,
                 aclosing(iter_sse_data(response.content.iter_any())) as events,
             ):
                 async for data in events:
@@ -206,7 +248,9 @@ class OpenAICompatClient:
             form.add_field("language", language.partition("-")[0].lower())
         form.add_field("response_format", "json")
         with self._errors():
-            async with self._request("POST", "/audio/transcriptions", data=form) as response:
+            async with self._request(
+                "POST", "/audio/transcriptions", self._call_timeout, data=form
+            ) as response:
                 body = await response.read()
         try:
             text = json.loads(body)["text"]
@@ -237,7 +281,9 @@ class OpenAICompatClient:
         frame = SPEECH_FORMAT.width * SPEECH_FORMAT.channels
         rest, sent = b"", False
         with self._errors():
-            async with self._request("POST", "/audio/speech", json=payload) as response:
+            async with self._request(
+                "POST", "/audio/speech", self._call_timeout, json=payload
+            ) as response:
                 async for data in response.content.iter_any():
                     data = rest + data  # noqa: PLW2901
                     whole = len(data) - len(data) % frame
@@ -252,12 +298,21 @@ class OpenAICompatClient:
 
     @asynccontextmanager
     async def _request(
-        self, method: str, path: str, **kwargs: Any
+        self, method: str, path: str, timeout: aiohttp.ClientTimeout, **kwargs: Any
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Send one request; yield the response if its status is a success."""
-        async with self._session.request(
-            method, self._base_url + path, headers=self._headers, timeout=self._timeout, **kwargs
-        ) as response:
+        url = self._base_url + path
+        send = functools.partial(
+            self._session.request, method, url, headers=self._headers, timeout=timeout, **kwargs
+        )
+        try:
+            response = await send()
+        except aiohttp.ServerDisconnectedError:
+            # The pooled connection was closed by the server before it answered: llama-server
+            # closes every connection after a streamed answer, though it says keep-alive. The
+            # request almost surely never reached it: send it once more, on a fresh connection.
+            response = await send()
+        async with response:
             if response.status >= 400:
                 body = await response.read()
                 raise _status_error(response.status, path, response.headers, body)
@@ -289,14 +344,23 @@ def _status_error(status: int, path: str, headers: Mapping[str, str], body: byte
     except ValueError:
         detail = None
     if detail:
-        message = f"{message}: {detail[:_MAX_DETAIL]}"
+        message = f"{message}: {detail[:MAX_DETAIL]}"
     if status in (401, 403):
         return ProviderAuthError(message)
     if status == 429:
         return ProviderRateLimitError(message, _retry_after(headers.get("Retry-After")))
     if status >= 500:
         return ProviderServerError(message, status)
+    if _CONTEXT_EXCEEDED.search(body[:2000].decode(errors="replace")):
+        return ProviderContextError(message, status)
     return ProviderRequestError(message, status)
+
+
+#: How services say a request exceeds the model's context: OpenAI's `context_length_exceeded`,
+#: llama-server's `exceed_context_size_error`, vLLM's and DeepSeek's "maximum context length".
+_CONTEXT_EXCEEDED = re.compile(
+    r"context[_ ](length|size|window)|exceed_context|maximum context", re.IGNORECASE
+)
 
 
 def _retry_after(value: str | None) -> float | None:

@@ -24,6 +24,8 @@ class Preset:
     stt_models: tuple[str, ...] = ()
     tts_models: tuple[str, ...] = ()
     tts_voices: tuple[str, ...] = ()
+    #: A path that needs the key, for services whose /models answers without one.
+    key_check_path: str | None = None
 
 
 CUSTOM = "custom"
@@ -88,6 +90,8 @@ PRESETS: dict[str, Preset] = {
                 "deepseek/deepseek-chat",
             ),
             vision_models=("openai/gpt-4.1-mini", "google/gemini-2.5-flash"),
+            # https://openrouter.ai/docs/api-reference/limits: the key's own limits and usage.
+            key_check_path="/key",
         ),
         Preset(
             id="ollama",

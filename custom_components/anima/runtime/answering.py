@@ -22,6 +22,7 @@ from homeassistant.helpers.translation import async_get_translations
 
 from ..const import DOMAIN, LOGGER
 from ..core.endpoints import Endpoint, VisionMode
+from ..core.history import without_oldest_turns
 from ..core.ledger import Kind
 from ..core.profiles import (
     BREVITY,
@@ -35,7 +36,7 @@ from ..core.profiles import (
     TEMPERATURE,
     chain_of,
 )
-from ..core.routing import Route
+from ..core.routing import AllProvidersFailedError, Route
 from ..core.speech.tiers import (
     INTENT_ACTION_DONE,
     MessageClass,
@@ -44,7 +45,13 @@ from ..core.speech.tiers import (
 )
 from ..core.timing import Stopwatch
 from ..core.vision import limits_for, looks_visual
-from ..providers.base import ChatMessage, ChatRequest, ImagePart, ProviderError
+from ..providers.base import (
+    ChatMessage,
+    ChatRequest,
+    ImagePart,
+    ProviderContextError,
+    ProviderError,
+)
 from ..providers.presets import accepts_images
 from .calls import CallSpec, ProviderCall
 from .chat_log import to_deltas, to_messages, tool_specs, without_images
@@ -90,17 +97,39 @@ async def async_run_chat(
         stream: Any = route.provider.stream_chat(request)
         return stream
 
+    asked_again = False
     for _round in range(MAX_TOOL_ROUNDS):
-        stream = call.stream(open_stream)
-        added = [
-            content
-            async for content in chat_log.async_add_delta_content_stream(
-                agent_id, to_deltas(stream, call.stopwatch)
-            )
-        ]
+        try:
+            added = [
+                content
+                async for content in chat_log.async_add_delta_content_stream(
+                    agent_id,
+                    to_deltas(call.stream(open_stream, max_tokens=max_tokens), call.stopwatch),
+                )
+            ]
+        except AllProvidersFailedError as err:
+            # The model failed, not the providers: ask once more, differently; then say so.
+            if (cause := err.model_caused) is None:
+                raise
+            shorter = without_oldest_turns(messages)
+            if asked_again or (isinstance(cause, ProviderContextError) and shorter is None):
+                raise ModelFailedError(str(cause)) from err
+            asked_again = True
+            LOGGER.info("%s: the model failed (%s); asking once more", agent_id, cause)
+            if isinstance(cause, ProviderContextError):
+                messages = shorter or messages
+            else:  # its tool call broke the format: this time it answers in words
+                tools = ()
+            continue
         messages += await to_messages(hass, added)
         if not chat_log.unresponded_tool_results:
             return
+
+
+class ModelFailedError(ProviderError):
+    """The model failed the turn twice (its output, too long a history): said as such."""
+
+    translation_key = "model_failed"
 
 
 async def async_answer(
@@ -159,7 +188,7 @@ async def async_answer(
         response = intent.IntentResponse(language=user_input.language)
         response.async_set_error(
             intent.IntentResponseErrorCode.UNKNOWN,
-            await _spoken_error(hass, user_input.language),
+            await _spoken_error(hass, user_input.language, _spoken_key(err)),
         )
         result = conversation.ConversationResult(
             response=response,
@@ -234,9 +263,14 @@ def turn_class(chat_log: conversation.ChatLog, *, continue_conversation: bool) -
     return classify_agent_reply()
 
 
-async def _spoken_error(hass: HomeAssistant, language: str) -> str:
-    """Return the translated sentence a device says when no provider answered."""
-    key = f"component.{DOMAIN}.exceptions.no_answer.message"
+def _spoken_key(err: ProviderError) -> str:
+    """Return the key of what a failed turn says: the model failed, or no provider answered."""
+    return "model_failed" if isinstance(err, ModelFailedError) else "no_answer"
+
+
+async def _spoken_error(hass: HomeAssistant, language: str, name: str) -> str:
+    """Return the translated sentence a device says when the turn could not be answered."""
+    key = f"component.{DOMAIN}.exceptions.{name}.message"
     for lang in (language, "en"):
         translations = await async_get_translations(hass, lang, "exceptions", [DOMAIN])
         if key in translations:

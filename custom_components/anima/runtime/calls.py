@@ -24,7 +24,7 @@ from typing import Any, Final, Self
 from homeassistant.core import HomeAssistant
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from ..const import SIGNAL_TIMED
+from ..const import LOGGER, SIGNAL_TIMED
 from ..core.budgets import Degradation
 from ..core.ledger import Kind
 from ..core.profiles import Link
@@ -42,6 +42,10 @@ CAPABILITY: Final = {
     Kind.STT: Capability.STT,
     Kind.TTS: Capability.TTS,
 }
+
+#: Characters counted per token when a stream's length is bounded: generous (English averages
+#: about four), so an answer the provider itself stops at its limit is never cut.
+CHARACTERS_PER_TOKEN: Final = 6
 
 #: Records a deferred call's usage once it is known (`CallRecorder.settle`).
 type Settle = Callable[..., None]
@@ -172,10 +176,14 @@ class ProviderCall:
         open_stream: Callable[[Route[Any]], AsyncIterator[ChatDelta]],
         *,
         apology: str | None = None,
+        max_tokens: int | None = None,
     ) -> AsyncIterator[ChatDelta]:
         """Stream a chat answer through the chain; each attempt booked with its usage.
 
-        The rounds of one call (tool call, result, answer) share one record of fallbacks.
+        The rounds of one call (tool call, result, answer) share one record of fallbacks. The
+        text stops at `max_tokens` (counted generously, `CHARACTERS_PER_TOKEN` characters
+        each) whatever the provider sends: a provider that ignores the limit cannot stream an
+        endless answer into the chat log and the voice.
         """
         if self._recorder is None:
             self._recorder = self._calls.meter.recorder(
@@ -183,10 +191,23 @@ class ProviderCall:
             )
         stopwatch = self.stopwatch
 
+        limit = None if max_tokens is None else max_tokens * CHARACTERS_PER_TOKEN
+
         async def timed(stream: AsyncIterator[ChatDelta]) -> AsyncIterator[ChatDelta]:
+            left = limit
             try:
                 async for delta in stream:
                     stopwatch.answer()
+                    if left is not None and len(delta.text) > left:
+                        LOGGER.warning(
+                            "%s streamed past %s tokens: the answer is cut there",
+                            self.spec.entity_id or self.spec.kind,
+                            max_tokens,
+                        )
+                        yield replace(delta, text=delta.text[:left], tool_calls=())
+                        return
+                    if left is not None:
+                        left -= len(delta.text)
                     yield delta
             finally:  # a provider stream holds its connection until closed
                 if (aclose := getattr(stream, "aclose", None)) is not None:

@@ -18,6 +18,7 @@ from homeassistant.helpers.json import json_dumps
 import probatio
 
 from ..const import DOMAIN
+from ..core.routing import FINISH_INTERRUPTED
 from ..core.timing import Stopwatch
 from ..core.vision import FrameError, prepare_frame
 from ..providers.base import ChatDelta, ChatMessage, ImagePart, ToolCall, ToolSpec
@@ -28,11 +29,17 @@ type Delta = conversation.AssistantContentDeltaDict
 async def to_deltas(stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch) -> AsyncIterator[Delta]:
     """Turn provider deltas into chat log deltas (one assistant message per model round).
 
-    The first text marks the stage's delivery: what a listener waits for.
+    The first text marks the stage's delivery: what a listener waits for. An apology for a
+    stream that broke inside a code block closes the block first, or a voice would drop the
+    apology with the code.
     """
     yield {"role": "assistant"}
+    fences = 0
     async for delta in stream:
         if delta.text:
+            if delta.finish_reason == FINISH_INTERRUPTED and fences % 2:
+                yield {"content": "\n```\n"}
+            fences += delta.text.count("```")
             yield {"content": delta.text}
             stopwatch.deliver()
         if delta.tool_calls:

@@ -22,6 +22,9 @@ from ..providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
 from ..providers.presets import PRESETS
 
 type ConnectionEntry = ConfigEntry[ProviderConnection]
+#: How long a local model may take to its first token: on a small board it reads a cold
+#: Assist prompt (some 2,000 tokens) for many seconds before it writes.
+LOCAL_FIRST_TOKEN_S = 120.0
 
 
 class NoProviderError(ProviderError):
@@ -71,7 +74,10 @@ def resolve_chain(
         if connection is None or capability not in connection.capabilities:
             LOGGER.debug("Skipping %s: not loaded or cannot do %s", link.connection, capability)
             continue
-        routes.append(Route(link.connection, connection.client, link.model, link.voice))
+        first_token = LOCAL_FIRST_TOKEN_S if connection_is_local(hass, link.connection) else None
+        routes.append(
+            Route(link.connection, connection.client, link.model, link.voice, first_token)
+        )
     if not routes:
         raise NoProviderError(f"No loaded connection of the chain can do {capability}")
     return Chain(tuple(routes), first_token_timeout, total_timeout)

@@ -13,7 +13,8 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.util.hass_dict import HassKey
 
 from ..const import DOMAIN, LOGGER, SIGNAL_ATTEMPT
-from ..core.routing import Attempt, Router
+from ..core.health import Attempt
+from ..core.routing import Router
 from ..core.timing import TimingLog
 from ..core.turn_notes import TurnNotes
 from .budgeting import BudgetKeeper, async_setup_budgets

@@ -11,10 +11,13 @@ from homeassistant.core import HomeAssistant, callback
 from ..const import DOMAIN, KIND, KIND_HUB
 from ..core.endpoints import CAMERA, SATELLITE, SERVICE, VISION_MODE, Endpoint, EndpointRegistry
 from ..core.profiles import AI_TASK, PROFILE_ENDPOINT
+from ..providers.endpoint import EndpointClient
 
 type HubEntry = ConfigEntry[HubRuntime]
-#: The assist_satellite state while a satellite streams what the user says.
+#: The assist_satellite state while a satellite streams what the user says, and while its
+#: request is answered.
 LISTENING = "listening"
+PROCESSING = "processing"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +61,13 @@ def endpoint_registry(entry: ConfigEntry | None) -> EndpointRegistry:
     )
 
 
+def service_client(endpoint: Endpoint) -> EndpointClient | None:
+    """Return a client of an endpoint's service, paired with its key (None: it has none)."""
+    if endpoint.service is None:
+        return None
+    return EndpointClient.at(endpoint.service, key=endpoint.service_key)
+
+
 @callback
 def async_endpoint_of(hass: HomeAssistant, device_id: str | None) -> Endpoint | None:
     """Return the endpoint a turn from `device_id` comes from, if that device is one."""
@@ -70,11 +80,21 @@ def async_listening_endpoint(hass: HomeAssistant) -> str | None:
 
     Home Assistant hands speech-to-text no device: while a satellite listens, the audio is its.
     """
-    listening = [
+    return _only_endpoint_in(hass, {LISTENING})
+
+
+@callback
+def async_busy_endpoint(hass: HomeAssistant) -> str | None:
+    """Return the device of the one endpoint whose satellite listens or waits for its answer."""
+    return _only_endpoint_in(hass, {LISTENING, PROCESSING})
+
+
+def _only_endpoint_in(hass: HomeAssistant, states: set[str]) -> str | None:
+    found = [
         endpoint.device_id
         for endpoint in endpoint_registry(hub_entry(hass))
         if endpoint.satellite
         and (state := hass.states.get(endpoint.satellite)) is not None
-        and state.state == LISTENING
+        and state.state in states
     ]
-    return listening[0] if len(listening) == 1 else None
+    return found[0] if len(found) == 1 else None

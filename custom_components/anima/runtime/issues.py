@@ -4,13 +4,16 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
+from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers import issue_registry as ir
 
 from ..const import DOMAIN
 from ..core.profiles import all_links, profiles_using
+from .hub import endpoint_registry
 
 _PREFIX = "missing_connection_"
+_UNPAIRED = "unpaired_endpoint_"
 
 
 @callback
@@ -51,6 +54,27 @@ def async_check_chains(hass: HomeAssistant, removed_titles: dict[str, str] | Non
                 "connection": title or connection,
                 "profiles": ", ".join(profiles_using(profiles, connection)),
             },
+        )
+
+
+@callback
+def async_check_pairings(hass: HomeAssistant, hub: ConfigEntry) -> None:
+    """Ask for the key of every endpoint whose service is known but not paired; clear the rest."""
+    unpaired = {
+        endpoint.id: endpoint.name
+        for endpoint in endpoint_registry(hub)
+        if endpoint.service and not endpoint.service_key
+    }
+    async_delete_issues_except(hass, _UNPAIRED, unpaired)
+    for endpoint_id, name in unpaired.items():
+        ir.async_create_issue(
+            hass,
+            DOMAIN,
+            _UNPAIRED + endpoint_id,
+            is_fixable=False,
+            severity=ir.IssueSeverity.WARNING,
+            translation_key="unpaired_endpoint",
+            translation_placeholders={"name": name},
         )
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
-from homeassistant.helpers.storage import Store as HAStore
+from homeassistant.helpers.storage import STORAGE_DIR, Store as HAStore
 
 from ..const import (
     CURRENCY,
@@ -30,6 +31,7 @@ from ..const import (
     RATE,
     SIGNAL_RECORDED,
 )
+from ..core.health import Attempt, Outcome
 from ..core.ledger import (
     ANY_MODEL,
     PRESET_WYOMING,
@@ -40,19 +42,23 @@ from ..core.ledger import (
     UsageRecord,
     default_tables,
 )
-from ..core.routing import Attempt, Outcome
+from ..core.ledger.journal import FileJournal
 from ..providers.base import Usage
 
 STORAGE_KEY = f"{DOMAIN}.ledger"
 ARCHIVE_KEY = f"{DOMAIN}.ledger_archive"
+#: The ledger's journal segments, beside Home Assistant's storage files.
+JOURNAL_NAME = f"{DOMAIN}.ledger.journal"
 _HA_STORE_VERSION = 1  # the storage helper's own version, apart from the ledger's data version
 
 
 class _StoreShim:
-    """`core.ledger.Store` over Home Assistant's storage helper."""
+    """`core.ledger.Store` over Home Assistant's storage helper, written atomically (fsync)."""
 
     def __init__(self, hass: HomeAssistant, key: str) -> None:
-        self._store: HAStore[dict[str, Any]] = HAStore(hass, _HA_STORE_VERSION, key)
+        self._store: HAStore[dict[str, Any]] = HAStore(
+            hass, _HA_STORE_VERSION, key, atomic_writes=True
+        )
 
     async def load(self) -> dict[str, Any] | None:
         return await self._store.async_load()
@@ -182,18 +188,22 @@ class Meter:
 
 
 async def async_setup_meter(hass: HomeAssistant) -> Meter:
-    """Load the ledger from storage and save it on shutdown."""
+    """Load the ledger from storage and its journal, and save it on shutdown."""
     tables = await hass.async_add_executor_job(default_tables)
+    journal = FileJournal(Path(hass.config.path(STORAGE_DIR)), JOURNAL_NAME)
+    await journal.open()
     ledger = Ledger(
         _StoreShim(hass, STORAGE_KEY),
         PriceBook(tables),
         archive=_StoreShim(hass, ARCHIVE_KEY),
+        journal=journal,
         tz=str(hass.config.time_zone),
     )
     await ledger.load()
 
     async def close(_: Event) -> None:
         await ledger.close()
+        await journal.close()
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, close)
     return Meter(hass, ledger)

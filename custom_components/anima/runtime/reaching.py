@@ -27,7 +27,8 @@ from homeassistant.helpers.event import async_track_state_change_event
 from ..const import DOMAIN, LOGGER, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.endpoints import Endpoint
 from ..core.speech.tiers import MessageClass
-from ..protocol import EndpointClient, EndpointError
+from ..protocol import EndpointError
+from .hub import service_client
 
 SATELLITE: Final = "assist_satellite"
 ESPHOME: Final = "esphome"
@@ -146,10 +147,10 @@ async def async_listen(
     if prompt:
         await async_say(hass, endpoint, prompt, MessageClass.CONVERSATION)
     await async_wait_idle(hass, endpoint)
+    client = service_client(endpoint)
+    assert client is not None  # can_listen: it has a service
     try:
-        heard = await EndpointClient.at(str(endpoint.service)).listen(
-            respond=respond, timeout=timeout
-        )
+        heard = await client.listen(respond=respond, timeout=timeout)
     except EndpointError as err:
         raise ReachError("not_heard", name=endpoint.name) from err
     return {"sentence": heard, "id": None, "slots": {}}
@@ -244,9 +245,9 @@ async def async_play_earcon(hass: HomeAssistant, endpoint: Endpoint, earcon: str
     if (action := earcon_action(hass, endpoint)) is not None:
         await _act(hass, endpoint, ESPHOME, action, {"name": earcon})
         return
-    if endpoint.service is None:
+    if (client := service_client(endpoint)) is None:
         raise ReachError("no_earcon_player", name=endpoint.name)
     try:
-        await EndpointClient.at(endpoint.service).play_earcon(earcon)
+        await client.play_earcon(earcon)
     except EndpointError as err:
         raise ReachError("earcon_not_played", name=endpoint.name, error=str(err)) from err

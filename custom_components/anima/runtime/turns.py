@@ -103,6 +103,20 @@ class TurnTracker:
         elif not draft.speaking:
             self._schedule(device_id, SPEECH_GRACE)
 
+    @callback
+    def answered_locally(
+        self,
+        device_id: str | None,
+        agent: str,
+        conversation_id: str,
+        question: str,
+        answer: str,
+        message_class: MessageClass,
+    ) -> None:
+        """Record a turn Home Assistant answered itself (a local intent, no agent of Anima)."""
+        self.begin(device_id, agent, conversation_id, question)
+        self.answered(device_id, answer, message_class, success=True, continue_conversation=False)
+
     def speech(
         self, device_id: str | None, tier: Tier, audio: AsyncIterator[AudioChunk]
     ) -> AsyncIterator[AudioChunk]:

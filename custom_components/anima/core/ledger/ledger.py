@@ -8,17 +8,17 @@ the ledger in sensors and passes a store (store.py).
 
 Persistence and the loss bound
 ------------------------------
-Records go to memory at once; the ledger saves its state (records and rollups, consistent with
-each other) through the async `Store` at most `flush_interval` seconds (default 10) after the
-first unsaved record, sooner when `max_batch` (default 50) records are waiting, and on `close()`:
+Records go to memory and, with a `journal` (journal.py), to an append-only file at once; the
+ledger saves its state (records and rollups, consistent with each other) through the async `Store`
+at most `flush_interval` seconds (default 10) after the first unsaved record, sooner when
+`max_batch` (default 50) records are waiting, and on `close()`:
 
 - a clean shutdown (`await ledger.close()`) loses nothing;
-- a power cut or crash loses at most the records of the last `flush_interval` seconds (plus the
-  duration of one save in progress), never more, and never a rollup without its records;
+- a killed process loses nothing: the next start records again what the journal holds and the
+  store does not; without a journal it loses at most the last `flush_interval` seconds;
 - a record that arrives while a save runs waits for the next save (its own timer is armed);
-- a save that fails loses nothing: the records stay in memory, the save is retried every
-  `flush_interval` seconds, and the first failure of a streak is logged as a warning. While the
-  store keeps failing, everything since the last successful save is at risk on a power cut.
+- a save that fails loses nothing: the records stay in memory (and the journal), the save is
+  retried every `flush_interval` seconds, and the first failure of a streak is logged once.
 
 Retention: raw records for `raw_days` (default 30) days; daily and monthly rollups for
 `rollup_months` (default 13) months: the current month and the twelve before it. Expired data
@@ -43,6 +43,7 @@ import time
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
+from .journal import Journal
 from .prices import PriceBook
 from .records import ROW_LENGTH, Row, UsageRecord, record_from_row, row_of
 from .rollups import Calendar, Period, Rollups, Scope, Totals, When, scope_key
@@ -67,6 +68,7 @@ class Ledger(Calendar):
         prices: PriceBook,
         *,
         archive: Store | None = None,
+        journal: Journal | None = None,
         tz: tzinfo | str = UTC,
         clock: Callable[[], float] = time.time,
         flush_interval: float = 10.0,
@@ -84,6 +86,7 @@ class Ledger(Calendar):
         self.rollup_months = rollup_months
         self._store = store
         self._archive = archive
+        self._journal = journal
         # Raw rows of days before the current one (`_old`, archived) and of the current day.
         self._old: deque[Row] = deque()
         self._new: deque[Row] = deque()
@@ -122,8 +125,20 @@ class Ledger(Calendar):
     # --- recording ------------------------------------------------------------------------
 
     def record(self, record: UsageRecord) -> UsageRecord:
-        """Price `record`, add it to the rollups and queue it for saving; return it priced."""
+        """Price `record`, journal it, add it to the rollups and queue it for saving.
+
+        Returns the record priced.
+        """
         priced = self.prices.price(record)
+        row = row_of(priced)
+        if self._journal is not None:
+            self._journal.append(row)
+        self._add(priced, row)
+        self._changed(1)
+        return priced
+
+    def _add(self, priced: UsageRecord, row: Row) -> None:
+        """Add a priced record to the rollups and the rows kept."""
         day, month = self._keys(priced.time)
         currency = self.prices.currency
         keys = ["total", f"provider:{priced.provider}", f"kind:{priced.kind}"]
@@ -145,12 +160,10 @@ class Ledger(Calendar):
                 totals.add(priced, currency)
             self._touched[period].add(period_key)
         if priced.time >= self._cut:
-            self._new.append(row_of(priced))
+            self._new.append(row)
         else:  # a late record for a day already archived
-            self._old.append(row_of(priced))
+            self._old.append(row)
             self._archive_dirty = True
-        self._changed(1)
-        return priced
 
     def _keys(self, when: float) -> tuple[str, str]:
         """Return the local day ("2026-01-31") and month ("2026-01") keys of `when`."""
@@ -280,6 +293,17 @@ class Ledger(Calendar):
         start, _ = self.day_bounds()
         self._cut = float("-inf")
         self._advance(start, self.local_date(start).isoformat())
+        if self._journal is not None:
+            self._replay(await self._journal.read(), {tuple(row) for row in rows})
+
+    def _replay(self, journaled: list[Row], saved: set[Row]) -> None:
+        """Record again the journaled rows no store holds: calls made since the last save."""
+        missing = [row for row in journaled if len(row) == ROW_LENGTH and row not in saved]
+        for row in missing:
+            self._add(record_from_row(row), row)
+        if missing:
+            _LOGGER.info("Recovered %s cost records from the journal", len(missing))
+            self._changed(len(missing))
 
     def _changed(self, records: int) -> None:
         """Note a change of state and schedule a save."""
@@ -299,12 +323,16 @@ class Ledger(Calendar):
             archive_due = self._archive is not None and self._archive_dirty
             if self._version == self._saved_version and not archive_due:
                 return
+            # A new journal segment from here: the older ones hold only rows of this snapshot.
+            segment = await self._journal.rotate() if self._journal is not None else 0
             version, unsaved = self._version, self._unsaved
             main, archived = self._snapshot()
             try:
                 await self._store.save(main)
                 self._saved_version = version
                 self._unsaved -= unsaved
+                if self._journal is not None:
+                    await self._journal.drop_before(segment)
                 if archived is not None and self._archive is not None:
                     self._archive_dirty = False
                     try:

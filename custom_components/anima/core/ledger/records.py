@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any, Final
 
 if TYPE_CHECKING:
     from ...providers.base import Usage
-    from ..routing import Attempt
+    from ..health import Attempt
 
 ZERO: Final = Decimal(0)
 #: Every record's cost is rounded to this (a ten-billionth of the currency unit).

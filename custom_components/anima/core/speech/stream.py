@@ -60,7 +60,7 @@ async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIte
     """
     detector = SentenceBoundaryDetector()
     limit = options.max_sentences  # terse tiers: a whole message's first sentences only
-    pieces = aiter(text)
+    pieces = aiter(_bounded(text, MAX_SPOKEN_CHARACTERS))
     clause, rest = await _first_clause(pieces)
     releases = [clause] if clause else []
     spoken = 0
@@ -83,6 +83,25 @@ async def sentences(text: AsyncIterable[str], options: ShapeOptions) -> AsyncIte
             yield sentence
 
 
+#: The most text one message speaks, whatever a provider streams (about three minutes of
+#: speech): the rest is dropped, so an endless answer can neither run up a per-character bill
+#: nor hold the voice.
+MAX_SPOKEN_CHARACTERS: Final = 3000
+
+
+async def _bounded(text: AsyncIterable[str], limit: int) -> AsyncIterator[str]:
+    """Yield the pieces of `text` up to `limit` characters in all; log what is dropped."""
+    left = limit
+    async for piece in text:
+        if len(piece) >= left:
+            if piece[:left]:
+                yield piece[:left]
+            _LOGGER.warning("A message to speak was longer than %s characters: cut there", limit)
+            return
+        left -= len(piece)
+        yield piece
+
+
 #: A long first sentence is spoken from its first clause once this much text waits, as Home
 #: Assistant's pipeline starts streaming to the voice after 60 characters: the listener hears
 #: the reply begin instead of waiting for the whole first sentence.
@@ -95,17 +114,20 @@ async def _first_clause(pieces: AsyncIterator[str]) -> tuple[str, str]:
     """Read the start of the text: (a first clause to speak at once or "", the text after it).
 
     Reading stops at the first sentence end (a short first sentence: nothing to gain) or once
-    `EARLY_CHARACTERS` wait and a clause has ended.
+    `EARLY_CHARACTERS` wait and a clause has ended. Each piece is scanned once (with the
+    character before it), so a long text without a sentence end costs linear time.
     """
-    waiting = ""
+    waiting, clause_end = "", 0
     async for piece in pieces:
+        start = max(len(waiting) - 1, 0)
         waiting += piece
-        if _SENTENCE_END.search(waiting):
+        tail = waiting[start:]
+        if _SENTENCE_END.search(tail):
             break
-        clauses = list(_CLAUSE_END.finditer(waiting))
-        if len(waiting) >= EARLY_CHARACTERS and clauses:
-            cut = clauses[-1].end()
-            return waiting[:cut], waiting[cut:].lstrip()
+        for match in _CLAUSE_END.finditer(tail):
+            clause_end = start + match.end()
+        if len(waiting) >= EARLY_CHARACTERS and clause_end:
+            return waiting[:clause_end], waiting[clause_end:].lstrip()
     return "", waiting
 
 
