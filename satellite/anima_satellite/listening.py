@@ -37,14 +37,15 @@ class ListenRequests:
         """Ask the microphone loop to listen; return the transcript."""
         self._fail("replaced", "A newer request to listen replaced this one")
         self._pending, self._started = respond, False
-        self._heard = asyncio.get_running_loop().create_future()
+        heard = self._heard = asyncio.get_running_loop().create_future()
         try:
             async with asyncio.timeout(HEARD_TIMEOUT_S):
-                return await self._heard
+                return await heard
         except TimeoutError:
             raise NotHeardError("not_heard", "No transcript came in time") from None
         finally:
-            self._pending, self._heard, self._started = None, None, False
+            if self._heard is heard:  # not replaced by a newer request meanwhile
+                self._pending, self._heard, self._started = None, None, False
 
     def take(self) -> bool | None:
         """Return `respond` of a request waiting to start (once), else None."""
