@@ -63,15 +63,21 @@ def write_results(name: str, data: dict[str, Any], markdown: str) -> tuple[Path,
     return json_path, md_path
 
 
-def run_scenario(name: str, turns: int) -> dict[str, Any]:
+def run_scenario(name: str, turns: int, env: dict[str, str] | None = None) -> dict[str, Any]:
     """Run bench/scenarios/test_<name>.py in the test suite's harness; return what it wrote.
 
     The scenarios need a real Home Assistant, which pytest-homeassistant-custom-component sets up
-    for tests; each writes its figures to the JSON file named by ANIMA_BENCH_OUT.
+    for tests; each writes its figures to the JSON file named by ANIMA_BENCH_OUT. `env` adds
+    settings of the scenario's own.
     """
     with tempfile.TemporaryDirectory() as scratch:
         out = Path(scratch) / "result.json"
-        env = {**os.environ, "ANIMA_BENCH_OUT": str(out), "ANIMA_BENCH_TURNS": str(turns)}
+        env = {
+            **os.environ,
+            **(env or {}),
+            "ANIMA_BENCH_OUT": str(out),
+            "ANIMA_BENCH_TURNS": str(turns),
+        }
         scenario = ROOT / "bench" / "scenarios" / f"test_{name}.py"
         subprocess.run(
             [sys.executable, "-m", "pytest", str(scenario), "-q", "-p", "no:cacheprovider"],

@@ -17,7 +17,7 @@ from typing import Any
 
 from common import environment, import_pure, percentile_us, write_results
 
-routing = import_pure("routing")
+routing = import_pure("core.routing")
 base = import_pure("providers.base")
 
 TARGET_P95_US = 1000.0

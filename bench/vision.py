@@ -24,7 +24,7 @@ from common import environment, import_pure, percentile_us, run_scenario, write_
 import numpy as np
 from PIL import Image
 
-vision = import_pure("vision")
+vision = import_pure("core.vision")
 
 SOURCES = {"vga": (640, 480), "1080p": (1920, 1080), "5mp": (2592, 1944)}
 MODELS = ("gpt-4.1-mini", "qwen-vl-plus", "llava")

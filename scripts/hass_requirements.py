@@ -14,7 +14,10 @@ ROOT = Path(__file__).resolve().parent.parent
 COMPONENTS = Path(components.__file__).parent
 ANIMA_MANIFEST = ROOT / "custom_components" / "anima" / "manifest.json"
 # What scripts/develop and the end-to-end tests configure, besides the defaults.
-CONFIGURED = {"api", "config", "conversation", "assist_pipeline", "wyoming", "light", "template"}
+CONFIGURED = {
+    *("api", "config", "conversation", "assist_pipeline", "wyoming", "light", "template"),
+    *("recorder", "history", "logbook", "input_boolean", "switch"),  # the develop house
+}
 
 
 def main() -> None:

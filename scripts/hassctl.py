@@ -8,8 +8,8 @@ so it runs under .venv and .venv-hass alike.
         result = await hass.config_flow("anima", [{"next_step_id": "wyoming"}, {...}])
         print(await hass.entries("anima"))
 
-Command line: `develop` runs Home Assistant until SIGINT/SIGTERM and adds Wyoming connections to
-Anima; `token` prints an access token for a running instance (for curl).
+Command line: `token` prints an access token for a running instance (for curl). scripts/develop
+runs its house through develop_house.py.
 """
 
 from __future__ import annotations
@@ -339,82 +339,10 @@ class HassProcess:
         await self.stop()
 
 
-async def develop(args: argparse.Namespace) -> int:
-    """Run Home Assistant for a developer until SIGINT/SIGTERM; add the Wyoming connections."""
-    main, stopping = asyncio.current_task(), False
-    assert main is not None
-
-    def on_signal() -> None:
-        nonlocal stopping
-        if not stopping:  # a second signal must not interrupt the clean stop
-            stopping = True
-            main.cancel()
-
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        asyncio.get_running_loop().add_signal_handler(sig, on_signal)
-    hass = HassProcess(args.config, port=args.port, host=args.host, complete_onboarding=True)
-    started = time.monotonic()
-    try:
-        await hass.start()
-        print(f"hassctl: Home Assistant running after {time.monotonic() - started:.1f} s")
-        for server in [*args.wyoming, *([args.formant] if args.formant else [])]:
-            # The flow aborts with already_configured on later runs.
-            host, _, port = server.rpartition(":")
-            steps = [{"next_step_id": "wyoming"}, {"host": host, "port": int(port)}]
-            try:
-                result = await hass.config_flow("anima", steps)
-                outcome = result.get("reason") or result.get("errors") or result["type"]
-            except HassError as err:  # keep Home Assistant running: the developer can look
-                outcome = f"failed: {err}"
-            print(f"hassctl: Anima connection to Wyoming {server}: {outcome}")
-        await _default_profiles(hass, args.formant)
-        for entry in await hass.entries("anima"):
-            print(f"hassctl: Anima entry {entry['title']!r}: {entry['state']}")
-        user, password = hass.credentials["username"], hass.credentials["password"]
-        print(f"\n  {hass.base_url}/  user {user!r}, password {password!r}\n", flush=True)
-        await hass.wait_exit()
-        print(f"hassctl: Home Assistant exited:\n{hass.log_tail()}", file=sys.stderr)
-        return 1
-    except asyncio.CancelledError:
-        main.uncancel()
-        print("hassctl: stopping Home Assistant", flush=True)
-        return 0
-    finally:
-        await hass.stop()
-
-
 def chain_options(form: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The (value, label) pairs a profile form offers for its chain."""
     field = next(f for f in form["data_schema"] if f["name"] == "chain")
     return [(o["value"], o["label"]) for o in field["selector"]["select"]["options"]]
-
-
-async def _default_profiles(hass: HassProcess, formant: str | None) -> None:
-    """Add the hub with a listener and a voice on the local speech servers, once."""
-    if not any(e["title"] == "Anima" for e in await hass.entries("anima")):
-        await hass.config_flow("anima", [{"next_step_id": "hub"}])
-    hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
-    if hub.get("num_subentries"):
-        return  # the developer's profiles stay as they are
-
-    def listener(form: dict[str, Any]) -> dict[str, Any]:
-        return {"name": "Listener", "chain": [value for value, _ in chain_options(form)][:1]}
-
-    def voice(form: dict[str, Any]) -> dict[str, Any]:
-        # Piper's Joe speaks answers; the formant voice (espeak-ng) is the formant tier, which
-        # speaks notifications (docs/voice-tiers-and-budgets.md).
-        options = chain_options(form)
-        joe = [value for value, label in options if "joe" in label.lower()][:1]
-        robotic = [
-            value
-            for value, label in options
-            if formant and label.startswith(f"{formant} ·") and "America" in label
-        ][:1]
-        return {"name": "Voice", "chain": joe, "formant_chain": robotic}
-
-    for kind, choose in (("listener", listener), ("voice", voice)):
-        result = await hass.subentry_flow(hub["entry_id"], kind, choose)
-        print(f"hassctl: Anima {kind} profile: {result.get('reason') or result['type']}")
 
 
 async def token(args: argparse.Namespace) -> int:
@@ -428,14 +356,12 @@ async def token(args: argparse.Namespace) -> int:
 def main() -> int:
     """Command line entry point."""
     parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n\n")[0])
-    parser.add_argument("command", choices=["develop", "token"])
+    parser.add_argument("command", choices=["token"])
     parser.add_argument("--config", type=Path, default=ROOT / ".develop" / "config")
     parser.add_argument("--port", type=int, default=8123)
     parser.add_argument("--host", default="127.0.0.1", help="the address hass listens on")
-    parser.add_argument("--wyoming", action="append", default=[], metavar="HOST:PORT")
-    parser.add_argument("--formant", metavar="HOST:PORT", help="the anima-formant server")
     args = parser.parse_args()
-    return asyncio.run(develop(args) if args.command == "develop" else token(args))
+    return asyncio.run(token(args))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ with scripted latency; Home Assistant, its assist pipeline and Anima are real.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 import dataclasses
 from dataclasses import dataclass
 import time
@@ -78,6 +78,26 @@ async def create_pipeline(hass: HomeAssistant, ws: WebSocketGenerator) -> str:
     return str((await client.receive_json())["result"]["id"])
 
 
+def on_reply_audio(
+    listen: Callable[[str], None],
+) -> Callable[[assist_pipeline.PipelineEvent], None]:
+    """A pipeline event callback that calls `listen(token)` once the reply's audio can be read."""
+    tokens: list[str] = []
+
+    def on_event(event: assist_pipeline.PipelineEvent) -> None:
+        data = event.data or {}
+        if event.type is assist_pipeline.PipelineEventType.RUN_START:
+            tokens.append(data["tts_output"]["token"])
+        started = event.type is assist_pipeline.PipelineEventType.TTS_END or (
+            event.type is assist_pipeline.PipelineEventType.INTENT_PROGRESS
+            and data.get("tts_start_streaming")
+        )
+        if started and tokens:
+            listen(tokens.pop())
+
+    return on_event
+
+
 async def timed_turn(
     hass: HomeAssistant, pipeline: str, device: str | None = None, audio_pcm: bytes | None = None
 ) -> float:
@@ -101,23 +121,13 @@ async def timed_turn(
             if received > 44 and not first_audio.done():
                 first_audio.set_result(time.perf_counter())
 
-    tokens: list[str] = []
-
-    def on_event(event: assist_pipeline.PipelineEvent) -> None:
-        data = event.data or {}
-        if event.type is assist_pipeline.PipelineEventType.RUN_START:
-            tokens.append(data["tts_output"]["token"])
-        started = event.type is assist_pipeline.PipelineEventType.TTS_END or (
-            event.type is assist_pipeline.PipelineEventType.INTENT_PROGRESS
-            and data.get("tts_start_streaming")
-        )
-        if started and tokens:
-            hass.async_create_background_task(listen(tokens.pop()), "bench listen")
+    def heard(token: str) -> None:
+        hass.async_create_background_task(listen(token), "bench listen")
 
     await assist_pipeline.async_pipeline_from_audio_stream(
         hass,
         context=Context(),
-        event_callback=on_event,
+        event_callback=on_reply_audio(heard),
         stt_metadata=METADATA,
         stt_stream=audio(),
         pipeline_id=pipeline,

@@ -20,9 +20,6 @@ from homeassistant.core import callback
 from homeassistant.helpers import config_validation as cv
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.selector import (
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -38,11 +35,8 @@ from yarl import URL
 from .const import (
     API_KEY,
     BASE_URL,
-    CURRENCY,
     DOMAIN,
     HOST,
-    HOUSE_DAILY,
-    HOUSE_MONTHLY,
     KIND,
     KIND_HUB,
     KIND_OPENAI,
@@ -50,13 +44,11 @@ from .const import (
     LOGGER,
     PORT,
     PRESET,
-    PRICE_OPTIONS,
-    RATE,
     VALIDATION_TIMEOUT,
-    WARNING_PERCENT,
 )
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
 from .endpoint_flow import EndpointFlow
+from .options_flow import HubOptionsFlow, PricesOptionsFlow
 from .profile_flow import ProfileFlow
 from .protocol import ZEROCONF_SATELLITE_PORT
 from .providers.base import (
@@ -75,7 +67,6 @@ from .providers.connection import (
     unique_id_of,
 )
 from .providers.presets import CUSTOM, PRESETS
-from .runtime.data import AnimaData
 from .runtime.discovery import async_found_endpoint_service
 from .runtime.hub import hub_entry
 
@@ -335,51 +326,4 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             step_id="reconfigure",
             data_schema=self.add_suggested_values_to_schema(schema, user_input),
             errors=errors,
-        )
-
-
-AMOUNT = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
-
-
-class HubOptionsFlow(OptionsFlow):
-    """The house's budgets: daily and monthly limits and when to start saving."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the limits (empty: no limit) and the warning threshold."""
-        if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        schema = vol.Schema(
-            {
-                vol.Optional(CURRENCY): str,
-                vol.Optional(RATE): AMOUNT,
-                vol.Optional(HOUSE_DAILY): AMOUNT,
-                vol.Optional(HOUSE_MONTHLY): AMOUNT,
-                vol.Required(WARNING_PERCENT, default=80): NumberSelector(
-                    NumberSelectorConfig(min=1, max=100, step=1, mode=NumberSelectorMode.SLIDER)
-                ),
-            }
-        )
-        return self.async_show_form(
-            step_id="init",
-            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-            description_placeholders={"currency": AnimaData.of(self.hass).meter.currency},
-        )
-
-
-class PricesOptionsFlow(OptionsFlow):
-    """A connection's own prices, for every model it serves (empty: Anima's default prices)."""
-
-    async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Go to the prices form (the hub's options use the `init` step's strings)."""
-        return await self.async_step_prices(user_input)
-
-    async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Ask for the rates."""
-        if user_input is not None:
-            return self.async_create_entry(data=user_input)
-        schema = vol.Schema({vol.Optional(key): AMOUNT for key in PRICE_OPTIONS})
-        return self.async_show_form(
-            step_id="prices",
-            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
-            description_placeholders={"currency": AnimaData.of(self.hass).meter.currency},
         )

@@ -24,7 +24,8 @@ API_KEY: Final = "api_key"
 HOST: Final = "host"
 PORT: Final = "port"
 
-# Keys of the hub's options: the currency costs are shown in and 1 USD in it, the house budgets.
+# Keys of the hub's options: the currency costs are shown in and 1 USD in it (other currencies:
+# `core.ledger.rate_key`), the house budgets.
 CURRENCY: Final = "currency"
 RATE: Final = "usd_rate"
 HOUSE_DAILY: Final = "house_daily"
@@ -33,6 +34,7 @@ WARNING_PERCENT: Final = "warning_percent"
 #: Keys of a connection's options: its own prices, for every model it serves.
 PRICE_OPTIONS: Final = (
     "input_per_1m",
+    "cached_input_per_1m",
     "output_per_1m",
     "per_image",
     "audio_per_minute",

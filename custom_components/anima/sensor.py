@@ -1,8 +1,9 @@
 """Sensors: provider health, and usage and cost from the ledger.
 
 - each connection: Health (diagnostic), cost today and this month;
-- the hub: cost today and this month for the whole house, tokens, TTS characters and audio
-  seconds today;
+- the hub: cost today and this month for the whole house, tokens, TTS characters, audio
+  seconds and images today, what the speech cache saved today, and this month with the fees of
+  the billing plans (each plan's month in its attributes);
 - each profile: its cost today and this month.
 
 Usage sensors are totals that reset at local midnight (or on the first of the month) with
@@ -52,20 +53,32 @@ class UsageDescription(SensorEntityDescription):
     value: Callable[[Totals], float | Decimal]
 
 
-def _cost(period: Period) -> UsageDescription:
+def _money(key: str, period: Period, value: Callable[[Totals], Decimal]) -> UsageDescription:
     return UsageDescription(
-        key=f"cost_{period}",
-        translation_key=f"cost_{period}",
+        key=key,
+        translation_key=key,
         period=period,
         device_class=SensorDeviceClass.MONETARY,
         state_class=SensorStateClass.TOTAL,
         suggested_display_precision=4,
-        value=lambda totals: totals.cost,
+        value=value,
     )
+
+
+def _cost(period: Period) -> UsageDescription:
+    return _money(f"cost_{period}", period, lambda totals: totals.cost)
 
 
 COSTS = (_cost(Period.DAY), _cost(Period.MONTH))
 HOUSE_USAGE = (
+    _money("cache_saved_day", Period.DAY, lambda totals: totals.saved),
+    UsageDescription(
+        key="images_day",
+        translation_key="images_day",
+        period=Period.DAY,
+        state_class=SensorStateClass.TOTAL,
+        value=lambda totals: totals.images,
+    ),
     UsageDescription(
         key="tokens_day",
         translation_key="tokens_day",
@@ -107,6 +120,7 @@ async def async_setup_entry(
     async_add_entities(
         UsageSensor(d, entry.entry_id, (Scope.TOTAL, None)) for d in (*COSTS, *HOUSE_USAGE)
     )
+    async_add_entities([PlansSensor(entry.entry_id)])
     for subentry_id, subentry in entry.subentries.items():
         owner: tuple[Scope, str | None] = (Scope.PROFILE, subentry_id)
         if subentry.subentry_type == PROFILE_ENDPOINT:  # spending of turns from the device
@@ -151,11 +165,46 @@ class UsageSensor(SensorEntity, AnimaEntity):
         totals = ledger.totals(period, scope=self._scope, key=self._key)
         value = self.entity_description.value(totals)
         if self.entity_description.device_class is SensorDeviceClass.MONETARY:
+            # While the recorded statistics move to a new currency, wait (money.py).
+            self._attr_available = not meter.money.converting
             value = meter.shown(Decimal(value))
             self._attr_native_unit_of_measurement = meter.currency
         self._attr_native_value = value
         bounds = ledger.day_bounds() if period is Period.DAY else ledger.month_bounds()
         self._attr_last_reset = dt_util.utc_from_timestamp(bounds[0])
+
+
+class PlansSensor(UsageSensor):
+    """The house's month with the fees of the plans in use; each plan's month beside it.
+
+    The state adds the licence and package fees to what the calls cost (the cost sensors show
+    only the calls, at their marginal cost); the attributes show, per connection that offers a
+    plan, this month under each plan and the cheapest.
+    """
+
+    def __init__(self, device: str) -> None:
+        """Show the house's month on the hub's device."""
+        plans = _money("cost_with_plans_month", Period.MONTH, lambda totals: totals.cost)
+        super().__init__(plans, device, (Scope.TOTAL, None))
+
+    def _update(self) -> None:
+        super()._update()
+        months = self.anima.meter.month_with_plans()
+        fees = sum((month.fees for month in months.values()), Decimal(0))
+        calls = self.anima.meter.shown(self.anima.meter.ledger.month().cost)
+        self._attr_native_value = calls + fees
+        entries = self.hass.config_entries
+        self._attr_extra_state_attributes = {
+            (entry.title if (entry := entries.async_get_entry(entry_id)) else entry_id): {
+                "plan": str(month.in_use),
+                **{
+                    str(kind): None if cost is None else float(round(cost, 4))
+                    for kind, cost in month.costs.items()
+                },
+                "cheapest": None if month.cheapest is None else str(month.cheapest),
+            }
+            for entry_id, month in months.items()
+        }
 
 
 class ProviderHealthSensor(SensorEntity, AnimaEntity):

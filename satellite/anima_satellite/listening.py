@@ -37,7 +37,8 @@ class ListenRequests:
         """Ask the microphone loop to listen; return the transcript."""
         self._fail("replaced", "A newer request to listen replaced this one")
         self._pending, self._started = respond, False
-        heard = self._heard = asyncio.get_running_loop().create_future()
+        heard: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+        self._heard = heard
         try:
             async with asyncio.timeout(HEARD_TIMEOUT_S):
                 return await heard

@@ -29,7 +29,7 @@ import asyncio
 import base64
 import binascii
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 import io
 import itertools
@@ -251,6 +251,8 @@ class FakeOpenAIServer:
         self.openrouter_auth = False
         #: The chat reply when none is queued; None echoes the last user message.
         self.default_reply: Reply | None = None
+        #: Answers a request no queued reply answers, from its JSON body (None: the default).
+        self.responder: Callable[[Endpoint, dict[str, Any]], Reply | None] | None = None
         self.requests: list[RecordedRequest] = []
         self._queues: dict[str, deque[Reply]] = {
             "chat": deque(),
@@ -356,7 +358,9 @@ class FakeOpenAIServer:
             message, param, code = refused
             return _error(400, message, param=param, code=code)
         record.images = _images(body["messages"])
-        reply = self._next("chat") or self.default_reply or Reply.text(_echo(body["messages"]))
+        reply = (
+            self._next("chat", body) or self.default_reply or Reply.text(_echo(body["messages"]))
+        )
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
         if body.get("stream"):
@@ -405,7 +409,7 @@ class FakeOpenAIServer:
             return _error(
                 400, "The fake server only answers response_format 'pcm'", param="response_format"
             )
-        reply = self._next("speech") or Reply.audio(tone(max(0.2, 0.05 * len(body["input"]))))
+        reply = self._next("speech", body) or Reply.audio(tone(max(0.2, 0.05 * len(body["input"]))))
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
         pcm = reply.pcm or b""
@@ -456,9 +460,13 @@ class FakeOpenAIServer:
             "https://platform.openai.com/account/api-keys.",
         )
 
-    def _next(self, endpoint: Endpoint) -> Reply | None:
+    def _next(self, endpoint: Endpoint, body: dict[str, Any] | None = None) -> Reply | None:
         queue = self._queues[endpoint]
-        return queue.popleft() if queue else None
+        if queue:
+            return queue.popleft()
+        if self.responder is not None and body is not None:
+            return self.responder(endpoint, body)
+        return None
 
     async def _stream(
         self,

@@ -15,6 +15,7 @@ import wave
 from homeassistant.components import ai_task, stt
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import llm
+import pytest
 import pytest_asyncio
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -38,6 +39,12 @@ from tests.integration.anima_setup import (
 )
 
 SATELLITE_ENTITY = "assist_satellite.kitchen"
+
+
+@pytest.fixture(autouse=True)
+def dollars(hass: HomeAssistant) -> None:
+    """Costs shown in dollars: the budgets below are in the prices' currency."""
+    hass.config.currency = "USD"
 
 
 @pytest_asyncio.fixture

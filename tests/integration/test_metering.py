@@ -52,6 +52,7 @@ async def _converse(hass: HomeAssistant, text: str = "Hello") -> None:
 async def test_a_turn_is_priced_and_shown_for_house_provider_and_profile(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
+    hass.config.currency = "USD"  # costs are shown in Home Assistant's currency
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]))
     openai_server.reply(Reply.text("Hi there.", usage=(1200, 300)))
@@ -134,6 +135,7 @@ async def test_speech_is_metered_in_seconds_and_characters(
 async def test_a_connections_own_prices_apply_from_the_next_call(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
+    hass.config.currency = "USD"
     cloud = await add_openai(hass, openai_server, "Custom")
     await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "my-model")]))
     openai_server.reply(Reply.text("Hi.", usage=(1000, 1000)))
@@ -157,6 +159,7 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
 async def test_costs_are_shown_and_budgets_set_in_the_users_currency(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
+    hass.config.currency = "USD"
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     hub = await add_hub(
         hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])

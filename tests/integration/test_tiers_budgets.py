@@ -59,6 +59,7 @@ def _pcm(data: bytes) -> bytes:
 async def _setup(
     hass: HomeAssistant, piper: SpeechServer, formant: SpeechServer, **hub_options: Any
 ) -> tuple[MockConfigEntry, str, str]:
+    hass.config.currency = "USD"  # the budgets below are in dollars
     joe = await add_wyoming(hass, piper, "Piper")
     robot = await add_wyoming(hass, formant, "Formant")
     voice = profile(PROFILE_VOICE, "Voice", [Link(joe.entry_id, voice=JOE)])
@@ -287,7 +288,7 @@ async def test_warning_level_steps_the_voice_down(
 async def test_voice_policy_select_switches_to_quiet_and_back(
     hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
 ) -> None:
-    hub, joe, robot = await _setup(hass, piper_server, formant_server)
+    hub, joe, _ = await _setup(hass, piper_server, formant_server)
     state = hass.states.get("select.voice_voice_policy")
     assert state.state == "standard"
     await hass.services.async_call(
@@ -298,7 +299,8 @@ async def test_voice_policy_select_switches_to_quiet_and_back(
     )
     assert hass.states.get("select.voice_voice_policy").state == "quiet"
     _, by = await _say(hass, "Paris is the capital of France.")
-    assert by == robot  # quiet: answers compact, which falls to the formant voice here
+    # quiet: answers compact; with no compact voice here, the expressive one (never robotic)
+    assert by == joe
     pcm, by = await _say(hass, "The washing is done.", message_class="notification")
     assert (pcm, by) == (earcon_pcm("notify"), None)
     await hass.services.async_call(
@@ -349,6 +351,7 @@ async def test_budget_puts_the_cheapest_model_first_then_keeps_to_local_ones(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
     """gpt-4.1 costs 25 times gpt-4.1-nano; a local Ollama is free."""
+    hass.config.currency = "USD"
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     async with FakeOpenAIServer(api_key=None) as ollama_server:
         ollama_server.models = ["llama3.2"]
@@ -392,6 +395,7 @@ async def test_budget_puts_the_cheapest_model_first_then_keeps_to_local_ones(
 
 
 async def test_hub_options_set_the_house_budget(hass: HomeAssistant) -> None:
+    hass.config.currency = "USD"  # limits are entered in the shown currency: dollars here
     hub = await add_hub(hass)
     result = await hass.config_entries.options.async_init(hub.entry_id)
     assert result["step_id"] == "init"
@@ -419,6 +423,12 @@ async def test_an_endpoints_own_policy_applies_to_its_turns(
     formant_server: SpeechServer,
 ) -> None:
     hub, joe, robot = await _setup(hass, piper_server, formant_server)
+    # The voice's compact tier is the formant server here: answers (compact) are robotic
+    # unless a policy asks for the expressive voice.
+    voice = next(iter(hub.subentries.values()))
+    compact = {TIER_CHAINS[Tier.COMPACT]: [Link(robot, voice="en-us").as_data()]}
+    hass.config_entries.async_update_subentry(hub, voice, data={**voice.data, **compact})
+    await hass.async_block_till_done()
     await _add_priced_agent(hass, hub, openai_server)
     kitchen = satellite_device(hass, "Kitchen")
     hass.config_entries.async_add_subentry(
@@ -441,17 +451,17 @@ async def test_an_endpoints_own_policy_applies_to_its_turns(
         )
         return (await _say(hass, result.response.speech["plain"]["speech"]))[1]
 
-    assert await answer_spoken_by() == joe
+    assert await answer_spoken_by() == robot  # the voice's standard policy: compact
     await hass.services.async_call(
-        "select", "select_option", {"entity_id": select, "option": "quiet"}, blocking=True
+        "select", "select_option", {"entity_id": select, "option": "full"}, blocking=True
     )
-    assert await answer_spoken_by() == robot  # quiet: answers compact -> formant here
+    assert await answer_spoken_by() == joe  # full: answers expressive
     # The same text asked from elsewhere is the voice's: the endpoint's policy is its own.
-    assert (await _say(hass, "Paris, from the hall."))[1] == joe
+    assert (await _say(hass, "Paris, from the hall."))[1] == robot
     await hass.services.async_call(
         "select", "select_option", {"entity_id": select, "option": "voice"}, blocking=True
     )
-    assert await answer_spoken_by() == joe
+    assert await answer_spoken_by() == robot
 
 
 async def test_cheap_tiers_speak_only_the_first_sentences(

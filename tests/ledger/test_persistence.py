@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from custom_components.anima.core.ledger import Kind, Ledger, MemoryStore, Scope, UsageRecord
+from custom_components.anima.core.ledger.records import row_of
 
 from . import FakeClock, FlakyStore, GatedStore, JsonFileStore, book, chat, reopen
 
@@ -245,3 +246,28 @@ async def test_power_cut_between_main_and_archive_saves_counts_each_call_once() 
     assert (after.day(NOW).records, after.day(NOW + DAY).records) == (10, 1)
     assert after.month(NOW).records == len(after.records()) == 11
     await ledger.close()
+
+
+async def test_rows_of_the_previous_version_load_with_the_new_fields_at_their_defaults() -> None:
+    # A row as the first release stored it (19 fields: before cached_input_tokens, estimated).
+    old = list(json.loads(json.dumps(row_of(book().price(chat(NOW, endpoint="kitchen"))))))[:19]
+    store = MemoryStore(
+        {"version": 1, "currency": "USD", "records": [old, ["not", "a", "row"], 7], "days": {}}
+    )
+    ledger = await _open(store)
+    (record,) = ledger.records()
+    assert (record.endpoint, record.input_tokens, record.cost) == (
+        "kitchen",
+        1000,
+        Decimal("0.00056"),
+    )
+    assert (record.cached_input_tokens, record.estimated) == (0, False)
+    # Saved again, the old row is written as it was, the new one at today's length.
+    ledger.record(chat(NOW + 1, cached_input_tokens=512, estimated=True))
+    await ledger.close()
+    assert store.data is not None
+    assert store.data["records"][0] == tuple(old)
+    assert len(store.data["records"][1]) == 21
+    again = (await _open(store)).records()
+    assert again == ledger.records()
+    assert (again[1].cached_input_tokens, again[1].estimated) == (512, True)

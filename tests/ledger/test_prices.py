@@ -7,6 +7,7 @@ from decimal import Decimal
 import pytest
 
 from custom_components.anima.core.ledger import (
+    OUTCOME_CACHE_HIT,
     ZERO,
     Kind,
     Ledger,
@@ -202,3 +203,66 @@ def test_default_table_round_trips_as_override_shape() -> None:
     for table in default_tables().values():
         assert PriceTable.from_dict(table.to_dict()) == table
     assert set(TEST_TABLES) <= set(default_tables())
+
+
+def test_cached_prompt_tokens_cost_the_cached_rate() -> None:
+    tables = {
+        "openai": PriceTable.from_dict(
+            {
+                "currency": "USD",
+                "models": {
+                    "chat-model": {
+                        "input_per_1m": "0.40",
+                        "cached_input_per_1m": "0.10",
+                        "output_per_1m": "1.60",
+                    },
+                    "no-cache-price": {"input_per_1m": "0.40"},
+                },
+            }
+        )
+    }
+    prices = PriceBook(tables)
+    # 2,000 prompt tokens of which 1,536 from the cache: 464 x 0.40 + 1,536 x 0.10 (+ 100 out).
+    record = prices.price(chat(NOW, input_tokens=2000, cached_input_tokens=1536))
+    assert record.cost == Decimal("0.0001856") + Decimal("0.0001536") + Decimal("0.00016")
+    # A service with no cached rate bills cached tokens like any others.
+    plain = prices.price(
+        chat(NOW, model="no-cache-price", input_tokens=2000, cached_input_tokens=1536)
+    )
+    assert plain.cost == Decimal("0.0008")
+    # A provider claiming more cached tokens than it was sent is believed up to the prompt.
+    lying = prices.price(chat(NOW, input_tokens=100, output_tokens=0, cached_input_tokens=10**9))
+    assert lying.cost == Decimal("0.00001")
+
+
+def test_default_table_has_cached_rates_below_the_input_rates() -> None:
+    cached = [
+        price
+        for table in default_tables().values()
+        for price in table.models.values()
+        if price.cached_input_per_1m is not None
+    ]
+    assert len(cached) >= 10
+    assert all(price.cached_input_per_1m < price.input_per_1m for price in cached)
+    gpt = default_tables()["openai"].find("gpt-4.1-mini", None)
+    assert gpt is not None
+    assert gpt.cached_input_per_1m == Decimal("0.10")
+
+
+def test_a_speech_cache_hit_costs_nothing_and_counts_what_it_saved() -> None:
+    ledger = Ledger(MemoryStore(), book(), clock=lambda: NOW)
+    hit = ledger.record(
+        UsageRecord(
+            NOW,
+            "cloud",
+            "openai",
+            Kind.TTS,
+            model="tts-standard",
+            characters=1000,
+            outcome=OUTCOME_CACHE_HIT,
+        )
+    )
+    assert (hit.cost, hit.succeeded) == (ZERO, True)
+    day = ledger.day(NOW)
+    assert (day.cost, day.saved, day.cache_hits) == (ZERO, Decimal("0.015"), 1)
+    assert day.tts_characters == 0  # nothing was sent to a voice

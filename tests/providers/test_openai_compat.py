@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
 import contextlib
+from dataclasses import replace
 import io
 import logging
 import time
@@ -200,6 +201,14 @@ async def test_text_streams_as_it_is_generated_and_ends_with_the_usage(
     assert sent["stream"] is True
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["messages"] == [{"role": "user", "content": "Hello"}]
+
+
+async def test_cached_prompt_tokens_are_read_from_the_usage(
+    client: OpenAICompatClient, openai_server: FakeOpenAIServer
+) -> None:
+    openai_server.reply(replace(Reply.text("Hi", usage=(2048, 3)), cached_tokens=1920))
+    deltas = [delta async for delta in client.stream_chat(HELLO)]
+    assert deltas[-1].usage == Usage(input_tokens=2048, output_tokens=3, cached_input_tokens=1920)
 
 
 async def test_tool_call_fragments_become_one_call_with_parsed_arguments(

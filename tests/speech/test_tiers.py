@@ -53,11 +53,12 @@ def test_default_policy() -> None:
         "confirmation": "earcon",
         "notification": "formant",
         "alert": "compact",
-        "answer": "expressive",
+        "answer": "compact",
         "conversation": "expressive",
     }
     assert DEFAULT_POLICY.tier_for(MessageClass.ALERT) is COMPACT
-    assert DEFAULT_POLICY.tier_for("answer") is EXPRESSIVE
+    assert DEFAULT_POLICY.tier_for("answer") is COMPACT
+    assert DEFAULT_POLICY.tier_for("conversation") is EXPRESSIVE
 
 
 @pytest.mark.parametrize(
@@ -66,7 +67,7 @@ def test_default_policy() -> None:
         (MessageClass.CONFIRMATION, EARCON),
         (MessageClass.NOTIFICATION, FORMANT),
         (MessageClass.ALERT, COMPACT),
-        (MessageClass.ANSWER, EXPRESSIVE),
+        (MessageClass.ANSWER, COMPACT),
         (MessageClass.CONVERSATION, EXPRESSIVE),
     ],
 )
@@ -81,7 +82,9 @@ def test_within_budget_every_class_gets_its_policy_tier(
     [(0, EXPRESSIVE), (1, COMPACT), (2, FORMANT), (3, EARCON), (4, EARCON), (100, EARCON)],
 )
 def test_budget_steps_go_cheaper_down_to_the_earcon(steps_down: int, expected: Tier) -> None:
-    chosen = choose_tier(DEFAULT_POLICY, "answer", available=EVERY_TIER, steps_down=steps_down)
+    chosen = choose_tier(
+        DEFAULT_POLICY, "conversation", available=EVERY_TIER, steps_down=steps_down
+    )
     assert chosen is expected
 
 
@@ -100,10 +103,31 @@ def test_unavailable_tier_falls_to_the_next_cheaper_one_never_up() -> None:
     # Nothing configured at all: the earcon needs no provider.
     assert choose_tier(DEFAULT_POLICY, "answer", available=set()) is EARCON
     # A gap in the middle is skipped.
+    assert (
+        choose_tier(DEFAULT_POLICY, "conversation", available={COMPACT, EARCON, FORMANT}) is COMPACT
+    )
+    assert choose_tier(DEFAULT_POLICY, "conversation", available={FORMANT}, steps_down=1) is FORMANT
+
+
+def test_an_answer_without_its_compact_voice_keeps_the_expressive_one() -> None:
+    # One voice configured, the expressive one: answers are spoken in it, not as a tone.
+    assert choose_tier(DEFAULT_POLICY, "answer", available={EXPRESSIVE}) is EXPRESSIVE
+    # And the formant voice beside it does not make answers robotic.
     assert choose_tier(DEFAULT_POLICY, "answer", available={EXPRESSIVE, FORMANT}) is EXPRESSIVE
+    # The budget still steps down from there (the compact tier is missing: formant).
     assert (
         choose_tier(DEFAULT_POLICY, "answer", available={EXPRESSIVE, FORMANT}, steps_down=1)
         is FORMANT
+    )
+    # Kept to local voices, a cloud voice is no way up.
+    assert (
+        choose_tier(DEFAULT_POLICY, "answer", available={EXPRESSIVE, FORMANT}, local_only=True)
+        is FORMANT
+    )
+    # Other classes still never climb.
+    assert choose_tier(DEFAULT_POLICY, "alert", available={COMPACT, EXPRESSIVE}) is COMPACT
+    assert choose_tier(VoicePolicy(alert=FORMANT), "alert", available={EXPRESSIVE}) is (
+        EXPRESSIVE  # the alert rule: spoken, whatever it costs
     )
 
 

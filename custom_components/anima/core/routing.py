@@ -47,7 +47,7 @@ class Route[P]:
     model: str | None = None
     voice: str | None = None
     #: The wait for a stream's first delta on this route, when not the chain's (a local model
-    #: reading a cold prompt needs longer than a cloud).
+    #: reading a cold prompt needs longer than a cloud); it lengthens the total limit as well.
     first_token_timeout: float | None = None
 
 
@@ -351,10 +351,17 @@ def _provider_error(err: ProviderError | TimeoutError, message: str) -> Provider
 
 
 def _deadlines(chain: Chain[Any], route: Route[Any]) -> tuple[float | None, float | None]:
-    """Return the loop times by which the first delta and the whole attempt must arrive."""
+    """Return the loop times by which the first delta and the whole attempt must arrive.
+
+    A route's own first-token limit replaces the chain's, and the patience it adds before the
+    first token is added to the whole attempt's limit too.
+    """
     now = asyncio.get_running_loop().time()
-    total_at = None if chain.total_timeout is None else now + chain.total_timeout
-    first_token = route.first_token_timeout or chain.first_token_timeout
+    first_token, extra = chain.first_token_timeout, 0.0
+    if route.first_token_timeout is not None:
+        extra = max(0.0, route.first_token_timeout - (first_token or 0.0))
+        first_token = route.first_token_timeout
+    total_at = None if chain.total_timeout is None else now + chain.total_timeout + extra
     if first_token is None:
         return total_at, total_at
     first_at = now + first_token

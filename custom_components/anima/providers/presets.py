@@ -30,7 +30,7 @@ class Preset:
 
 CUSTOM = "custom"
 #: Presets of servers that run in the house.
-LOCAL_PRESETS = frozenset({"ollama", "local_server"})
+LOCAL_PRESETS = frozenset({"ollama", "llama_cpp", "local_server"})
 
 PRESETS: dict[str, Preset] = {
     preset.id: preset
@@ -100,6 +100,12 @@ PRESETS: dict[str, Preset] = {
             needs_api_key=False,
             chat_models=("llama3.2", "qwen2.5", "gemma3"),
             vision_models=("qwen2.5vl", "gemma3", "llava"),
+        ),
+        Preset(
+            id="llama_cpp",
+            name="llama.cpp server",
+            base_url="http://localhost:8080/v1",
+            needs_api_key=False,
         ),
         Preset(
             id="local_server",

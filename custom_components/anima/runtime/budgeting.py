@@ -39,7 +39,8 @@ from ..core.budgets import (
     Level,
     order_for_budget,
 )
-from ..core.ledger import Kind, to_decimal
+from ..core.ledger import ZERO, Kind, Period, Scope, to_decimal
+from ..core.ledger.plans import covers
 from ..core.profiles import Link
 from .connections import connection_is_local, connection_preset
 from .devices import anima_device_id
@@ -130,12 +131,16 @@ class BudgetKeeper:
         Cheapest first at a warning (by the price of that kind of call), local links only once
         it is exceeded.
         """
-        prices = self.ledger.prices
+        ledger = self.ledger
 
         def rate(link: Link) -> Decimal | None:
             preset = connection_preset(self.hass, link.connection)
-            price = prices.lookup(link.connection, preset, link.model, link.voice)
-            return None if price is None else price.rank(kind)
+            price = ledger.prices.lookup(link.connection, preset, link.model, link.voice)
+            if price is None:
+                return None
+            month = ledger.totals(Period.MONTH, scope=Scope.PROVIDER, key=link.connection)
+            # The marginal cost: a licence or a package not yet used up adds nothing.
+            return ZERO if covers(ledger.plans.get(link.connection), month) else price.rank(kind)
 
         return order_for_budget(
             links,

@@ -12,6 +12,7 @@ power cut loses at most the last 10 s of records) and on shutdown; see `core/led
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -20,30 +21,36 @@ from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
 from homeassistant.helpers.storage import STORAGE_DIR, Store as HAStore
+from homeassistant.util import dt as dt_util
 
-from ..const import (
-    CURRENCY,
-    DOMAIN,
-    KIND,
-    KIND_WYOMING,
-    PRESET,
-    PRICE_OPTIONS,
-    RATE,
-    SIGNAL_RECORDED,
-)
+from ..const import DOMAIN, KIND, KIND_WYOMING, LOGGER, PRESET, PRICE_OPTIONS, SIGNAL_RECORDED
 from ..core.health import Attempt, Outcome
 from ..core.ledger import (
     ANY_MODEL,
+    LEDGER_CURRENCY,
+    OUTCOME_CACHE_HIT,
     PRESET_WYOMING,
     Kind,
     Ledger,
+    Period,
+    Plan,
+    PlanError,
+    PlanKind,
     PriceBook,
     PriceTable,
+    Scope,
     UsageRecord,
     default_tables,
+    month_costs,
+    plan_in_use,
+    plans_from_options,
+    reference_rates,
 )
 from ..core.ledger.journal import FileJournal
+from ..core.ledger.plans import PRICE_CURRENCY
 from ..providers.base import Usage
+from .money import ShownMoney
+from .speech_cache import SpokenSentence
 
 STORAGE_KEY = f"{DOMAIN}.ledger"
 ARCHIVE_KEY = f"{DOMAIN}.ledger_archive"
@@ -65,6 +72,23 @@ class _StoreShim:
 
     async def save(self, data: dict[str, Any]) -> None:
         await self._store.async_save(data)
+
+
+@dataclass(frozen=True, slots=True)
+class PlanMonth:
+    """One connection's month so far under the plan it is on and each plan it offers."""
+
+    in_use: PlanKind
+    #: In the shown currency; None where a fee has no rate.
+    costs: Mapping[PlanKind, Decimal | None]
+    #: The fees of the plan in use this month (shown currency): not in the cost sensors.
+    fees: Decimal = Decimal(0)
+
+    @property
+    def cheapest(self) -> PlanKind | None:
+        """Return the plan that would have cost least this month."""
+        known = [(cost, kind) for kind, cost in self.costs.items() if cost is not None]
+        return min(known)[1] if known else None
 
 
 class CallRecorder:
@@ -111,14 +135,26 @@ class CallRecorder:
 class Meter:
     """Turns router attempts into ledger records; one per integration."""
 
-    def __init__(self, hass: HomeAssistant, ledger: Ledger) -> None:
-        """Wrap a loaded ledger."""
+    def __init__(self, hass: HomeAssistant, ledger: Ledger, money: ShownMoney) -> None:
+        """Wrap a loaded ledger; `money` is the currency costs are shown in."""
         self.hass = hass
         self.ledger = ledger
-        #: The currency costs are shown in, and how many of it one ledger unit (USD) is. The
-        #: ledger itself stays in its prices' currency, so changing this never rewrites history.
-        self.currency = ledger.currency
-        self.rate = Decimal(1)
+        #: The shown currency and its rates; the ledger keeps dollars, so a change of the shown
+        #: currency never rewrites history (money.py keeps the recorded statistics coherent).
+        self.money = money
+        self._hub_options: Mapping[str, Any] = {}
+        #: The plans each connection offers (its options), for "this month under each plan".
+        self._offers: dict[str, dict[PlanKind, Plan]] = {}
+
+    @property
+    def currency(self) -> str:
+        """The currency costs are shown and budgets entered in."""
+        return self.money.money.shown
+
+    @property
+    def rate(self) -> Decimal:
+        """How many of the shown currency one ledger unit (a dollar) is."""
+        return self.money.money.per_ledger_unit
 
     def recorder(
         self,
@@ -133,17 +169,13 @@ class Meter:
 
     @callback
     def show_in(self, options: Mapping[str, Any]) -> None:
-        """Show costs and take budgets in the hub's currency (its options), at its rate."""
-        currency = str(options.get(CURRENCY) or self.ledger.currency).strip().upper()
-        rate = options.get(RATE)
-        self.currency = currency
-        self.rate = (
-            Decimal(1) if currency == self.ledger.currency or not rate else Decimal(str(rate))
-        )
+        """Show costs and take budgets in the hub's currency (else Home Assistant's)."""
+        self._hub_options = options
+        self.money.configure(options)
 
     def shown(self, amount: Decimal) -> Decimal:
         """Return an amount of the ledger's currency in the shown currency."""
-        return amount * self.rate
+        return self.money.money.shown_amount(amount)
 
     @callback
     def record(
@@ -171,14 +203,88 @@ class Meter:
         async_dispatcher_send(self.hass, SIGNAL_RECORDED, record)
 
     @callback
+    def record_cache_hit(
+        self, profile: str | None, endpoint: str | None, spoken: SpokenSentence
+    ) -> None:
+        """Book a sentence the speech cache played: nothing spent, what it saved counted."""
+        record = self.ledger.record(
+            UsageRecord(
+                _now(),
+                spoken.provider,
+                self._preset(spoken.provider),
+                Kind.TTS,
+                model=spoken.model,
+                voice=spoken.voice,
+                endpoint=endpoint,
+                profile=profile,
+                characters=spoken.characters,
+                audio_seconds=spoken.seconds,
+                outcome=OUTCOME_CACHE_HIT,
+            )
+        )
+        async_dispatcher_send(self.hass, SIGNAL_RECORDED, record)
+
+    @callback
     def use_prices(self, entry_id: str, options: Mapping[str, Any]) -> None:
-        """Price a connection's calls with its own rates (its options), if it has any."""
+        """Price a connection's calls with its own rates and plan (its options), if any.
+
+        Rates and fees are in the options' currency (older options had none: dollars).
+        """
+        currency = str(options.get(PRICE_CURRENCY) or LEDGER_CURRENCY).upper()
         rates = {key: options[key] for key in PRICE_OPTIONS if options.get(key) not in (None, "")}
         table = None
         if rates:
-            currency = self.ledger.currency
             table = PriceTable.from_dict({"currency": currency, "models": {ANY_MODEL: rates}})
         self.ledger.prices.set_override(entry_id, table)
+        try:
+            offers = plans_from_options(options, currency)
+        except PlanError as err:  # the options flow refuses this; older options may hold it
+            LOGGER.warning("Ignoring the billing plan of %s: %s", entry_id, err)
+            offers = {}
+        self._offers[entry_id] = offers
+        plan = plan_in_use(options, offers)
+        if plan is None:
+            self.ledger.plans.pop(entry_id, None)
+        else:
+            self.ledger.plans[entry_id] = plan
+        if self.ledger.prices.currencies() - set(self.money.money.worth):
+            self.money.configure(self._hub_options)  # a currency that needs a rate now
+
+    def currencies_in_use(self) -> set[str]:
+        """Return the currencies the house's connections are priced in (each needs a rate)."""
+        book, used = self.ledger.prices, {LEDGER_CURRENCY}
+        for entry in self.hass.config_entries.async_entries(DOMAIN):
+            tables = [
+                book.tables.get(self._preset(entry.entry_id)),
+                book.overrides.get(entry.entry_id),
+            ]
+            for table in filter(None, tables):
+                used |= {table.currency, *(price.currency for price in table.models.values())}
+        return used | {plan.currency for plan in self.ledger.plans.values()}
+
+    def month_with_plans(self) -> dict[str, PlanMonth]:
+        """Return this month of each connection offering a plan, under each (shown currency)."""
+        ledger, prices = self.ledger, self.ledger.prices
+        result = {}
+        for entry_id, offers in self._offers.items():
+            if not offers:
+                continue
+            month = ledger.totals(Period.MONTH, scope=Scope.PROVIDER, key=entry_id)
+            devices = ledger.devices.count(ledger.period_key(Period.MONTH), entry_id)
+            costs = month_costs(offers, month, devices, prices.to_ledger)
+            plan = ledger.plans.get(entry_id)
+            in_use = PlanKind.METERED if plan is None else plan.kind
+            fees = Decimal(0)
+            if plan is not None and (fee := prices.to_ledger(plan.fee, plan.currency)) is not None:
+                # The plan in use: what was booked under it (exact), and its fees.
+                fees = fee * (devices if in_use is PlanKind.PER_DEVICE else 1)
+                costs[in_use] = month.cost + fees
+            result[entry_id] = PlanMonth(
+                in_use,
+                {kind: None if cost is None else self.shown(cost) for kind, cost in costs.items()},
+                self.shown(fees),
+            )
+        return result
 
     def _preset(self, entry_id: str) -> str:
         entry = self.hass.config_entries.async_get_entry(entry_id)
@@ -187,9 +293,14 @@ class Meter:
         return str(entry.data.get(PRESET, ""))
 
 
+def _now() -> float:
+    return dt_util.utcnow().timestamp()
+
+
 async def async_setup_meter(hass: HomeAssistant) -> Meter:
     """Load the ledger from storage and its journal, and save it on shutdown."""
     tables = await hass.async_add_executor_job(default_tables)
+    await hass.async_add_executor_job(reference_rates)  # read once, off the event loop
     journal = FileJournal(Path(hass.config.path(STORAGE_DIR)), JOURNAL_NAME)
     await journal.open()
     ledger = Ledger(
@@ -198,12 +309,16 @@ async def async_setup_meter(hass: HomeAssistant) -> Meter:
         archive=_StoreShim(hass, ARCHIVE_KEY),
         journal=journal,
         tz=str(hass.config.time_zone),
+        clock=_now,  # Home Assistant's clock, as its sensors' last_reset
     )
     await ledger.load()
+    money = ShownMoney(hass, ledger.prices)
+    await money.async_load()
+    money.on_change = lambda: async_dispatcher_send(hass, SIGNAL_RECORDED, None)
 
     async def close(_: Event) -> None:
         await ledger.close()
         await journal.close()
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, close)
-    return Meter(hass, ledger)
+    return Meter(hass, ledger, money)

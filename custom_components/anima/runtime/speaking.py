@@ -51,6 +51,7 @@ from .calls import CallSpec, ProviderCall
 from .connections import can, connection_is_local, connection_voices, loaded_connection
 from .data import AnimaData
 from .hub import async_endpoint_of
+from .speech_cache import CACHED_CLASSES, SpeechCache, SpokenSentence, replay, speech_cache
 
 
 @dataclass(frozen=True, slots=True)
@@ -181,9 +182,11 @@ def speak(
         stage="tts",
         entity_id=entity_id,
     )
+    cache = speech_cache(hass) if message_class in CACHED_CLASSES else None
+    voice = options.get(tts.ATTR_VOICE)
     audio = speak_pcm(
         text,
-        _synthesizer(hass, spec, plan.degradation, profile, language, options.get(tts.ATTR_VOICE)),
+        _synthesizer(hass, spec, plan.degradation, profile, language, voice, cache),
         options_for_tier(plan.tier, language=language, max_sentences=_terse(profile, plan.tier)),
         lead=earcon if plan.degradation.earcon_first else None,
     )
@@ -205,24 +208,32 @@ def _synthesizer(
     profile: Mapping[str, Any],
     language: str,
     chosen_voice: str | None,
+    cache: SpeechCache | None = None,
 ) -> SentenceSynthesizer:
     """Return what speaks one sentence through the message's call (each sentence booked alone).
 
     The call begins with the first sentence, so the stage's time runs from a sentence ready to
-    its first audio, not from the start of the agent's answer.
+    its first audio, not from the start of the agent's answer. With a `cache`, a sentence it
+    holds plays from there (booked as a hit), and one spoken to its end is kept.
     """
     calls = AnimaData.of(hass).calls
     begun: list[ProviderCall] = []
 
     async def synthesize(spoken: Sentence) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
         sentence = spoken.text
+        key = None if cache is None else cache.key(spec.links, chosen_voice, language, sentence)
+        if cache is not None and key is not None and (kept := cache.get(key)) is not None:
+            calls.meter.record_cache_hit(spec.profile, spec.endpoint, kept)
+            return kept.chunks[0], replay(kept.chunks[1:])
         if not begun:
             begun.append(calls.begin(spec, degradation=degradation))
         call = begun[0]
         voices: dict[str, str | None] = {}
+        routes: list[Route[Any]] = []
 
         async def first_chunk(route: Route[Any]) -> tuple[AudioChunk, AsyncIterator[AudioChunk]]:
             voice = voices["spoken"] = _voice_for(hass, profile, route, chosen_voice)
+            routes.append(route)
             audio: AsyncIterator[AudioChunk] = route.provider.synthesize(
                 sentence, voice=voice, model=route.model, language=language
             )
@@ -248,7 +259,14 @@ def _synthesizer(
                     characters_saved=spoken.characters_saved,
                 )
 
-        return first, counted()
+        if cache is None or key is None:
+            return first, counted()
+        route, voice = routes[-1], voices.get("spoken")
+
+        def keep(audio: tuple[AudioChunk, ...]) -> SpokenSentence:
+            return SpokenSentence(audio, route.provider_id, route.model, voice, len(sentence))
+
+        return first, cache.keeping(key, first, counted(), keep)
 
     return synthesize
 

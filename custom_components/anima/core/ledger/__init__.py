@@ -1,8 +1,27 @@
 """The cost ledger: records, prices, rollups and their store (pure: no Home Assistant)."""
 
 from .ledger import Ledger
+from .money import (
+    LEDGER_CURRENCY,
+    MissingRateError,
+    Money,
+    ReferenceRates,
+    money_for,
+    rate_key,
+    reference_rates,
+)
+from .plans import (
+    Plan,
+    PlanError,
+    PlanKind,
+    PlanUnit,
+    month_costs,
+    plan_in_use,
+    plans_from_options,
+)
 from .prices import (
     ANY_MODEL,
+    CACHED_INPUT,
     DEFAULT_CURRENCY,
     PRESET_WYOMING,
     Price,
@@ -14,6 +33,7 @@ from .prices import (
 )
 from .records import (
     COST_QUANTUM,
+    OUTCOME_CACHE_HIT,
     OUTCOME_FALLBACK,
     OUTCOME_OK,
     SUCCESS_OUTCOMES,
@@ -26,8 +46,11 @@ from .store import STORAGE_VERSION, MemoryStore, Store
 
 __all__ = [
     "ANY_MODEL",
+    "CACHED_INPUT",
     "COST_QUANTUM",
     "DEFAULT_CURRENCY",
+    "LEDGER_CURRENCY",
+    "OUTCOME_CACHE_HIT",
     "OUTCOME_FALLBACK",
     "OUTCOME_OK",
     "PRESET_WYOMING",
@@ -38,16 +61,29 @@ __all__ = [
     "Kind",
     "Ledger",
     "MemoryStore",
+    "MissingRateError",
+    "Money",
     "Period",
+    "Plan",
+    "PlanError",
+    "PlanKind",
+    "PlanUnit",
     "Price",
     "PriceBook",
     "PriceError",
     "PriceTable",
+    "ReferenceRates",
     "Scope",
     "Store",
     "Totals",
     "UsageRecord",
     "default_tables",
+    "money_for",
+    "month_costs",
+    "plan_in_use",
+    "plans_from_options",
+    "rate_key",
+    "reference_rates",
     "scope_key",
     "to_decimal",
     "totals_of",

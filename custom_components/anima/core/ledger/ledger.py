@@ -44,9 +44,10 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from .journal import Journal
+from .plans import Plan, booked
 from .prices import PriceBook
-from .records import ROW_LENGTH, Row, UsageRecord, record_from_row, row_of
-from .rollups import Calendar, Period, Rollups, Scope, Totals, When, scope_key
+from .records import ZERO, Row, UsageRecord, record_from_row, row_of, stored_row
+from .rollups import Calendar, MonthlyDevices, Period, Rollups, Scope, Totals, When, scope_key
 from .store import STORAGE_VERSION, SaveSchedule, Store, checked
 
 _LOGGER = logging.getLogger(__name__)
@@ -80,6 +81,7 @@ class Ledger(Calendar):
             raise ValueError("flush_interval, max_batch, raw_days and rollup_months must be > 0")
         super().__init__(ZoneInfo(tz) if isinstance(tz, str) else tz, clock)
         self.prices = prices
+        self.plans: dict[str, Plan] = {}  #: the connections' billing plans (plans.py)
         self.flush_interval = flush_interval
         self.max_batch = max_batch
         self.raw_days = raw_days
@@ -92,6 +94,7 @@ class Ledger(Calendar):
         self._new: deque[Row] = deque()
         self._days: Rollups = {}
         self._months: Rollups = {}
+        self.devices = MonthlyDevices()  #: who each connection answered, for licences
         # Serialised rollups per period key, rebuilt only for the periods touched since.
         self._saved_form: dict[Period, dict[str, dict[str, Any]]] = {p: {} for p in Period}
         self._touched: dict[Period, set[str]] = {p: set() for p in Period}
@@ -125,22 +128,23 @@ class Ledger(Calendar):
     # --- recording ------------------------------------------------------------------------
 
     def record(self, record: UsageRecord) -> UsageRecord:
-        """Price `record`, journal it, add it to the rollups and queue it for saving.
-
-        Returns the record priced.
-        """
-        priced = self.prices.price(record)
+        """Price `record` (under its plan: plans.py), journal and keep it; return it priced."""
+        plan, so_far, who = self.plans.get(record.provider), Totals(), record.provider
+        if plan is not None:  # what the connection used this month, before this call
+            so_far = self.totals(Period.MONTH, record.time, scope=Scope.PROVIDER, key=who)
+        priced, saved, discount = booked(self.prices.price(record), plan, so_far, self.prices)
         row = row_of(priced)
         if self._journal is not None:
             self._journal.append(row)
-        self._add(priced, row)
+        self._add(priced, row, saved, discount)
         self._changed(1)
         return priced
 
-    def _add(self, priced: UsageRecord, row: Row) -> None:
-        """Add a priced record to the rollups and the rows kept."""
+    def _add(self, priced: UsageRecord, row: Row, saved: Any = ZERO, discount: Any = ZERO) -> None:
+        """Add a booked record to the rollups and the rows kept (a replay saved nothing)."""
         day, month = self._keys(priced.time)
         currency = self.prices.currency
+        self.devices.add(month, priced)
         keys = ["total", f"provider:{priced.provider}", f"kind:{priced.kind}"]
         if priced.profile is not None:
             keys.append(f"profile:{priced.profile}")
@@ -157,7 +161,7 @@ class Ledger(Calendar):
                 totals = bucket.get(key)
                 if totals is None:
                     totals = bucket[key] = Totals()
-                totals.add(priced, currency)
+                totals.add(priced, currency, saved=saved, discount=discount)
             self._touched[period].add(period_key)
         if priced.time >= self._cut:
             self._new.append(row)
@@ -193,6 +197,7 @@ class Ledger(Calendar):
         today = self.local_date(start)
         months_back = today.year * 12 + today.month - 1 - (self.rollup_months - 1)
         oldest = f"{months_back // 12:04d}-{months_back % 12 + 1:02d}"
+        self.devices.drop_before(today.isoformat()[:7])
         for period, rollups in ((Period.DAY, self._days), (Period.MONTH, self._months)):
             for key in [key for key in rollups if key[:7] < oldest]:
                 del rollups[key]
@@ -270,10 +275,12 @@ class Ledger(Calendar):
         rows: list[Row] = []
         for data, keep in ((archived, None), (main, before)):
             saved = data.get("records", [])
-            good = [tuple(row) for row in saved if len(row) == ROW_LENGTH]
+            good = [row for row in map(stored_row, saved) if row is not None]
             if len(good) != len(saved):
                 _LOGGER.warning("Ignored %s malformed ledger records", len(saved) - len(good))
             rows += good if keep is None else [row for row in good if float(row[0]) >= keep]
+        for old in map(record_from_row, rows):  # calls recorded before `load` counted theirs
+            self.devices.add(self.period_key(Period.MONTH, old.time), old)
         rows += [*self._old, *self._new]  # calls recorded before `load`
         self._old, self._new = deque(), deque(sorted(rows, key=lambda row: float(row[0])))
         self._confirmed = (before, before_day)
@@ -298,7 +305,7 @@ class Ledger(Calendar):
 
     def _replay(self, journaled: list[Row], saved: set[Row]) -> None:
         """Record again the journaled rows no store holds: calls made since the last save."""
-        missing = [row for row in journaled if len(row) == ROW_LENGTH and row not in saved]
+        missing = [r for r in map(stored_row, journaled) if r is not None and r not in saved]
         for row in missing:
             self._add(record_from_row(row), row)
         if missing:

@@ -34,6 +34,8 @@ _PRICE_KEYS: Final = (
     "audio_per_minute",
     "characters_per_1m",
 )
+#: Per million input tokens read from the provider's prompt cache; unset: the input rate.
+CACHED_INPUT: Final = "cached_input_per_1m"
 
 
 class PriceError(ValueError):
@@ -65,6 +67,8 @@ class Price:
     per_image: Decimal = ZERO  # per image, for services that bill images apart from tokens
     audio_per_minute: Decimal = ZERO  # per minute of audio heard (stt) or spoken (tts)
     characters_per_1m: Decimal = ZERO  # per million characters sent to a voice
+    #: Per million input tokens the provider read from its prompt cache (None: the input rate).
+    cached_input_per_1m: Decimal | None = None
 
     def rank(self, kind: Kind) -> Decimal:
         """Return what one typical unit of a `kind` call costs (to put a chain's cheapest first).
@@ -82,7 +86,7 @@ class Price:
     @property
     def free(self) -> bool:
         """Whether every rate is zero (a local service)."""
-        return not any(getattr(self, key) for key in _PRICE_KEYS)
+        return not any(getattr(self, key) for key in _PRICE_KEYS) and not self.cached_input_per_1m
 
     def cost(self, record: UsageRecord) -> tuple[Decimal, bool]:
         """Return the cost of `record` and whether this price covers what it measured.
@@ -93,8 +97,14 @@ class Price:
         """
         per_million = ZERO
         measured = covered = False
+        # A provider reporting more cached tokens than it was sent is believed only up to those.
+        cached = min(max(record.cached_input_tokens, 0), record.input_tokens)
+        cached_rate = self.input_per_1m
+        if self.cached_input_per_1m is not None:
+            cached_rate = self.cached_input_per_1m
         for amount, rate in (
-            (record.input_tokens, self.input_per_1m),
+            (record.input_tokens - cached, self.input_per_1m),
+            (cached, cached_rate),
             (record.output_tokens, self.output_per_1m),
             (record.characters, self.characters_per_1m),
         ):
@@ -120,15 +130,21 @@ class Price:
     def to_dict(self) -> dict[str, str]:
         """JSON form: the non-zero rates as strings, and the currency."""
         data = {key: str(getattr(self, key)) for key in _PRICE_KEYS if getattr(self, key)}
+        if self.cached_input_per_1m is not None:
+            data[CACHED_INPUT] = str(self.cached_input_per_1m)
         return {"currency": self.currency, **data}
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], currency: str) -> Price:
         """Read one model's entry; `currency` applies unless the entry names its own."""
-        unknown = set(data) - {*_PRICE_KEYS, "currency"}
+        unknown = set(data) - {*_PRICE_KEYS, CACHED_INPUT, "currency"}
         if unknown:
             raise PriceError(f"unknown price keys: {', '.join(sorted(unknown))}")
-        rates = {key: to_decimal(data[key], what=key) for key in _PRICE_KEYS if key in data}
+        rates: dict[str, Any] = {
+            key: to_decimal(data[key], what=key)
+            for key in (*_PRICE_KEYS, CACHED_INPUT)
+            if data.get(key) not in (None, "")
+        }
         return cls(currency=str(data.get("currency", currency)).upper(), **rates)
 
 
@@ -237,6 +253,13 @@ class PriceBook:
         }
         self._cache: dict[tuple[str, str, str | None, str | None], Price | None] = {}
 
+    def currencies(self) -> set[str]:
+        """Return every currency a price of this book is in (each needs a rate but one)."""
+        tables = (*self.tables.values(), *self.overrides.values())
+        return {table.currency for table in tables} | {
+            price.currency for table in tables for price in table.models.values()
+        }
+
     def set_override(self, provider: str, table: PriceTable | None) -> None:
         """Replace (None: remove) one connection's own prices; later records use them."""
         if table is None:
@@ -262,6 +285,13 @@ class PriceBook:
             price = table.find(model, voice)
         self._cache[key] = price
         return price
+
+    def to_ledger(self, amount: Decimal, currency: str) -> Decimal | None:
+        """Return `amount` of `currency` in this book's currency (None: no rate for it)."""
+        if currency.upper() == self.currency:
+            return amount
+        rate = self.rates.get(currency.upper())
+        return None if rate is None else amount * rate
 
     def price(self, record: UsageRecord) -> UsageRecord:
         """Return `record` with its cost, currency and `priced` flag filled in."""

@@ -26,7 +26,9 @@ COST_QUANTUM: Final = Decimal("1e-10")
 OUTCOME_OK: Final = "ok"
 #: An answer that came from a route other than the first (the router fell back).
 OUTCOME_FALLBACK: Final = "fallback"
-SUCCESS_OUTCOMES: Final = frozenset({OUTCOME_OK, OUTCOME_FALLBACK})
+#: Speech served from Anima's cache of synthesized audio: no provider was asked, nothing spent.
+OUTCOME_CACHE_HIT: Final = "cache_hit"
+SUCCESS_OUTCOMES: Final = frozenset({OUTCOME_OK, OUTCOME_FALLBACK, OUTCOME_CACHE_HIT})
 
 _DAY_SECONDS: Final = 86400.0
 
@@ -50,7 +52,10 @@ class UsageRecord:
     `characters` are the characters sent to a text-to-speech voice and `characters_saved` those
     text shaping removed before that. `audio_seconds` is the audio heard (stt) or spoken (tts).
     `cost`, `currency` and `priced` are filled by `Ledger.record`: `priced` is False when no
-    price is known, so a cost of 0 then means "unknown", not "free".
+    price is known, so a cost of 0 then means "unknown", not "free". `cached_input_tokens` are
+    the part of `input_tokens` the provider read from its prompt cache (billed at its cached
+    rate). `estimated` marks usage Anima estimated because the call broke before the provider
+    reported it.
     """
 
     time: float  # UTC epoch seconds
@@ -72,6 +77,9 @@ class UsageRecord:
     cost: Decimal = ZERO
     currency: str = ""
     priced: bool = False
+    # Added after the first release: rows stored before them are shorter (see `record_from_row`).
+    cached_input_tokens: int = 0
+    estimated: bool = False
 
     def __post_init__(self) -> None:
         kind: object = self.kind
@@ -113,6 +121,7 @@ class UsageRecord:
             profile=profile,
             input_tokens=used.input_tokens if used else 0,
             output_tokens=used.output_tokens if used else 0,
+            cached_input_tokens=used.cached_input_tokens if used else 0,
             images=used.images if used else 0,
             audio_seconds=used.audio_seconds if used else 0.0,
             characters=used.characters if used else 0,
@@ -127,7 +136,10 @@ class UsageRecord:
         return self.outcome in SUCCESS_OUTCOMES
 
 
-def row_of(record: UsageRecord) -> tuple[Any, ...]:
+type Row = tuple[Any, ...]
+
+
+def row_of(record: UsageRecord) -> Row:
     """Return the JSON-ready storage form of a priced record."""
     return (
         record.time,
@@ -149,18 +161,33 @@ def row_of(record: UsageRecord) -> tuple[Any, ...]:
         str(record.cost),
         record.currency,
         record.priced,
+        record.cached_input_tokens,
+        record.estimated,
     )
 
 
 ROW_FIELDS: Final = tuple(item.name for item in fields(UsageRecord))
 ROW_LENGTH: Final = len(ROW_FIELDS)
+#: The lengths of rows this and earlier versions stored (fields are only ever added at the end).
+ROW_LENGTHS: Final = frozenset({ROW_LENGTH, ROW_LENGTH - 2})
+
+
+def stored_row(row: object) -> Row | None:
+    """Return a stored row as the ledger keeps it (as it was stored), None if malformed.
+
+    Rows of an earlier version are shorter; they are kept as they are (so saving them again
+    writes them unchanged) and read with today's later fields at their defaults.
+    """
+    if not isinstance(row, (list, tuple)) or len(row) not in ROW_LENGTHS:
+        return None
+    return tuple(row)
 
 
 def record_from_row(row: tuple[Any, ...] | list[Any]) -> UsageRecord:
     """Read `row_of` output back (the row's order is the dataclass's field order)."""
-    values = dict(zip(ROW_FIELDS, row, strict=True))
+    if len(row) not in ROW_LENGTHS:
+        raise ValueError(f"a ledger row of {len(row)} fields, not {ROW_LENGTH}")
+    defaults = tuple(item.default for item in fields(UsageRecord)[len(row) :])
+    values = dict(zip(ROW_FIELDS, (*row, *defaults), strict=True))
     values["cost"] = Decimal(values["cost"])
     return UsageRecord(**values)
-
-
-type Row = tuple[Any, ...]

@@ -13,7 +13,7 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Final
 
-from .records import ZERO, Kind, UsageRecord
+from .records import OUTCOME_CACHE_HIT, ZERO, Kind, UsageRecord
 
 
 class Scope(StrEnum):
@@ -41,7 +41,9 @@ class Totals:
     """What a set of records consumed and cost.
 
     `cost` is in the ledger currency; `other_costs` holds costs in currencies without a
-    conversion rate (they are not in `cost`, and budgets do not count them).
+    conversion rate (they are not in `cost`, and budgets do not count them). `saved` is what the
+    cache of synthesized speech saved (`cache_hits` calls that asked no provider); `discount`
+    what billing plans took off the price list (the metered cost is `cost + discount`).
     """
 
     records: int = 0
@@ -51,13 +53,19 @@ class Totals:
     other_costs: dict[str, Decimal] = field(default_factory=dict)
     input_tokens: int = 0
     output_tokens: int = 0
+    cached_input_tokens: int = 0
     images: int = 0
     audio_seconds: float = 0.0
     tts_characters: int = 0
     characters_saved: int = 0
+    cache_hits: int = 0
+    saved: Decimal = ZERO
+    discount: Decimal = ZERO
 
-    def add(self, record: UsageRecord, currency: str) -> None:
-        """Count one priced record; `currency` is the ledger's."""
+    def add(
+        self, record: UsageRecord, currency: str, *, saved: Decimal = ZERO, discount: Decimal = ZERO
+    ) -> None:
+        """Count one priced record; `currency` is the ledger's, as are `saved` and `discount`."""
         self.records += 1
         if not record.succeeded:
             self.failed += 1
@@ -69,7 +77,13 @@ class Totals:
             else:
                 other = self.other_costs
                 other[record.currency] = other.get(record.currency, ZERO) + record.cost
+        self.saved += saved
+        self.discount += discount
+        if record.outcome == OUTCOME_CACHE_HIT:  # nothing was asked of a provider
+            self.cache_hits += 1
+            return
         self.input_tokens += record.input_tokens
+        self.cached_input_tokens += record.cached_input_tokens
         self.output_tokens += record.output_tokens
         self.images += record.images
         self.audio_seconds += record.audio_seconds
@@ -81,7 +95,8 @@ class Totals:
         """Add another set of totals to this one."""
         for name in _COUNTS:
             setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.cost += other.cost
+        for name in _MONEY:
+            setattr(self, name, getattr(self, name) + getattr(other, name))
         self.audio_seconds += other.audio_seconds
         for code, amount in other.other_costs.items():
             self.other_costs[code] = self.other_costs.get(code, ZERO) + amount
@@ -93,6 +108,7 @@ class Totals:
         if self.cost:
             self.other_costs[old] = self.other_costs.get(old, ZERO) + self.cost
         self.cost = self.other_costs.pop(new, ZERO)
+        self.saved = self.discount = ZERO  # cannot be converted without a rate
 
     def copy(self) -> Totals:
         """Return an independent copy."""
@@ -105,8 +121,9 @@ class Totals:
         data: dict[str, Any] = {
             name: getattr(self, name) for name in _COUNTS if getattr(self, name)
         }
-        if self.cost:
-            data["cost"] = str(self.cost)
+        for name in _MONEY:
+            if value := getattr(self, name):
+                data[name] = str(value)
         if self.other_costs:
             data["other_costs"] = {code: str(v) for code, v in self.other_costs.items()}
         if self.audio_seconds:
@@ -119,7 +136,8 @@ class Totals:
         result = cls()
         for name in _COUNTS:
             setattr(result, name, int(data.get(name, 0)))
-        result.cost = Decimal(data.get("cost", "0"))
+        for name in _MONEY:
+            setattr(result, name, Decimal(data.get(name, "0")))
         result.other_costs = {c: Decimal(v) for c, v in data.get("other_costs", {}).items()}
         result.audio_seconds = float(data.get("audio_seconds", 0.0))
         return result
@@ -131,10 +149,14 @@ _COUNTS: Final = (
     "unpriced",
     "input_tokens",
     "output_tokens",
+    "cached_input_tokens",
     "images",
     "tts_characters",
     "characters_saved",
+    "cache_hits",
 )
+#: Amounts of money in the ledger currency (stored as strings).
+_MONEY: Final = ("cost", "saved", "discount")
 
 
 def scope_key(scope: Scope, key: str | None = None) -> str:
@@ -147,6 +169,28 @@ def scope_key(scope: Scope, key: str | None = None) -> str:
 
 
 type Rollups = dict[str, dict[str, Totals]]
+
+
+class MonthlyDevices:
+    """The devices (None: no device) each connection answered, per month (for licences)."""
+
+    def __init__(self) -> None:
+        self._months: dict[str, dict[str, set[str | None]]] = {}
+
+    def add(self, month: str, record: UsageRecord) -> None:
+        """Count the device of a call that answered, in its month ("2026-01")."""
+        if record.succeeded:
+            by_provider = self._months.setdefault(month, {})
+            by_provider.setdefault(record.provider, set()).add(record.endpoint)
+
+    def count(self, month: str, provider: str) -> int:
+        """Return how many devices `provider` answered in `month`."""
+        return len(self._months.get(month, {}).get(provider, ()))
+
+    def drop_before(self, month: str) -> None:
+        """Forget the months before `month`."""
+        for key in [key for key in self._months if key < month]:
+            del self._months[key]
 
 
 def totals_of(records: Iterable[UsageRecord], currency: str) -> Totals:

@@ -133,7 +133,10 @@ class VoicePolicy:
     confirmation: Tier = Tier.EARCON
     notification: Tier = Tier.FORMANT
     alert: Tier = Tier.COMPACT
-    answer: Tier = Tier.EXPRESSIVE
+    # A short factual answer is understood as well in a compact voice (Piper, a cloud's
+    # standard voice); a conversation keeps the expressive one. Without a compact voice
+    # configured, answers stay expressive (see `choose_tier`).
+    answer: Tier = Tier.COMPACT
     conversation: Tier = Tier.EXPRESSIVE
 
     def __post_init__(self) -> None:
@@ -209,6 +212,10 @@ POLICY_PRESETS: Mapping[str, VoicePolicy] = {
 }
 
 
+#: Classes whose words are the point: a missing tier moves them up, not down (`choose_tier`).
+_UNDERSTOOD: frozenset[MessageClass] = frozenset({MessageClass.ANSWER, MessageClass.CONVERSATION})
+
+
 def choose_tier(
     policy: VoicePolicy,
     message_class: MessageClass | str,
@@ -225,6 +232,10 @@ def choose_tier(
     - Use that tier if it is `available` (configured and healthy); otherwise the next cheaper one
       that is. Never a dearer one: a missing cloud voice must not make a notification cost more.
       The earcon is always available: it needs no provider.
+    - Answers and conversation: what is missing never makes them robotic or wordless. When the
+      policy's tier has no voice configured, the next dearer configured tier is the starting
+      point (a house with one expressive voice hears its answers in it); the budget's steps
+      and `local_only` still apply from there.
     - `local_only` (privacy mode, or the internet is down) keeps to `local_tiers`.
     - Alerts: an alert ("smoke in the kitchen", "the freezer door is open") exists to be
       understood, and a tone only says that *something* happened. So when the steps above would
@@ -239,9 +250,12 @@ def choose_tier(
     usable = {parse_tier(tier, key="available") for tier in available} | {Tier.EARCON}
     if local_only:
         usable &= {parse_tier(tier, key="local_tiers") for tier in local_tiers} | {Tier.EARCON}
+    kind = parse_message_class(message_class)
+    if kind in _UNDERSTOOD and wanted not in usable:
+        wanted = min((tier for tier in usable if tier > wanted), default=wanted)
     ceiling = TIERS[max(wanted.rank - steps_down, 0)]
     chosen = max(tier for tier in usable if tier <= ceiling)
-    if chosen is Tier.EARCON and parse_message_class(message_class) is MessageClass.ALERT:
+    if chosen is Tier.EARCON and kind is MessageClass.ALERT:
         spoken = [tier for tier in usable if tier.spoken]
         if spoken:
             return min(spoken)
