@@ -21,7 +21,7 @@ from pytest_homeassistant_custom_component.typing import ClientSessionGenerator,
 
 from anima_satellite.satellite import SatelliteSettings
 from anima_satellite.wake import LocalWakeWord
-from custom_components.anima.const import DOMAIN, HOUSE_DAILY
+from custom_components.anima.const import CURRENCY, DOMAIN, HOUSE_DAILY
 from custom_components.anima.core.endpoints import AREA, VOICE
 from custom_components.anima.core.profiles import PROFILE_ENDPOINT, PROFILE_VOICE
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -162,7 +162,7 @@ async def test_a_budget_warning_notifies_and_steps_the_voice_down(
             },
         },
     )
-    hass.config_entries.async_update_entry(hub, options={HOUSE_DAILY: 2.2})
+    hass.config_entries.async_update_entry(hub, options={CURRENCY: "USD", HOUSE_DAILY: 2.2})
     await hass.async_block_till_done()
     openai_server.reply(Reply.text("Long answer.", usage=(5_000_000, 0)))  # USD 2 of 2.20
     await converse(hass, "Tell me everything.", kitchen)

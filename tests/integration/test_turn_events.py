@@ -31,12 +31,14 @@ from yarl import URL
 from anima_satellite.satellite import SatelliteSettings
 from anima_satellite.wake import LocalWakeWord
 from custom_components.anima.const import (
+    CURRENCY,
     DOMAIN,
     EVENT_BUDGET,
     EVENT_QUESTION,
     EVENT_TURN,
     HOUSE_DAILY,
 )
+from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
@@ -95,9 +97,13 @@ async def test_a_spoken_turn_is_one_event_and_the_endpoints_last_turn_sensor(
     assert {use["connection"] for use in turn["providers"]} == {"Whisper", "Cloud", "Piper"}
     assert set(turn["stages"]) == {"stt", "llm", "tts"}
     assert all(ms > 0 for ms in turn["stages"].values())
-    # gpt-4.1-mini's price: 1200 input and 30 output tokens; Whisper and Piper are free.
-    assert turn["cost"] == 0.000528
-    assert turn["currency"] == "USD"
+    # What the ledger booked to the satellite's device (gpt-4.1-mini's 1200 input and 30
+    # output tokens; Whisper and Piper are free), in the hub's currency.
+    meter = AnimaData.of(hass).meter
+    booked = sum(r.cost for r in meter.ledger.records() if r.endpoint == device_id)
+    assert booked > 0
+    assert turn["cost"] == float(round(meter.shown(booked), 6))
+    assert turn["currency"] == meter.currency
     assert [event.data["question"] for event in questions] == [turn["question"]]
     assert questions[0].data["device_id"] == own_device
 
@@ -108,7 +114,7 @@ async def test_a_spoken_turn_is_one_event_and_the_endpoints_last_turn_sensor(
     state = hass.states.get(sensor)
     assert state is not None
     assert float(state.state) == turn["cost"]
-    assert state.attributes["unit_of_measurement"] == "USD"
+    assert state.attributes["unit_of_measurement"] == meter.currency
     assert state.attributes["providers"] == turn["providers"]
     assert state.attributes["stages"] == turn["stages"]
     assert state.attributes["tier"] == "expressive"
@@ -192,7 +198,7 @@ async def test_a_budget_changing_level_fires_the_hubs_triggers(
     }
     await _automations(hass, hub_device, {"type": "budget_warning"}, {"type": "budget_exceeded"})
     budgets = async_capture_events(hass, EVENT_BUDGET)
-    hass.config_entries.async_update_entry(hub, options={HOUSE_DAILY: 2.2})
+    hass.config_entries.async_update_entry(hub, options={CURRENCY: "USD", HOUSE_DAILY: 2.2})
     await hass.async_block_till_done()
     assert budgets == []  # the first look at a budget is no change
 
