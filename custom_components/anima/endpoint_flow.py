@@ -19,9 +19,6 @@ from homeassistant.helpers.selector import (
     DeviceSelectorConfig,
     EntitySelector,
     EntitySelectorConfig,
-    NumberSelector,
-    NumberSelectorConfig,
-    NumberSelectorMode,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
@@ -50,6 +47,7 @@ from .core.endpoints import (
     VisionMode,
 )
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
+from .options_flow import AMOUNT
 from .protocol import INVALID_KEY, UNAUTHORIZED, UNVERIFIED, EndpointError
 from .providers.endpoint import EndpointClient
 from .runtime.discovery import endpoint_service_of
@@ -145,7 +143,7 @@ class EndpointFlow(SubentryFormFlow):
         ]
 
     def _schema(self, new: bool) -> vol.Schema:
-        money = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
+        money = AMOUNT
         schema: dict[Any, Any] = {}
         if new:
             schema[vol.Required(DEVICE)] = DeviceSelector(DeviceSelectorConfig())

@@ -24,6 +24,7 @@ import probatio as vol
 
 from .const import CURRENCY, HOUSE_DAILY, HOUSE_MONTHLY, PRICE_OPTIONS, WARNING_PERCENT
 from .core.ledger import (
+    MAX_AMOUNT,
     MissingRateError,
     PlanError,
     PlanKind,
@@ -45,7 +46,10 @@ from .core.ledger.plans import (
 )
 from .runtime.data import AnimaData
 
-AMOUNT = NumberSelector(NumberSelectorConfig(min=0, step="any", mode=NumberSelectorMode.BOX))
+#: A price, rate, fee or budget: the form refuses what the ledger could not count with.
+AMOUNT = NumberSelector(
+    NumberSelectorConfig(min=0, max=float(MAX_AMOUNT) - 1, step="any", mode=NumberSelectorMode.BOX)
+)
 CURRENCY_SELECTOR = SelectSelector(
     SelectSelectorConfig(options=sorted(ACTIVE_CURRENCIES), mode=SelectSelectorMode.DROPDOWN)
 )

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import hashlib
 import hmac
 import json
+import re
 import secrets
 from typing import Any, Final
 
@@ -84,6 +85,15 @@ INVALID_KEY: Final = "invalid_key"
 
 #: The largest camera frame either side handles.
 MAX_FRAME_BYTES: Final = 8 * 1024 * 1024
+
+#: espeak-ng's embedded commands (Ctrl-A, a number, a letter: they change volume and speed),
+#: then every other control character but whitespace (C0, DEL, C1): no voice should read them.
+_VOICE_COMMAND = re.compile(r"\x01[+-]?\d*[A-Za-z]?|[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def without_voice_commands(text: str) -> str:
+    """Return `text` with embedded voice commands and control characters replaced by spaces."""
+    return _VOICE_COMMAND.sub(" ", text)
 
 
 # --- the pairing key and its proofs ---------------------------------------------------------

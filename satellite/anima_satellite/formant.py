@@ -60,7 +60,7 @@ from wyoming.tts import (
 )
 
 from . import __version__
-from .protocol import WireLimits
+from .protocol import WireLimits, without_voice_commands
 from .serving import Guard, GuardedHandler, GuardedServer, run_until_one_stops
 
 _LOGGER = logging.getLogger(__name__)
@@ -87,10 +87,6 @@ _SENTENCE_BREAK = re.compile(r"[.!?…;:]+[\"')\]\u2019\u201d]*\s+|\n\s*")
 #: What a sentence break starts with, looked back over when new text arrives.
 _BREAK_CHARACTERS = frozenset(".!?…;:\"')]\u2019\u201d")
 _LOOK_BACK = 16
-#: espeak-ng's embedded commands (Ctrl-A, a number, a letter), then every other control
-#: character (C0, DEL, C1): none of it is text to speak.
-_EMBEDDED_COMMAND = re.compile(r"\x01[+-]?\d*[A-Za-z]?")
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
 class FormantError(Exception):
@@ -576,8 +572,7 @@ class FormantEventHandler(GuardedHandler):
 
 def speakable(text: str) -> str:
     """Text as espeak-ng may read it: no embedded commands or control characters, one space."""
-    text = _CONTROL.sub(" ", _EMBEDDED_COMMAND.sub(" ", text))
-    return " ".join(text.split())
+    return " ".join(without_voice_commands(text).split())
 
 
 def _split_finished(buffer: str, scanned: int = 0) -> tuple[str, str]:

@@ -92,6 +92,35 @@ async def test_failed_attempts_and_the_fallback_are_both_recorded(
     assert records[1].priced is False  # a custom service has no known price: unknown, not free
 
 
+async def test_a_stream_that_broke_after_speaking_is_billed_as_an_estimate(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """The provider billed the prompt and what it streamed, though it never sent usage."""
+    hass.config.currency = "USD"
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]))
+    openai_server.reply(Reply.disconnect(after_chunks=3, text="The weather today is sunny and"))
+    await _converse(hass, "What is the weather like?")
+    await hass.async_block_till_done()
+    (record,) = AnimaData.of(hass).meter.ledger.records()
+    assert (record.outcome, record.estimated) == ("failed", True)
+    assert record.input_tokens > 10  # the system prompt and the question, at least
+    assert record.output_tokens > 0
+    assert record.cost > 0
+    assert _value(hass, "sensor.anima_cost_today") == record.cost
+
+
+async def test_a_stream_refused_before_it_began_costs_nothing(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    await add_hub(hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]))
+    openai_server.reply(Reply.error(503))
+    await _converse(hass)
+    (record,) = AnimaData.of(hass).meter.ledger.records()
+    assert (record.outcome, record.estimated, record.input_tokens) == ("failed", False, 0)
+
+
 async def test_speech_is_metered_in_seconds_and_characters(
     hass: HomeAssistant, piper_server: SpeechServer, whisper_server: SpeechServer
 ) -> None:

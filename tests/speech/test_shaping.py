@@ -288,19 +288,21 @@ def test_random_strings_are_always_speakable() -> None:
                 assert len(shaped.text) <= options.max_characters, text
 
 
-def test_shape_is_fast() -> None:
+def test_megabytes_of_text_cannot_stall_the_hub() -> None:
+    """Every pattern is linear: a hostile 1.2 MB answer is shaped, not a hang (a backtracking
+    pattern would take hours)."""
     paragraph = (
         "## Kitchen status\n\nThe **kitchen light** is on 💡 and the temperature is 21.5 °C "
         "(humidity 45%). The [dishwasher](https://example.com/dw) finished at 14:30 and used "
         "1.2 kWh, about $0.35.\n- Next: run the *dryer* for 40 min\n- Window: open 3 cm\n"
     )
-    best = float("inf")
-    for _ in range(5):
-        start = time.perf_counter()
-        for _ in range(200):
-            shape(paragraph, ShapeOptions(max_sentences=3))
-        best = min(best, (time.perf_counter() - start) / 200)
-    assert best < 0.001, f"{best * 1e6:.0f} µs per paragraph"
     start = time.perf_counter()
-    shape(paragraph * 5000)  # 1.2 MB
+    shaped = shape(paragraph * 5000)
     assert time.perf_counter() - start < 10
+    assert shaped.text.startswith("Kitchen status. The kitchen light is on")
+
+
+def test_embedded_voice_commands_never_reach_a_voice() -> None:
+    shaped = shape("It is \x01200A\x01450Sloud\x07 now.\x00")
+    assert shaped.text == "It is loud now."
+    assert shaped.characters_saved == len("It is \x01200A\x01450Sloud\x07 now.\x00") - 15

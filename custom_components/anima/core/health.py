@@ -45,6 +45,10 @@ class Attempt:
     latency: float
     error: str | None = None  # error class name
     usage: Usage | None = None  # last usage a stream reported
+    #: Whether the provider had begun answering (a stream's first delta came) before it failed.
+    started: bool = False
+    #: Whether `usage` is Anima's estimate (the call broke before the provider reported any).
+    estimated: bool = False
 
 
 @dataclass(slots=True)

@@ -8,8 +8,14 @@ current turn always stay), it usually fits.
 from __future__ import annotations
 
 from collections.abc import Sequence
+import json
 
-from ..providers.base import ChatMessage
+from ..providers.base import ChatMessage, ToolSpec
+
+#: Characters per token when estimating what a request carried (English text, JSON schemas).
+CHARACTERS_PER_TOKEN = 4
+#: What one image costs a prompt, at least (OpenAI's low detail).
+IMAGE_TOKENS = 85
 
 
 def without_oldest_turns(messages: Sequence[ChatMessage]) -> list[ChatMessage] | None:
@@ -29,3 +35,15 @@ def without_oldest_turns(messages: Sequence[ChatMessage]) -> list[ChatMessage] |
 
 def _first_turn(messages: Sequence[ChatMessage]) -> int:
     return next((i for i, m in enumerate(messages) if m.role == "user"), len(messages))
+
+
+def estimated_tokens(messages: Sequence[ChatMessage], tools: Sequence[ToolSpec] = ()) -> int:
+    """Estimate the prompt tokens of a request: for a bill when the provider reported none."""
+    characters = sum(
+        len(m.content) + sum(len(json.dumps(c.arguments)) for c in m.tool_calls) for m in messages
+    )
+    characters += sum(
+        len(t.name) + len(t.description) + len(json.dumps(t.parameters)) for t in tools
+    )
+    images = sum(len(m.images) for m in messages)
+    return characters // CHARACTERS_PER_TOKEN + images * IMAGE_TOKENS

@@ -237,7 +237,7 @@ class Router:
                     err, "stream exceeded the total time-out" if received else "no first token"
                 )
                 await _close(iterator)
-                settle(error, usage)
+                settle(error, usage, started=received)
                 if not spoken:
                     failed.append((route.provider_id, error))
                     continue
@@ -287,19 +287,20 @@ class Router:
         for route in chain.routes:
             health = self._admit(route.provider_id, skipped)
             if health is not None:
-                probe, started = health.open_until is not None, self._clock()
-                yield route, partial(self._settle, route, health, probe, started, report=report)
+                probe, began = health.open_until is not None, self._clock()
+                yield route, partial(self._settle, route, health, probe, began, report=report)
 
     def _settle(
         self,
         route: Route[Any],
         health: ProviderHealth,
         probe: bool,
-        started: float,
+        began: float,
         error: ProviderError | None,
         usage: Usage | None = None,
         *,
         cancelled: bool = False,
+        started: bool = False,
         report: Callable[[Attempt], None] | None = None,
     ) -> None:
         """Update the provider's health after an attempt and report the attempt."""
@@ -337,7 +338,7 @@ class Router:
                 if health.consecutive_failures >= self.failure_threshold:
                     health.open_until = now + self.open_seconds
         error_name = None if error is None else type(error).__name__
-        attempt = Attempt(pid, route.model, outcome, now - started, error_name, usage)
+        attempt = Attempt(pid, route.model, outcome, now - began, error_name, usage, started)
         for listener in (self._on_attempt, report):
             if listener is not None:
                 listener(attempt)

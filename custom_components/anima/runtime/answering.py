@@ -22,7 +22,7 @@ from homeassistant.helpers.translation import async_get_translations
 
 from ..const import DOMAIN, LOGGER
 from ..core.endpoints import Endpoint, VisionMode
-from ..core.history import without_oldest_turns
+from ..core.history import estimated_tokens, without_oldest_turns
 from ..core.ledger import Kind
 from ..core.profiles import (
     BREVITY,
@@ -99,12 +99,13 @@ async def async_run_chat(
 
     asked_again = False
     for _round in range(MAX_TOOL_ROUNDS):
+        prompt_tokens = estimated_tokens(messages, tools)  # the bill of a broken stream
+        stream = call.stream(open_stream, max_tokens=max_tokens, prompt_tokens=prompt_tokens)
         try:
             added = [
                 content
                 async for content in chat_log.async_add_delta_content_stream(
-                    agent_id,
-                    to_deltas(call.stream(open_stream, max_tokens=max_tokens), call.stopwatch),
+                    agent_id, to_deltas(stream, call.stopwatch)
                 )
             ]
         except AllProvidersFailedError as err:

@@ -26,6 +26,8 @@ from homeassistant.helpers.dispatcher import async_dispatcher_send
 
 from ..const import LOGGER, SIGNAL_TIMED
 from ..core.budgets import Degradation
+from ..core.health import Attempt, Outcome
+from ..core.history import CHARACTERS_PER_TOKEN as ESTIMATED_CHARACTERS_PER_TOKEN
 from ..core.ledger import Kind
 from ..core.profiles import Link
 from ..core.routing import Chain, Route, Router
@@ -177,13 +179,16 @@ class ProviderCall:
         *,
         apology: str | None = None,
         max_tokens: int | None = None,
+        prompt_tokens: int = 0,
     ) -> AsyncIterator[ChatDelta]:
         """Stream a chat answer through the chain; each attempt booked with its usage.
 
         The rounds of one call (tool call, result, answer) share one record of fallbacks. The
         text stops at `max_tokens` (counted generously, `CHARACTERS_PER_TOKEN` characters
         each) whatever the provider sends: a provider that ignores the limit cannot stream an
-        endless answer into the chat log and the voice.
+        endless answer into the chat log and the voice. An attempt that breaks after the
+        provider began is booked with `prompt_tokens` (the request's estimate) and what it
+        streamed, marked estimated, unless the provider reported its usage: it billed them.
         """
         if self._recorder is None:
             self._recorder = self._calls.meter.recorder(
@@ -192,12 +197,14 @@ class ProviderCall:
         stopwatch = self.stopwatch
 
         limit = None if max_tokens is None else max_tokens * CHARACTERS_PER_TOKEN
+        streamed = [0]  # characters the current attempt streamed
 
         async def timed(stream: AsyncIterator[ChatDelta]) -> AsyncIterator[ChatDelta]:
             left = limit
             try:
                 async for delta in stream:
                     stopwatch.answer()
+                    streamed[0] += len(delta.text)
                     if left is not None and len(delta.text) > left:
                         LOGGER.warning(
                             "%s streamed past %s tokens: the answer is cut there",
@@ -215,11 +222,21 @@ class ProviderCall:
 
         def opened(route: Route[Any]) -> AsyncIterator[ChatDelta]:
             stopwatch.ask()
+            streamed[0] = 0
             return timed(open_stream(route))
 
-        return self._calls.router.stream(
-            self.chain, opened, apology=apology, report=self._recorder.on_attempt
-        )
+        recorder = self._recorder
+
+        def report(attempt: Attempt) -> None:
+            if attempt.started and attempt.outcome is not Outcome.OK and attempt.usage is None:
+                billed = Usage(
+                    input_tokens=prompt_tokens,
+                    output_tokens=streamed[0] // ESTIMATED_CHARACTERS_PER_TOKEN,
+                )
+                attempt = replace(attempt, usage=billed, estimated=True)
+            recorder.on_attempt(attempt)
+
+        return self._calls.router.stream(self.chain, opened, apology=apology, report=report)
 
     def time(self) -> None:
         """Record the stage's timing (once; later calls change nothing)."""

@@ -44,6 +44,10 @@ class PriceError(ValueError):
     translation_key = "invalid_price"
 
 
+#: No price, fee, rate or budget is this large: a bound keeps every cost computable exactly.
+MAX_AMOUNT: Final = Decimal(10**9)
+
+
 def to_decimal(value: object, *, what: str = "amount") -> Decimal:
     """Read money from JSON: a string, an int or a float (taken as written: 0.1 -> 0.1)."""
     if isinstance(value, bool) or not isinstance(value, (str, int, float, Decimal)):
@@ -52,8 +56,8 @@ def to_decimal(value: object, *, what: str = "amount") -> Decimal:
         result = Decimal(str(value)) if isinstance(value, float) else Decimal(value)
     except ArithmeticError as err:
         raise PriceError(f"{what}: {value!r} is not a number") from err
-    if not result.is_finite() or result < 0:
-        raise PriceError(f"{what}: {value!r} must be a finite amount >= 0")
+    if not result.is_finite() or result < 0 or result >= MAX_AMOUNT:
+        raise PriceError(f"{what}: {value!r} must be an amount from 0 to under {MAX_AMOUNT:,}")
     return result
 
 

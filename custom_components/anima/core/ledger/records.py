@@ -128,6 +128,7 @@ class UsageRecord:
             characters_saved=characters_saved,
             latency_ms=round(attempt.latency * 1000),
             outcome=outcome,
+            estimated=attempt.estimated,
         )
 
     @property

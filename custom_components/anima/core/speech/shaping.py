@@ -7,6 +7,8 @@ only the first sentences when asked to be terse (the formant and compact tiers).
 
 What it does, in order:
 
+- Control characters and espeak-ng's embedded commands (Ctrl-A...) are removed: an answer must
+  not change a voice's volume or speed.
 - Markdown: fenced code blocks are removed (an unclosed fence removes the rest: it is code);
   inline code keeps its text when short (a name such as `light.kitchen`), is dropped otherwise;
   headings, list items and table rows become sentences (table cells are joined with commas,
@@ -38,7 +40,7 @@ abbreviations ("Dr.", "e.g.").
 sent to a per-character TTS. It is negative when reading units aloud made the text longer.
 
 Speed: about 0.1 ms for a 240-character markdown paragraph with units, a link, a time and money
-on the build machine (`test_shape_is_fast` asserts < 1 ms); 1.2 MB takes about 0.4 s. Every
+on the build machine; 1.2 MB takes about 0.4 s. Every
 pattern is bounded, so odd input (empty, only emoji, unbalanced markers, megabytes of text) is
 linear and never raises.
 """
@@ -50,6 +52,7 @@ from dataclasses import dataclass
 import re
 from typing import Literal
 
+from ...protocol import without_voice_commands
 from .readings import Clock, read_english
 from .sentences import terse
 from .tiers import Tier
@@ -246,7 +249,8 @@ def shape(text: str, options: ShapeOptions | None = None) -> Shaped:
     """Make `text` speakable (and terse if `options` say so). Never raises on any string."""
     options = options or ShapeOptions()
     original = text
-    result = _blocks(original.replace("\r\n", "\n").replace("\r", "\n"), options.code_placeholder)
+    result = without_voice_commands(original)
+    result = _blocks(result.replace("\r\n", "\n").replace("\r", "\n"), options.code_placeholder)
     result = _inline(result)
     if options.language.lower().startswith("en"):
         result = read_english(result, options.clock)
