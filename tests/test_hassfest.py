@@ -342,6 +342,17 @@ STRINGS_SCHEMA = vol.Schema(  # gen_strings_schema, for what an integration like
             )
         },
         vol.Optional("device"): _keyed({vol.Optional("name"): TEXT}),
+        vol.Optional("device_automation"): {
+            vol.Optional(key): {str: TEXT}
+            for key in (
+                "action_type",
+                "condition_type",
+                "trigger_type",
+                "trigger_subtype",
+                "extra_fields",
+                "extra_fields_descriptions",
+            )
+        },
         vol.Optional("entity"): _keyed(
             _keyed(
                 {

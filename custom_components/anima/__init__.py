@@ -73,6 +73,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubConfigEntry) -> None:
     AnimaData.of(hass).budgets.watch(entry)
     async_watch_satellites(hass, entry)
     async_prefetch_on_listening(hass, entry)
+    AnimaData.of(hass).coordination.watch(entry)
     async_note_local_turns(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
     # one too, made here so that every platform finds it named (they set up concurrently).

@@ -17,6 +17,7 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import MESSAGE_CLASS, TTS_ENDPOINT
 from .core.profiles import LANGUAGE, PROFILE_VOICE
 from .core.speech.stream import EARCON_FORMAT, wav_stream
 from .core.speech.tiers import MessageClass
@@ -26,7 +27,7 @@ from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability
 from .runtime.connections import chain_languages
 from .runtime.hub import HubConfigEntry
-from .runtime.speaking import MESSAGE_CLASS, once, plan_speech, speak, voices_of
+from .runtime.speaking import once, plan_speech, speak, voices_of
 
 PARALLEL_UPDATES = 0
 
@@ -50,7 +51,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
         self._attr_name = subentry.title
-        self._attr_supported_options = [tts.ATTR_VOICE, MESSAGE_CLASS]
+        self._attr_supported_options = [tts.ATTR_VOICE, MESSAGE_CLASS, TTS_ENDPOINT]
 
     @property
     @override
