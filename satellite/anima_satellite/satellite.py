@@ -50,6 +50,7 @@ from wyoming.wake import Detection
 from . import __version__
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
+from .gate import SpeechGate
 from .wake import LocalWakeWord, WakeWordUnavailableError
 
 _LOGGER = logging.getLogger(__name__)
@@ -82,6 +83,8 @@ class SatelliteSettings:
     current: SatelliteHandler | None = None
     #: Wake on the board, not on Home Assistant.
     wake_word: LocalWakeWord | None = None
+    #: Waking on Home Assistant, send it only speech (gate.py).
+    speech_gate: SpeechGate | None = None
 
 
 class SatelliteHandler(AsyncEventHandler):
@@ -115,6 +118,10 @@ class SatelliteHandler(AsyncEventHandler):
             await self._stop_microphone()
         elif Transcript.is_type(event.type) or Error.is_type(event.type):
             self._streaming = False  # the request is heard: back to the local wake word
+            if self.settings.speech_gate is not None:
+                self.settings.speech_gate.release()
+        elif Detection.is_type(event.type) and self.settings.speech_gate is not None:
+            self.settings.speech_gate.hold(MAX_REQUEST_S)  # the hub heard its wake word
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
         elif AudioStart.is_type(event.type):
@@ -178,8 +185,10 @@ class SatelliteHandler(AsyncEventHandler):
                 restart_on_end=not from_file,
             ).event()
         )
+        gate = None if from_file else self.settings.speech_gate
         async for audio in self._microphone():
-            await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
+            for sent in gate.feed(audio) if gate is not None else [audio]:
+                await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, sent).event())
         if from_file:
             await self.write_event(AudioStop().event())
 
@@ -300,6 +309,11 @@ def main(argv: Sequence[str] | None = None) -> None:
         "hey_mycroft, alexa, or a model's .json); needs the wake extra",
     )
     parser.add_argument(
+        "--speech-gate",
+        action="store_true",
+        help="waking on Home Assistant, send it only speech, not the microphone all day",
+    )
+    parser.add_argument(
         "--zeroconf", action="store_true", help="announce over mDNS (needs the discovery extra)"
     )
     parser.add_argument("--debug", action="store_true")
@@ -313,6 +327,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         parser.error(str(err))
     settings = SatelliteSettings(
         wake_word=wake_word,
+        speech_gate=SpeechGate() if args.speech_gate else None,
         name=args.name,
         area=args.area,
         mic_command=args.mic_command,

@@ -100,9 +100,7 @@ async def _satellite_asks(hass: HassProcess, settings: SatelliteSettings) -> Asy
     task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
     await asyncio.sleep(0.2)
     try:
-        adopted = await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
-        assert adopted["type"] == "create_entry", adopted
-        yield adopted["result"]["entry_id"]
+        yield await adopt_satellite(hass, port)
         async with asyncio.timeout(120):
             while not settings.played:
                 await asyncio.sleep(0.1)
@@ -110,7 +108,27 @@ async def _satellite_asks(hass: HassProcess, settings: SatelliteSettings) -> Asy
         task.cancel()
 
 
-async def _heard(whisper: Any, played: tuple[int, int, int, bytes]) -> str:
+async def adopt_satellite(hass: HassProcess, port: int) -> str:
+    """Add the satellite at 127.0.0.1:`port` with the Wyoming flow; return the entry's id."""
+    adopted = await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
+    assert adopted["type"] == "create_entry", adopted
+    return str(adopted["result"]["entry_id"])
+
+
+async def bind_endpoint(hass: HassProcess, wyoming_entry: str, **fields: Any) -> dict[str, Any]:
+    """Bind the satellite of `wyoming_entry` as an endpoint of the hub; return its device."""
+    devices = await hass.websocket({"type": "config/device_registry/list"})
+    (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
+    hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
+    bound = await hass.subentry_flow(
+        hub["entry_id"], "endpoint", lambda form: {"device_id": device["id"], **fields}
+    )
+    assert bound["type"] == "create_entry", bound
+    await wait_for_state(hass, hub["entry_id"], "loaded")
+    return dict(device)
+
+
+async def heard(whisper: Any, played: tuple[int, int, int, bytes]) -> str:
     rate, width, channels, pcm = played
     client = WyomingClient(whisper.host, whisper.port, timeout=30)
 
@@ -130,7 +148,7 @@ async def test_a_question_is_answered_out_loud(
         pass
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     assert "capital of france" in _words(chats[-1].json["messages"][-1]["content"])
-    assert "capital of france" in await _heard(whisper_server, sat.played[0])  # the answer, spoken
+    assert "capital of france" in await heard(whisper_server, sat.played[0])  # the answer, spoken
 
 
 async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
@@ -166,20 +184,7 @@ async def test_a_camera_question_sends_the_endpoint_cameras_frame(
     mic = spoken(tmp_path, "What do you see?")
     sat = SatelliteSettings(name="Porch", mic_file=mic, speak_when=ask)
     async with _satellite_asks(voice_hass, sat) as wyoming_entry:
-        devices = await voice_hass.websocket({"type": "config/device_registry/list"})
-        (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
-        hub = next(e for e in await voice_hass.entries("anima") if e["title"] == "Anima")
-        bound = await voice_hass.subentry_flow(
-            hub["entry_id"],
-            "endpoint",
-            lambda form: {
-                "device_id": device["id"],
-                "camera": "camera.porch",
-                "vision_mode": "eager",
-            },
-        )
-        assert bound["type"] == "create_entry", bound
-        await wait_for_state(voice_hass, hub["entry_id"], "loaded")
+        await bind_endpoint(voice_hass, wyoming_entry, camera="camera.porch", vision_mode="eager")
         ask.set()
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     (frame,) = chats[-1].images  # one call, with the porch camera's frame
@@ -204,7 +209,7 @@ async def test_an_announcement_plays_on_the_satellite(
             "/api/services/assist_satellite/announce",
             {"entity_id": satellite, "message": "Dinner is ready."},
         )
-    assert "dinner is ready" in await _heard(whisper_server, sat.played[0])
+    assert "dinner is ready" in await heard(whisper_server, sat.played[0])
 
 
 pytestmark = pytest.mark.timeout(600)

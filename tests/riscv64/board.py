@@ -18,14 +18,19 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
+import contextlib
+import os
 from pathlib import Path
 import shutil
+import signal
 import subprocess
 
 ROOT = Path(__file__).resolve().parents[2]
 BOARD_FILE = ROOT / ".venv" / "riscv64-board"
 UNAVAILABLE_FILE = ROOT / ".venv" / "riscv64-unavailable"
 START_TIMEOUT = 30.0
+#: How long a program on the board may take to stop after SIGTERM before it is killed.
+STOP_GRACE = 15.0
 #: The ELF header of a riscv64 executable, and which of its bits to compare (Debian's qemu-user
 #: registers the same pair in /usr/lib/binfmt.d/qemu-riscv64.conf).
 ELF_MAGIC = r"\x7fELF\x02\x01\x01\x00\x00\x00\x00\x00\x00\x00\x00\x00\x02\x00\xf3\x00"
@@ -93,7 +98,7 @@ class Board:
         #: A host directory that is `/share` on the board (files in, recordings out).
         self.share = work / "share"
         self._holder: subprocess.Popen[str] | None = None
-        self._started: list[asyncio.subprocess.Process | subprocess.Popen[bytes]] = []
+        self._started: list[asyncio.subprocess.Process] = []
 
     def start(self) -> None:
         """Make the namespace; raises BoardUnavailableError if this machine cannot."""
@@ -160,16 +165,29 @@ class Board:
         """Start a long-running program on the board, output to `log`; it stops with the board."""
         with log.open("wb") as out:
             process = await asyncio.create_subprocess_exec(
-                *self.command(argv, env), stdout=out, stderr=subprocess.STDOUT
+                *self.command(argv, env),
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: what it starts stops with it
             )
         self._started.append(process)
         return process
 
+    @staticmethod
+    async def end(process: asyncio.subprocess.Process, grace: float = STOP_GRACE) -> None:
+        """SIGTERM to the program and what it started; SIGKILL if they have not gone in `grace`."""
+        for signal_number in (signal.SIGTERM, signal.SIGKILL):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal_number)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(process.wait(), grace)
+                return
+
     def stop(self) -> None:
         """End every program started on the board, then the namespace (and with it its mounts)."""
         for process in self._started:
-            if process.returncode is None:
-                process.kill()
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         self._started.clear()
         if self._holder is not None:
             self._holder.kill()

@@ -9,7 +9,9 @@ saying why. With `ANIMA_RISCV64_TIMINGS=FILE` the emulated durations are written
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 import json
 import os
@@ -21,13 +23,16 @@ import time
 
 import pytest
 
+from scripts.hassctl import free_port
 from tests.e2e.conftest import (  # the same Home Assistant harness as tests/e2e
     _loopback_sockets,
     anima_hass,
     pytest_runtest_makereport,
     real_hass,
 )
+from tests.fixtures.speech_servers import SpeechServer, _answers_describe
 from tests.riscv64.board import ROOT, Board, BoardUnavailableError, board_dir
+from tests.riscv64.household import WAKE_MODEL
 
 __all__ = ["_loopback_sockets", "anima_hass", "pytest_runtest_makereport", "real_hass"]
 
@@ -39,6 +44,8 @@ UPSTREAM = "https://github.com/anima-home/anima"
 SNAPSHOT = "/share/anima"  # the snapshot's path on the board
 #: Emulated durations in seconds, by what was timed (written at the end with ANIMA_RISCV64_TIMINGS).
 TIMINGS: dict[str, float] = {}
+#: How long a program may take to start on the board (Python and numpy under emulation).
+START_TIMEOUT = 180.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -138,3 +145,51 @@ def installed(board: Board) -> InstalledSatellite:
     done = board.run(script, timeout=1800)
     TIMINGS["install_s"] = time.monotonic() - started
     return InstalledSatellite(board, done.stdout + done.stderr)
+
+
+@asynccontextmanager
+async def running(
+    installed: InstalledSatellite, program: str, *args: str, port: int, timing: str
+) -> AsyncIterator[asyncio.subprocess.Process]:
+    """Run one of the package's programs on the board until the block ends.
+
+    Waits until its Wyoming server on `port` answers; the time that took goes to TIMINGS[timing].
+    """
+    board = installed.board
+    log = board.work / f"{program}-{port}.log"
+    started = time.monotonic()
+    process = await board.spawn([installed.bin(program), *args], log)
+    try:
+        async with asyncio.timeout(START_TIMEOUT):
+            while not await asyncio.to_thread(_answers_describe, port):
+                assert process.returncode is None, f"{program} exited:\n{log.read_text()}"
+                await asyncio.sleep(0.5)
+        TIMINGS[timing] = time.monotonic() - started
+        yield process
+    finally:
+        await board.end(process)
+
+
+@pytest.fixture(scope="session")
+def wake_word_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SpeechServer]:
+    """openWakeWord's Wyoming server (.venv-wake): the hub's wake word engine, with Okay Nabu."""
+    python = ROOT / ".venv-wake" / "bin" / "python"
+    if not (ROOT / ".venv-wake" / ".anima-stamp").exists():
+        pytest.fail(f"{python.parent.parent} is missing or incomplete: run scripts/setup first")
+    port = free_port()
+    log = tmp_path_factory.mktemp("openwakeword") / "server.log"
+    command = [str(python), "-m", "wyoming_openwakeword", "--uri", f"tcp://127.0.0.1:{port}"]
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [*command, "--preload-model", WAKE_MODEL], stdout=out, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while not _answers_describe(port):
+            assert process.poll() is None, f"openWakeWord exited:\n{log.read_text()}"
+            assert time.monotonic() < deadline, f"openWakeWord did not start:\n{log.read_text()}"
+            time.sleep(0.2)
+        yield SpeechServer("127.0.0.1", port, process)
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
