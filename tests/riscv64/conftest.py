@@ -22,6 +22,7 @@ import subprocess
 import time
 
 import pytest
+import pytest_socket
 
 from scripts.hassctl import free_port
 from tests.e2e.conftest import (  # the same Home Assistant harness as tests/e2e
@@ -176,6 +177,7 @@ def wake_word_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Speec
     python = ROOT / ".venv-wake" / "bin" / "python"
     if not (ROOT / ".venv-wake" / ".anima-stamp").exists():
         pytest.fail(f"{python.parent.parent} is missing or incomplete: run scripts/setup first")
+    pytest_socket.enable_socket()  # session set-up runs inside a test whose sockets are blocked
     port = free_port()
     log = tmp_path_factory.mktemp("openwakeword") / "server.log"
     command = [str(python), "-m", "wyoming_openwakeword", "--uri", f"tcp://127.0.0.1:{port}"]

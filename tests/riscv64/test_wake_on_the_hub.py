@@ -23,7 +23,6 @@ from wyoming.satellite import RunSatellite
 
 from anima_satellite.gate import SpeechGate
 from scripts.hassctl import HassProcess, free_port
-from tests.e2e.test_smoke import wait_for_state, wyoming_steps
 from tests.e2e.test_voice_loop import adopt_satellite, heard, voice_hass
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
@@ -134,10 +133,14 @@ async def test_only_speech_leaves_the_gated_riscv64_satellite(
 
 async def _wake_on_openwakeword(hass: HassProcess, server: SpeechServer) -> None:
     """Add the wake word server to Home Assistant and make it the pipeline's wake word engine."""
-    result = await hass.config_flow("wyoming", wyoming_steps(server.host, server.port))
-    await wait_for_state(hass, result["result"]["entry_id"], "loaded")
-    states = await hass.request("GET", "/api/states")
-    (engine,) = [s["entity_id"] for s in states if s["entity_id"].startswith("wake_word.")]
+    await adopt_satellite(hass, server.port)  # Home Assistant's Wyoming flow, as for a satellite
+    engines: list[str] = []
+    async with asyncio.timeout(60):
+        while not engines:
+            states = await hass.request("GET", "/api/states")
+            engines = [s["entity_id"] for s in states if s["entity_id"].startswith("wake_word.")]
+            await asyncio.sleep(0.5)
+    (engine,) = engines
     pipelines = await hass.websocket({"type": "assist_pipeline/pipeline/list"})
     (pipeline,) = [p for p in pipelines["pipelines"] if p["name"] == "Anima"]
     update = {**anima_pipeline(), "type": "assist_pipeline/pipeline/update"}
