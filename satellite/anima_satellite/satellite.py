@@ -7,7 +7,8 @@ r"""A Wyoming satellite that Home Assistant's `wyoming` integration adopts as an
 The satellite is a server; Home Assistant connects to it (a new connection replaces a stale one,
 so Home Assistant restarting just reconnects). On `run-satellite` it streams its microphone
 (16 kHz, 16-bit mono) with `run-pipeline`; wake on Home Assistant: the pipeline starts at wake
-word detection and restarts after each turn. With a local wake word (`--wake-word`, the `wake`
+word detection and restarts after each turn (with `--speech-gate`, `gate.py`, only speech is
+streamed). With a local wake word (`--wake-word`, the `wake`
 extra) the microphone stays on the board until the wake word is heard: then `detection` and
 `run-pipeline` from speech-to-text, and the audio streams until Home Assistant sends the
 transcript. A microphone that is a WAV file (`--mic-file`, for tests and demos) is spoken once
@@ -321,6 +322,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO)
     if not args.mic_command and args.mic_file is None:
         parser.error("give --mic-command or --mic-file")
+    if args.speech_gate and args.wake_word:
+        parser.error("--speech-gate is for waking on Home Assistant, --wake-word on the board")
     try:
         wake_word = LocalWakeWord.load(args.wake_word) if args.wake_word else None
     except WakeWordUnavailableError as err:

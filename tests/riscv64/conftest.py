@@ -47,6 +47,8 @@ SNAPSHOT = "/share/anima"  # the snapshot's path on the board
 TIMINGS: dict[str, float] = {}
 #: How long a program may take to start on the board (Python and numpy under emulation).
 START_TIMEOUT = 180.0
+#: A reply has been played once the board's speaker file has not grown for this long.
+PLAYED_STEADY_S = 2.0
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -195,3 +197,17 @@ def wake_word_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Speec
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+async def played_on_board(speaker: Path, seconds: float = 180) -> bytes:
+    """What the board played into `speaker` (its --snd-file), once it has stopped growing."""
+    deadline = time.monotonic() + seconds
+    size, steady_since = -1, time.monotonic()
+    while True:
+        now_size = speaker.stat().st_size if speaker.exists() else 0
+        if now_size != size:
+            size, steady_since = now_size, time.monotonic()
+        elif size and time.monotonic() - steady_since >= PLAYED_STEADY_S:
+            return speaker.read_bytes()
+        assert time.monotonic() < deadline, f"nothing played on the board within {seconds} s"
+        await asyncio.sleep(0.2)

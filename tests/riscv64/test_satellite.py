@@ -5,7 +5,6 @@ service's camera frame, then Anima's formant voice served from the board."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 import re
@@ -24,19 +23,10 @@ from tests.e2e.test_voice_loop import adopt_satellite, bind_endpoint, heard, voi
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.riscv64.conftest import TIMINGS, InstalledSatellite, running
+from tests.riscv64.conftest import TIMINGS, InstalledSatellite, played_on_board, running
 
 __all__ = ["voice_hass"]  # the fixture, shared with tests/e2e
 REPLY_RATE = 22050  # Piper's Joe
-
-
-async def _until_written(path: Path, seconds: float = 180) -> bytes:
-    """What the board's speaker (a file) played, once something did."""
-    deadline = time.monotonic() + seconds
-    while not path.exists() or not path.stat().st_size:
-        assert time.monotonic() < deadline, f"nothing played on the board within {seconds} s"
-        await asyncio.sleep(0.2)
-    return path.read_bytes()
 
 
 async def test_a_question_to_the_riscv64_satellite_is_answered_out_loud(
@@ -56,7 +46,7 @@ async def test_a_question_to_the_riscv64_satellite_is_answered_out_loud(
     async with running(installed, "anima-satellite", *args, port=port, timing="satellite_start_s"):
         started = time.monotonic()
         await adopt_satellite(voice_hass, port)  # Home Assistant runs it: the file is spoken
-        reply = await _until_written(speaker)
+        reply = await played_on_board(speaker)
         TIMINGS["voice_turn_s"] = time.monotonic() - started
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     assert "capital of france" in " ".join(re.findall(r"[a-z]+", str(chats[-1].json).lower()))
@@ -91,7 +81,7 @@ async def test_the_riscv64_satellite_plays_earcons_and_serves_its_camera(
             "/api/services/anima/play_earcon",
             {"device_id": device["id"], "earcon": "confirm"},
         )
-        played = await _until_written(speaker)
+        played = await played_on_board(speaker)
     # numpy on riscv64 made the same tone as on this machine, to the last bit or nearly.
     here = earcon_pcm("confirm")
     assert len(played) == len(here)

@@ -27,7 +27,7 @@ from tests.e2e.test_voice_loop import adopt_satellite, heard, voice_hass
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.integration.anima_setup import anima_pipeline
-from tests.riscv64.conftest import TIMINGS, InstalledSatellite, running
+from tests.riscv64.conftest import TIMINGS, InstalledSatellite, played_on_board, running
 from tests.riscv64.household import (
     RATE,
     WAKE_MODEL,
@@ -172,11 +172,7 @@ async def test_okay_nabu_through_the_gate_wakes_home_assistant_and_the_question_
         installed, room, "Kitchen", "--snd-file", f"/share/{speaker.name}"
     ) as port:
         await adopt_satellite(voice_hass, port)
-        deadline = time.monotonic() + 240
-        while not speaker.exists() or not speaker.stat().st_size:
-            assert time.monotonic() < deadline, "no reply was played on the board"
-            await asyncio.sleep(0.2)
-        reply = speaker.read_bytes()
+        reply = await played_on_board(speaker, 240)
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     assert chats, "the agent was never asked: the wake word was not heard"
     assert "capital of france" in " ".join(re.findall(r"[a-z]+", str(chats[-1].json).lower()))
