@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import shutil
 
+import pytest
+
 from tests.riscv64.conftest import InstalledSatellite
 
 
@@ -23,3 +25,6 @@ def test_the_docs_riscv64_steps_install_a_satellite_that_runs(
 def test_the_board_has_no_compiler_so_nothing_was_built(installed: InstalledSatellite) -> None:
     root = installed.board.board / "root"
     assert not [cc for cc in ("gcc", "cc", "c++") if shutil.which(cc, path=str(root / "usr/bin"))]
+
+
+pytestmark = pytest.mark.timeout(1800)  # the install runs in the first test's set-up
