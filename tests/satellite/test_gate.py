@@ -5,13 +5,24 @@ The same module runs on the emulated riscv64 board in tests/riscv64/test_wake_on
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from pathlib import Path
+import sys
 
 import numpy as np
 import pytest
+from wyoming.asr import Transcript
+from wyoming.audio import AudioChunk
+from wyoming.client import AsyncTcpClient
+from wyoming.pipeline import RunPipeline
+from wyoming.satellite import RunSatellite
+from wyoming.wake import Detection
 
 from anima_satellite.gate import RATE, WIDTH, GateSettings, SpeechGate
+from anima_satellite.satellite import SatelliteSettings, serve
 from anima_satellite.wake import LocalWakeWord
+from scripts.hassctl import free_port
 from tests.riscv64.household import Recording, at_level, espeak, pcm16, pink_noise
 
 CHUNK = 2048  # bytes: what the satellite reads from its microphone at a time
@@ -95,3 +106,45 @@ def test_reads_of_any_size_give_the_same_decisions(chunk: int) -> None:
     sent = _through(gate, audio, chunk)
     assert abs(gate.sent_s - reference.sent_s) < 0.2
     assert len(sent) == pytest.approx(gate.sent_s * RATE * WIDTH, abs=1)
+
+
+SILENT_MICROPHONE = (
+    "import sys, time\n"
+    "while True:\n"
+    "    sys.stdout.buffer.write(bytes(2048)); sys.stdout.buffer.flush(); time.sleep(0.064)\n"
+)
+
+
+async def _chunks_within(client: AsyncTcpClient, seconds: float) -> int:
+    """How many audio chunks the satellite sends in the next `seconds`."""
+    count = 0
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(seconds):
+            while True:
+                event = await client.read_event()
+                assert event is not None
+                count += AudioChunk.is_type(event.type)
+    return count
+
+
+async def test_the_gated_satellite_streams_the_request_from_the_hubs_detection_to_its_transcript(
+    socket_enabled: None,
+) -> None:
+    settings = SatelliteSettings(
+        name="Hall", mic_command=[sys.executable, "-c", SILENT_MICROPHONE], speech_gate=SpeechGate()
+    )
+    port = free_port()
+    task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
+    await asyncio.sleep(0.1)
+    try:
+        async with AsyncTcpClient("127.0.0.1", port) as client:
+            await client.write_event(RunSatellite().event())
+            assert RunPipeline.from_event(await client.read_event()).start_stage == "wake"
+            assert await _chunks_within(client, 1.0) == 0  # a silent room stays on the board
+            await client.write_event(Detection(name="ok_nabu").event())  # the hub heard it
+            assert await _chunks_within(client, 1.0) > 0  # the request streams, silence and all
+            await client.write_event(Transcript(text="what time is it").event())
+            await _chunks_within(client, 0.3)  # what was on its way
+            assert await _chunks_within(client, 1.0) == 0
+    finally:
+        task.cancel()
