@@ -167,7 +167,7 @@ async def running(
             while not await asyncio.to_thread(_answers_describe, port):
                 assert process.returncode is None, f"{program} exited:\n{log.read_text()}"
                 await asyncio.sleep(0.5)
-        TIMINGS[timing] = time.monotonic() - started
+        TIMINGS[timing] = max(TIMINGS.get(timing, 0.0), time.monotonic() - started)
         yield process
     finally:
         await board.end(process)
