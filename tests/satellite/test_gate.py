@@ -16,7 +16,7 @@ from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk
 from wyoming.client import AsyncTcpClient
 from wyoming.pipeline import RunPipeline
-from wyoming.satellite import RunSatellite
+from wyoming.satellite import PauseSatellite, RunSatellite
 from wyoming.wake import Detection
 
 from anima_satellite.gate import RATE, WIDTH, GateSettings, SpeechGate
@@ -146,5 +146,8 @@ async def test_the_gated_satellite_streams_the_request_from_the_hubs_detection_t
             await client.write_event(Transcript(text="what time is it").event())
             await _chunks_within(client, 0.3)  # what was on its way
             assert await _chunks_within(client, 1.0) == 0
+            await client.write_event(PauseSatellite().event())  # as Home Assistant leaves
     finally:
         task.cancel()
+        microphones = [t for t in asyncio.all_tasks() if t.get_name() == "microphone"]
+        await asyncio.wait_for(asyncio.gather(*microphones, return_exceptions=True), 10)
