@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from pathlib import Path
+import subprocess
 import sys
 
 import numpy as np
@@ -151,3 +152,15 @@ async def test_the_gated_satellite_streams_the_request_from_the_hubs_detection_t
         task.cancel()
         microphones = [t for t in asyncio.all_tasks() if t.get_name() == "microphone"]
         await asyncio.wait_for(asyncio.gather(*microphones, return_exceptions=True), 10)
+
+
+def test_the_gate_and_a_local_wake_word_are_not_both_taken() -> None:
+    command = [sys.executable, "-m", "anima_satellite.satellite", "--mic-command", "true"]
+    refused = subprocess.run(
+        [*command, "--speech-gate", "--wake-word", "okay_nabu"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert refused.returncode == 2
+    assert "--speech-gate is for waking on Home Assistant" in refused.stderr
