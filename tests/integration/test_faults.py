@@ -1,26 +1,48 @@
 """What the fault suite (bench/faults.py) found, each as a user meets it in a real Home Assistant.
 
-A model whose tool call runs on without end, a camera that hangs while it is looked through: the
-turn is still answered, in words, without the megabytes and within the look's time-out.
+A model whose tool call runs on without end, a camera slower than the watch asked of it, a camera
+that hangs while it is looked through: the turn is still answered, in words, without the
+megabytes and within the look's time-out.
 """
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import AsyncIterator
+import contextlib
+import io
 import json
 
+from aiohttp import web
+from aiohttp.test_utils import TestServer
 from homeassistant.components import conversation
+from homeassistant.const import CONF_AUTHENTICATION, CONF_PASSWORD, CONF_VERIFY_SSL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import llm
+from PIL import Image
+import pytest
+from pytest_homeassistant_custom_component.common import MockConfigEntry
 
+from custom_components.anima.core.endpoints import CAMERA, SATELLITE, VISION_MODE
 from custom_components.anima.core.profiles import LLM_HASS_API, PROFILE_AGENT, Link
+from custom_components.anima.runtime import frames
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
-from tests.integration.anima_setup import add_hub, add_openai, profile
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    endpoint,
+    profile,
+    satellite_device,
+)
 
 AGENT = "conversation.anima_assistant"
+PORCH_SATELLITE = "assist_satellite.porch"
 
 
-async def _converse(hass: HomeAssistant, text: str) -> str:
-    result = await conversation.async_converse(hass, text, None, Context(), "en", agent_id=AGENT)
+async def _converse(hass: HomeAssistant, text: str, device: str | None = None) -> str:
+    result = await conversation.async_converse(
+        hass, text, None, Context(), "en", agent_id=AGENT, device_id=device
+    )
     return str(result.response.speech["plain"]["speech"])
 
 
@@ -46,3 +68,104 @@ async def test_a_tool_call_with_giant_arguments_is_not_run_and_the_model_answers
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     assert max(len(json.dumps(chat.json)) for chat in chats) < 64 * 1024
     assert not chats[-1].json.get("tools")  # asked again, in words
+
+
+# --- cameras that are slow or hang ------------------------------------------------------------
+
+
+@contextlib.asynccontextmanager
+async def ip_camera(delay: float) -> AsyncIterator[tuple[str, list[float]]]:
+    """An IP camera whose snapshot URL answers after `delay` seconds (or when the block ends);
+    yield the URL and the times it was asked."""
+    buffer = io.BytesIO()
+    Image.new("RGB", (640, 480), (30, 90, 30)).save(buffer, "JPEG")
+    asked: list[float] = []
+    closing = asyncio.Event()
+
+    async def snapshot(request: web.Request) -> web.Response:
+        asked.append(asyncio.get_running_loop().time())
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(closing.wait(), delay)
+        return web.Response(body=buffer.getvalue(), content_type="image/jpeg")
+
+    app = web.Application()
+    app.router.add_get("/snapshot.jpg", snapshot)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        yield str(server.make_url("/snapshot.jpg")), asked
+    finally:
+        closing.set()
+        await server.close()
+
+
+async def _porch(hass: HomeAssistant, server: FakeOpenAIServer, url: str, mode: str) -> str:
+    """camera.porch (Home Assistant's MJPEG IP camera on `url`), the porch satellite's endpoint
+    with it in vision `mode`, an agent with the Assist API; the satellite's device."""
+    camera = MockConfigEntry(
+        domain="mjpeg",
+        title="Porch",
+        options={
+            CONF_AUTHENTICATION: "basic",
+            CONF_PASSWORD: "",
+            CONF_VERIFY_SSL: True,
+            "mjpeg_url": url,
+            "still_image_url": url,
+        },
+    )
+    camera.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(camera.entry_id)
+    cloud = await add_openai(hass, server, "Cloud", preset="openai")
+    device = satellite_device(hass, "Porch")
+    await add_hub(
+        hass,
+        profile(
+            PROFILE_AGENT,
+            "Assistant",
+            [Link(cloud.entry_id, "gpt-4.1-mini")],
+            **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
+        ),
+        endpoint(
+            "Porch",
+            device,
+            **{CAMERA: "camera.porch", VISION_MODE: mode, SATELLITE: PORCH_SATELLITE},
+        ),
+    )
+    return device
+
+
+async def test_watching_a_camera_slower_than_its_pace_ends_with_the_seconds_asked(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three seconds at two frames a second, from a camera taking 1.2 s a frame: the frames
+    taken in those three seconds, not six frames (7.2 s) because six were planned."""
+    monkeypatch.setattr(frames, "CAMERA_TIMEOUT", 2)
+    async with ip_camera(delay=1.2) as (url, asked):
+        device = await _porch(hass, openai_server, url, "on_demand")
+        watch = {"question": "Did anyone come to the door?", "seconds": 3}
+        openai_server.reply(
+            Reply.tool_call("anima__watch", watch),
+            Reply.text("Nobody came."),  # the vision model, about the frames
+            Reply.text("Nobody came to the door."),
+        )
+        said = await _converse(hass, "Did anyone come to the door?", device)
+    assert said == "Nobody came to the door."
+    assert len(asked) <= 4
+
+
+async def test_a_camera_that_timed_out_for_the_question_is_not_asked_again(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eager vision: the frame taken when the satellite began listening never came; the turn
+    is answered without it after that one time-out, not after a second one."""
+    monkeypatch.setattr(frames, "CAMERA_TIMEOUT", 0.5)
+    async with ip_camera(delay=60) as (url, asked):
+        device = await _porch(hass, openai_server, url, "eager")
+        hass.states.async_set(PORCH_SATELLITE, "listening")
+        async with asyncio.timeout(5):
+            while not asked:  # the frame for the question is being taken
+                await asyncio.sleep(0.02)
+        openai_server.reply(Reply.text("I cannot see the porch right now."))
+        said = await _converse(hass, "What do you see on the porch?", device)
+    assert said == "I cannot see the porch right now."
+    assert len(asked) == 1
