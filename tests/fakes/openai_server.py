@@ -269,6 +269,8 @@ class RecordedRequest:
     images: list[RecordedImage] = field(default_factory=list)
     #: Bytes of the streamed answer written before it ended or the client went away.
     sent_bytes: int = 0
+    #: When it arrived (time.monotonic(), the event loop's clock).
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def has_auth(self) -> bool:

@@ -8,24 +8,19 @@ megabytes and within the look's time-out.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-import contextlib
-import io
 import json
 
-from aiohttp import web
-from aiohttp.test_utils import TestServer
 from homeassistant.components import conversation
 from homeassistant.const import CONF_AUTHENTICATION, CONF_PASSWORD, CONF_VERIFY_SSL
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.helpers import llm
-from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.core.endpoints import CAMERA, SATELLITE, VISION_MODE
 from custom_components.anima.core.profiles import LLM_HASS_API, PROFILE_AGENT, Link
 from custom_components.anima.runtime import frames
+from tests.fakes.ip_camera import ip_camera
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (
     add_hub,
@@ -71,32 +66,6 @@ async def test_a_tool_call_with_giant_arguments_is_not_run_and_the_model_answers
 
 
 # --- cameras that are slow or hang ------------------------------------------------------------
-
-
-@contextlib.asynccontextmanager
-async def ip_camera(delay: float) -> AsyncIterator[tuple[str, list[float]]]:
-    """An IP camera whose snapshot URL answers after `delay` seconds (or when the block ends);
-    yield the URL and the times it was asked."""
-    buffer = io.BytesIO()
-    Image.new("RGB", (640, 480), (30, 90, 30)).save(buffer, "JPEG")
-    asked: list[float] = []
-    closing = asyncio.Event()
-
-    async def snapshot(request: web.Request) -> web.Response:
-        asked.append(asyncio.get_running_loop().time())
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(closing.wait(), delay)
-        return web.Response(body=buffer.getvalue(), content_type="image/jpeg")
-
-    app = web.Application()
-    app.router.add_get("/snapshot.jpg", snapshot)
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
-    try:
-        yield str(server.make_url("/snapshot.jpg")), asked
-    finally:
-        closing.set()
-        await server.close()
 
 
 async def _porch(hass: HomeAssistant, server: FakeOpenAIServer, url: str, mode: str) -> str:
