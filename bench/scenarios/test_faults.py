@@ -23,12 +23,9 @@ import time
 from typing import Any
 
 from homeassistant.components import assist_pipeline, tts
-from homeassistant.const import CONF_AUTHENTICATION, CONF_PASSWORD, CONF_VERIFY_SSL
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import llm
 from homeassistant.setup import async_setup_component
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from anima_satellite.endpoint_service import ServiceSettings, serve as serve_endpoint
@@ -43,8 +40,6 @@ from custom_components.anima.core.endpoints import (
     VISION_MODE,
 )
 from custom_components.anima.core.profiles import (
-    LLM_HASS_API,
-    PROFILE_AGENT,
     PROFILE_LISTENER,
     PROFILE_VOICE,
     Link,
@@ -61,7 +56,9 @@ from tests.integration.anima_setup import (
     add_openai,
     add_wyoming,
     anima_pipeline,
+    assist_agent,
     endpoint,
+    mjpeg_camera,
     profile,
     satellite_device,
 )
@@ -133,12 +130,7 @@ async def _house(
         where |= {SERVICE: service, SERVICE_KEY: SECRETS.get("pairing", "")}
     await add_hub(
         hass,
-        profile(
-            PROFILE_AGENT,
-            "Assistant",
-            [Link(entry.entry_id, "gpt-4.1-mini") for entry in agents],
-            **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
-        ),
+        assist_agent(*(entry.entry_id for entry in agents)),
         profile(PROFILE_LISTENER, "Listener", [Link(ears.entry_id, "gpt-4o-mini-transcribe")]),
         profile(PROFILE_VOICE, "Voice", voice_links),
         endpoint("Porch", device, **where),
@@ -242,7 +234,7 @@ async def test_fault(
         asked_camera: list[float] = []
         if case.name == "camera_slow":
             url, asked_camera = await stack.enter_async_context(ip_camera(delay=60))
-            camera = await _mjpeg(hass, url)
+            camera = await mjpeg_camera(hass, url)
         elif case.name == "camera_missing":
             service = await _endpoint_service(stack)
         pipeline, device = await _house(
@@ -323,24 +315,6 @@ def _fault_at(
     if case.kind == "camera" and chats:  # the look began as the model's tool call came
         return chats[0].at
     return float(turn["ended"])
-
-
-async def _mjpeg(hass: HomeAssistant, url: str) -> str:
-    """Home Assistant's MJPEG IP camera with `url` for its snapshots; its entity id."""
-    entry = MockConfigEntry(
-        domain="mjpeg",
-        title="Porch",
-        options={
-            CONF_AUTHENTICATION: "basic",
-            CONF_PASSWORD: "",
-            CONF_VERIFY_SSL: True,
-            "mjpeg_url": url,
-            "still_image_url": url,
-        },
-    )
-    entry.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(entry.entry_id)
-    return "camera.porch"
 
 
 async def _endpoint_service(stack: contextlib.AsyncExitStack) -> str:

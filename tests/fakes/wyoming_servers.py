@@ -128,27 +128,34 @@ class EmptyWyomingServer(_WyomingServer):
 
 
 _ATTRIBUTION = Attribution(name="tests", url="https://example.invalid")
-SCRIPTED_INFO = Info(
-    tts=[
-        TtsProgram(
-            name="scripted-tts",
-            attribution=_ATTRIBUTION,
-            installed=True,
-            description=None,
-            version=None,
-            voices=[
-                TtsVoice(
-                    name="scripted-voice",
-                    attribution=_ATTRIBUTION,
-                    installed=True,
-                    description="A voice for tests",
-                    version=None,
-                    languages=["en_GB"],
-                )
-            ],
-        )
-    ]
-)
+
+
+def _voice_info(program: str, voice: str, description: str, languages: list[str]) -> Info:
+    """An `info` offering one installed text-to-speech voice."""
+    return Info(
+        tts=[
+            TtsProgram(
+                name=program,
+                attribution=_ATTRIBUTION,
+                installed=True,
+                description=None,
+                version=None,
+                voices=[
+                    TtsVoice(
+                        name=voice,
+                        attribution=_ATTRIBUTION,
+                        installed=True,
+                        description=description,
+                        version=None,
+                        languages=languages,
+                    )
+                ],
+            )
+        ]
+    )
+
+
+SCRIPTED_INFO = _voice_info("scripted-tts", "scripted-voice", "A voice for tests", ["en_GB"])
 
 
 class ScriptedWyomingServer(_WyomingServer):
@@ -183,27 +190,7 @@ class ScriptedWyomingServer(_WyomingServer):
             await handler.write_event(AudioStop().event())
 
 
-LIAR_INFO = Info(
-    tts=[
-        TtsProgram(
-            name="liar-tts",
-            attribution=_ATTRIBUTION,
-            installed=True,
-            description=None,
-            version=None,
-            voices=[
-                TtsVoice(
-                    name="liar",
-                    attribution=_ATTRIBUTION,
-                    installed=True,
-                    description="A voice that answers garbage",
-                    version=None,
-                    languages=["en-us", "en"],
-                )
-            ],
-        )
-    ]
-)
+LIAR_INFO = _voice_info("liar-tts", "liar", "A voice that answers garbage", ["en-us", "en"])
 #: An audio chunk announcing a 2 GB payload (then sending what it can of it).
 OVERSIZED_CHUNK = (
     b'{"type": "audio-chunk", "data": {"rate": 22050, "width": 2, "channels": 1}, '

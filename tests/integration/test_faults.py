@@ -11,22 +11,19 @@ import asyncio
 import json
 
 from homeassistant.components import conversation
-from homeassistant.const import CONF_AUTHENTICATION, CONF_PASSWORD, CONF_VERIFY_SSL
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import llm
 import pytest
-from pytest_homeassistant_custom_component.common import MockConfigEntry
 
 from custom_components.anima.core.endpoints import CAMERA, SATELLITE, VISION_MODE
-from custom_components.anima.core.profiles import LLM_HASS_API, PROFILE_AGENT, Link
 from custom_components.anima.runtime import frames
 from tests.fakes.ip_camera import ip_camera
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import (
     add_hub,
     add_openai,
+    assist_agent,
     endpoint,
-    profile,
+    mjpeg_camera,
     satellite_device,
 )
 
@@ -46,15 +43,7 @@ async def test_a_tool_call_with_giant_arguments_is_not_run_and_the_model_answers
 ) -> None:
     """300,000 characters of arguments: never run, never sent back (billed) to the model."""
     cloud = await add_openai(hass, openai_server, "Cloud")
-    await add_hub(
-        hass,
-        profile(
-            PROFILE_AGENT,
-            "Assistant",
-            [Link(cloud.entry_id, "gpt-4.1-mini")],
-            **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
-        ),
-    )
+    await add_hub(hass, assist_agent(cloud.entry_id))
     openai_server.reply(
         Reply.tool_call("HassTurnOn", {"name": "kitchen " * 40_000}),
         Reply.text("The kitchen light is on."),
@@ -71,33 +60,14 @@ async def test_a_tool_call_with_giant_arguments_is_not_run_and_the_model_answers
 async def _porch(hass: HomeAssistant, server: FakeOpenAIServer, url: str, mode: str) -> str:
     """camera.porch (Home Assistant's MJPEG IP camera on `url`), the porch satellite's endpoint
     with it in vision `mode`, an agent with the Assist API; the satellite's device."""
-    camera = MockConfigEntry(
-        domain="mjpeg",
-        title="Porch",
-        options={
-            CONF_AUTHENTICATION: "basic",
-            CONF_PASSWORD: "",
-            CONF_VERIFY_SSL: True,
-            "mjpeg_url": url,
-            "still_image_url": url,
-        },
-    )
-    camera.add_to_hass(hass)
-    assert await hass.config_entries.async_setup(camera.entry_id)
+    camera = await mjpeg_camera(hass, url)
     cloud = await add_openai(hass, server, "Cloud", preset="openai")
     device = satellite_device(hass, "Porch")
     await add_hub(
         hass,
-        profile(
-            PROFILE_AGENT,
-            "Assistant",
-            [Link(cloud.entry_id, "gpt-4.1-mini")],
-            **{LLM_HASS_API: [llm.LLM_API_ASSIST]},
-        ),
+        assist_agent(cloud.entry_id),
         endpoint(
-            "Porch",
-            device,
-            **{CAMERA: "camera.porch", VISION_MODE: mode, SATELLITE: PORCH_SATELLITE},
+            "Porch", device, **{CAMERA: camera, VISION_MODE: mode, SATELLITE: PORCH_SATELLITE}
         ),
     )
     return device
