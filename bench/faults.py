@@ -49,7 +49,7 @@ from tests.fakes.hostile_clients import (  # noqa: E402
     Target,
     probe_all,
 )
-from tests.fakes.openai_server import FakeOpenAIServer, Reply  # noqa: E402
+from tests.fakes.openai_server import Endpoint, FakeOpenAIServer, Reply  # noqa: E402
 from tests.satellite.helpers import rss_mib, until_listening  # noqa: E402
 
 records_mod = import_pure("core.ledger.records")
@@ -91,11 +91,11 @@ async def kills(count: int, key: str, work: Path, seed: int) -> dict[str, Any]:
     started = time.perf_counter()
     server = FakeOpenAIServer(key)
 
-    def respond(endpoint: str, body: dict[str, Any]) -> Reply:
+    def respond(endpoint: Endpoint, body: dict[str, Any]) -> Reply:
         number = next(numbers)
         return Reply.text(f"Answer {number}.", usage=(TURN_BASE + number, 5))
 
-    server.responder = respond  # type: ignore[assignment]
+    server.responder = respond
     hass = HassProcess(work / "config", port=free_port(), start_timeout=240)
     async with server:
         await hass.start()
@@ -159,7 +159,8 @@ def _saved_records(storage: Path) -> list[Any]:
         path = storage / name
         if path.exists():
             rows = json.loads(path.read_text())["data"].get("records", [])
-            found += [records_mod.record_from_row(row) for row in map(records_mod.stored_row, rows)]
+            good = [row for row in map(records_mod.stored_row, rows) if row is not None]
+            found += [records_mod.record_from_row(row) for row in good]
     return found
 
 
