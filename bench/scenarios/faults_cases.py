@@ -20,7 +20,7 @@ from pathlib import Path
 
 from custom_components.anima.core.profiles import DEFAULT_MAX_TOKENS
 from custom_components.anima.core.routing import DEFAULT_APOLOGY, OUTPUT_APOLOGY
-from custom_components.anima.runtime.calls import CHARACTERS_PER_TOKEN
+from custom_components.anima.runtime.calls import MOST_CHARACTERS_PER_TOKEN
 from custom_components.anima.runtime.frames import CAMERA_TIMEOUT
 from tests.fakes.openai_server import Reply
 from tests.fakes.wyoming_servers import HTTP_400, OVERSIZED_CHUNK
@@ -36,7 +36,7 @@ _STRINGS = Path(__file__).parents[2] / "custom_components" / "anima" / "translat
 APOLOGY = json.loads(_STRINGS.read_text(encoding="utf-8"))["exceptions"]["no_answer"]["message"]
 APOLOGIES = (DEFAULT_APOLOGY.strip(), OUTPUT_APOLOGY.strip())
 #: The longest answer the agent lets through (max_tokens, counted generously).
-CAP_CHARACTERS = DEFAULT_MAX_TOKENS * CHARACTERS_PER_TOKEN
+CAP_CHARACTERS = DEFAULT_MAX_TOKENS * MOST_CHARACTERS_PER_TOKEN
 #: The chain's first-token limit (runtime/connections.py's default).
 FIRST_TOKEN_LIMIT = 15.0
 

@@ -32,7 +32,7 @@ from custom_components.anima.core.profiles import (
     Link,
 )
 from custom_components.anima.core.speech.shaping import shape
-from custom_components.anima.runtime.calls import CHARACTERS_PER_TOKEN
+from custom_components.anima.runtime.calls import MOST_CHARACTERS_PER_TOKEN
 from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.integration.anima_setup import add_hub, add_openai, profile
@@ -415,7 +415,7 @@ async def test_an_answer_stops_at_max_tokens_whatever_the_provider_streams(
     openai_server.reply(Reply.text("word " * 5000))
     result = await _converse(hass, "Tell me everything")
     assert _chats(openai_server)[-1].json["max_tokens"] == 20
-    assert 0 < len(_speech(result)) <= 20 * CHARACTERS_PER_TOKEN
+    assert 0 < len(_speech(result)) <= 20 * MOST_CHARACTERS_PER_TOKEN
 
 
 async def test_a_tool_call_the_model_botched_is_asked_again_in_words_not_a_breaker_failure(
