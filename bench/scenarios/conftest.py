@@ -9,7 +9,6 @@ import asyncio
 
 import pytest
 
-from tests.fixtures.local_llm import local_llm, local_llm_session  # noqa: F401
 from tests.fixtures.openai_fixtures import openai_server  # noqa: F401 - fixtures found by name
 from tests.fixtures.speech_servers import (  # noqa: F401
     formant_server,
@@ -30,3 +29,10 @@ from tests.integration.conftest import (  # noqa: F401
 async def enable_event_loop_debug() -> None:
     """Run the loop as Home Assistant does: asyncio debug off (the plugin's turns it on)."""
     asyncio.get_running_loop().set_debug(False)
+
+
+@pytest.fixture
+def hass_config_dir(hass_tmp_config_dir: str) -> str:
+    """Each scenario's Home Assistant in a config dir of its own (Anima journals its ledger
+    there): not the test plugin's shared one, where every run's journal would be replayed."""
+    return hass_tmp_config_dir

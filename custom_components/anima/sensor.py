@@ -38,6 +38,8 @@ from .core.health import Attempt, HealthState
 from .core.ledger import Period, Scope, Totals
 from .core.profiles import PROFILE_ENDPOINT
 from .entity import AnimaEntity
+from .runtime.connections import AnimaConfigEntry
+from .turn_sensor import LastTurnSensor
 
 PARALLEL_UPDATES = 0
 # Breakers close and cooldowns end with time, not with an event: look again now and then.
@@ -107,7 +109,7 @@ HOUSE_USAGE = (
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: AnimaConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of a connection or of the hub and its profiles."""
@@ -124,10 +126,10 @@ async def async_setup_entry(
         owner: tuple[Scope, str | None] = (Scope.PROFILE, subentry_id)
         if subentry.subentry_type == PROFILE_ENDPOINT:  # spending of turns from the device
             owner = (Scope.ENDPOINT, subentry.data[DEVICE])
-        async_add_entities(
-            [UsageSensor(d, subentry_id, owner) for d in COSTS],
-            config_subentry_id=subentry_id,
-        )
+        entities: list[SensorEntity] = [UsageSensor(d, subentry_id, owner) for d in COSTS]
+        if subentry.subentry_type == PROFILE_ENDPOINT:
+            entities.append(LastTurnSensor(subentry_id, subentry.data[DEVICE]))
+        async_add_entities(entities, config_subentry_id=subentry_id)
 
 
 class UsageSensor(SensorEntity, AnimaEntity):

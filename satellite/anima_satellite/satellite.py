@@ -7,7 +7,8 @@ r"""A Wyoming satellite that Home Assistant's `wyoming` integration adopts as an
 The satellite is a server; Home Assistant connects to it (a new connection replaces a stale one,
 so Home Assistant restarting just reconnects). On `run-satellite` it streams its microphone
 (16 kHz, 16-bit mono) with `run-pipeline`; wake on Home Assistant: the pipeline starts at wake
-word detection and restarts after each turn. With a local wake word (`--wake-word`, the `wake`
+word detection and restarts after each turn (with `--speech-gate`, `gate.py`, only speech is
+streamed). With a local wake word (`--wake-word`, the `wake`
 extra) the microphone stays on the board until the wake word is heard: then `detection` and
 `run-pipeline` from speech-to-text, and the audio streams until Home Assistant sends the
 transcript. A microphone that is a WAV file (`--mic-file`, for tests and demos) is spoken once
@@ -17,6 +18,8 @@ to the playback command's stdin (raw PCM in the format of `audio-start`) and/or,
 `--snd-file`, appended to a file; `played` is sent when the last sample has played
 (announcements arrive the same way); nothing of it is kept. A finished Home Assistant timer
 plays the `alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
+With a local wake word, the hub can have it listen without the wake word through the endpoint
+service (`anima-listen`, listening.py): follow-ups, handed-over conversations, questions.
 
 Only the peers of `--allow` (Home Assistant's address; this machine by default) may connect:
 the Wyoming port cannot carry a secret. Its events are read within bounds (`serving.py`).
@@ -59,6 +62,8 @@ from wyoming.wake import Detection
 from . import __version__
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
+from .gate import SpeechGate
+from .listening import ListenRequests, NotHeardError
 from .pairing import KeyFileError, default_key_file, load_or_create_key
 from .playback import JITTER_S, PcmFormat, Playback, ReplyRejectedError, Sinks
 from .protocol import AUDIO_CHUNK, WireLimits, parse_key
@@ -127,6 +132,9 @@ class SatelliteSettings:
         """Where reply audio goes."""
         return Sinks(tuple(self.snd_command), self.snd_file)
 
+    #: Waking on Home Assistant, send it only speech (gate.py).
+    speech_gate: SpeechGate | None = None
+
 
 @dataclass(frozen=True)
 class SpeakerTiming:
@@ -182,6 +190,8 @@ class SatelliteHandler(GuardedHandler):
         #: Of a microphone file: bytes sent, and bytes that are speech (not trailing silence).
         self._mic_sent = 0
         self._speech_bytes: int | None = None
+        #: The hub's requests to listen without the wake word (`anima-listen`).
+        self.listen_requests = ListenRequests()
 
     async def handle_event(self, event: Event) -> bool:
         """React to one event from Home Assistant; False ends the connection."""
@@ -198,10 +208,18 @@ class SatelliteHandler(GuardedHandler):
         elif Transcript.is_type(event.type) or Error.is_type(event.type):
             self._streaming = False  # the request is heard: back to the local wake word
             self._heard = True
+            if self.settings.speech_gate is not None:
+                self.settings.speech_gate.release()
+            if Transcript.is_type(event.type):
+                self.listen_requests.heard(Transcript.from_event(event).text)
+            else:
+                self.listen_requests.failed("not_heard", Error.from_event(event).text)
         elif VoiceStopped.is_type(event.type):
             self._heard = True
         elif VoiceStarted.is_type(event.type):
             self._heard = False
+        elif Detection.is_type(event.type) and self.settings.speech_gate is not None:
+            self.settings.speech_gate.hold(MAX_REQUEST_S)  # the hub heard its wake word
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
         elif AudioStart.is_type(event.type):
@@ -303,6 +321,14 @@ class SatelliteHandler(GuardedHandler):
             self._speech_end = time.monotonic()
         self._mic_sent += size
 
+    async def listen(self, respond: bool) -> str:
+        """Listen now, without the wake word (the hub's `anima-listen`); return the transcript."""
+        if self.settings.wake_word is None or self.settings.mic_file is not None:
+            raise NotHeardError(
+                "cannot_listen", "Listening on request needs a microphone and --wake-word"
+            )
+        return await self.listen_requests.ask(respond)
+
     def _start_microphone(self) -> None:
         if self._mic_task is None or self._mic_task.done():
             self._mic_task = asyncio.create_task(self._stream_microphone(), name="microphone")
@@ -327,9 +353,11 @@ class SatelliteHandler(GuardedHandler):
                 restart_on_end=not from_file,
             ).event()
         )
+        gate = None if from_file else self.settings.speech_gate
         async for audio in self._microphone():
-            await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
-            self._sent_microphone(len(audio))
+            for sent in gate.feed(audio) if gate is not None else [audio]:
+                await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, sent).event())
+                self._sent_microphone(len(sent))
         if from_file:
             await self.write_event(AudioStop().event())
 
@@ -346,6 +374,14 @@ class SatelliteHandler(GuardedHandler):
                 await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
                 self._sent_microphone(len(audio))
                 budget -= len(audio)
+            elif (respond := self.listen_requests.take()) is not None:
+                _LOGGER.info("Listening without the wake word, as the hub asked")
+                end = PipelineStage.TTS if respond else PipelineStage.ASR
+                await self.write_event(
+                    RunPipeline(start_stage=PipelineStage.ASR, end_stage=end).event()
+                )
+                self._streaming, self._heard = True, False
+                budget = int(MAX_REQUEST_S * RATE) * WIDTH * CHANNELS
             elif wake.heard(audio):
                 _LOGGER.info("Heard the wake word %s", wake.phrase)
                 await self.write_event(Detection(name=wake.name).event())
@@ -397,6 +433,13 @@ async def play(
         playback.stop()
     if played and settings.played is not None:
         settings.played.append((rate, width, channels, pcm))
+
+
+async def listen(settings: SatelliteSettings, respond: bool) -> str:
+    """Have the connection Home Assistant uses now listen without the wake word."""
+    if settings.current is None:
+        raise NotHeardError("cannot_listen", "Home Assistant is not connected")
+    return await settings.current.listen(respond)
 
 
 def read_pcm(path: Path) -> bytes:
@@ -468,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
         "hey_mycroft, alexa, or a model's .json); needs the wake extra",
     )
     parser.add_argument(
+        "--speech-gate",
+        action="store_true",
+        help="waking on Home Assistant, send it only speech, not the microphone all day",
+    )
+    parser.add_argument(
         "--zeroconf", action="store_true", help="announce over mDNS (needs the discovery extra)"
     )
     parser.add_argument("--debug", action="store_true")
@@ -504,6 +552,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if not args.mic_command and args.mic_file is None:
         parser.error("give --mic-command or --mic-file")
+    if args.speech_gate and args.wake_word:
+        parser.error("--speech-gate is for waking on Home Assistant, --wake-word on the board")
     try:
         wake_word = LocalWakeWord.load(args.wake_word) if args.wake_word else None
     except WakeWordUnavailableError as err:
@@ -512,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _LOGGER.warning("Only this machine may connect: give --allow <Home Assistant's address>")
     settings = SatelliteSettings(
         wake_word=wake_word,
+        speech_gate=SpeechGate() if args.speech_gate else None,
         name=args.name,
         area=args.area,
         mic_command=args.mic_command,
@@ -532,6 +583,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             camera_device=args.camera_device,
             satellite_port=satellite_port,
             play=partial(play, settings),
+            listen=partial(listen, settings),
         )
         servers.append(serve_endpoint(args.service_uri, service))
 

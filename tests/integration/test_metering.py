@@ -172,6 +172,10 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
     assert AnimaData.of(hass).meter.ledger.records()[-1].priced is False  # nobody knows my-model
 
     result = await hass.config_entries.options.async_init(cloud.entry_id)
+    assert result["menu_options"] == ["prices", "patience"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "prices"}
+    )
     assert result["step_id"] == "prices"
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"input_per_1m": 1.0, "output_per_1m": 2.0}

@@ -22,11 +22,12 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from ..const import LOGGER
+from ..const import LOGGER, SIGNAL_TIMED
 from ..core.budgets import Degradation
 from ..core.health import Attempt, Outcome
-from ..core.history import CHARACTERS_PER_TOKEN as ESTIMATED_CHARACTERS_PER_TOKEN
+from ..core.history import CHARACTERS_PER_TOKEN
 from ..core.ledger import Kind
 from ..core.profiles import Link
 from ..core.routing import Chain, Route, Router
@@ -46,7 +47,7 @@ CAPABILITY: Final = {
 
 #: Characters counted per token when a stream's length is bounded: generous (English averages
 #: about four), so an answer the provider itself stops at its limit is never cut.
-CHARACTERS_PER_TOKEN: Final = 6
+MOST_CHARACTERS_PER_TOKEN: Final = 6
 
 #: Records a deferred call's usage once it is known (`CallRecorder.settle`).
 type Settle = Callable[..., None]
@@ -183,7 +184,7 @@ class ProviderCall:
         """Stream a chat answer through the chain; each attempt booked with its usage.
 
         The rounds of one call (tool call, result, answer) share one record of fallbacks. The
-        text stops at `max_tokens` (counted generously, `CHARACTERS_PER_TOKEN` characters
+        text stops at `max_tokens` (counted generously, `MOST_CHARACTERS_PER_TOKEN` characters
         each) whatever the provider sends: a provider that ignores the limit cannot stream an
         endless answer into the chat log and the voice. An attempt that breaks after the
         provider began is booked with `prompt_tokens` (the request's estimate) and what it
@@ -195,7 +196,7 @@ class ProviderCall:
             )
         stopwatch = self.stopwatch
 
-        limit = None if max_tokens is None else max_tokens * CHARACTERS_PER_TOKEN
+        limit = None if max_tokens is None else max_tokens * MOST_CHARACTERS_PER_TOKEN
         streamed = [0]  # characters the current attempt streamed
 
         async def timed(stream: AsyncIterator[ChatDelta]) -> AsyncIterator[ChatDelta]:
@@ -230,7 +231,7 @@ class ProviderCall:
             if attempt.started and attempt.outcome is not Outcome.OK and attempt.usage is None:
                 billed = Usage(
                     input_tokens=prompt_tokens,
-                    output_tokens=streamed[0] // ESTIMATED_CHARACTERS_PER_TOKEN,
+                    output_tokens=streamed[0] // CHARACTERS_PER_TOKEN,
                 )
                 attempt = replace(attempt, usage=billed, estimated=True)
             recorder.on_attempt(attempt)
@@ -242,7 +243,10 @@ class ProviderCall:
         if self._timed or self.spec.stage is None:
             return
         self._timed = True
-        self._calls.timings.add(self.stopwatch.timing(self.spec.stage, self.spec.entity_id))
+        timing = self.stopwatch.timing(self.spec.stage, self.spec.entity_id)
+        self._calls.timings.add(timing)
+        if timing is not None:  # the turn of the endpoint counts it (runtime/turns.py)
+            async_dispatcher_send(self._calls.hass, SIGNAL_TIMED, self.spec.endpoint, timing)
 
     def __enter__(self) -> Self:
         """Begin the block of the call."""

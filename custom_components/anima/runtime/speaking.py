@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
-from ..const import DOMAIN, KIND_OPENAI
+from ..const import DOMAIN, KIND_OPENAI, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.budgets import Degradation
 from ..core.ledger import Kind
 from ..core.profiles import (
@@ -60,9 +60,6 @@ from .connections import can, connection_is_local, connection_voices, loaded_con
 from .data import AnimaData
 from .hub import async_endpoint_of
 from .speech_cache import CACHED_CLASSES, SpeechCache, SpokenSentence, replay, speech_cache
-
-#: TTS option: the class of the message (confirmation, notification, alert, answer, conversation).
-MESSAGE_CLASS: Final = "message_class"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,11 +181,12 @@ def speak(
     every provider of the chain speaks it and no earcon leads; PCM otherwise.
     """
     message_class = message_class_of(options, note)
-    device_id = note.device_id if note else None
+    device_id = options.get(TTS_ENDPOINT) or (note.device_id if note else None)
     plan = plan_speech(hass, profile, message_class, device_id)
     earcon = earcon_chunk(earcon_for(message_class))
+    turns = AnimaData.of(hass).turns  # the turn of the device ends with this audio
     if plan.tier is Tier.EARCON:
-        return played_alone(earcon, output)
+        return turns.speech(device_id, plan.tier, played_alone(earcon, output))
     spec = CallSpec(
         Kind.TTS,
         plan.links,
@@ -202,13 +200,14 @@ def speak(
     lead = earcon if plan.degradation.earcon_first else None
     if output.codec != PCM and (lead is not None or not _speak_encoded(hass, plan.links)):
         output = VOICE_OWN  # Home Assistant encodes it
-    return speak_audio(
+    audio = speak_audio(
         text,
         _synthesizer(hass, spec, plan.degradation, profile, language, voice, cache, output.codec),
         options_for_tier(plan.tier, language=language, max_sentences=_terse(profile, plan.tier)),
         lead=lead,
         output=output,
     )
+    return turns.speech(device_id, plan.tier, audio)
 
 
 def _speak_encoded(hass: HomeAssistant, links: Sequence[Link]) -> bool:
