@@ -19,7 +19,7 @@ from anima_satellite.satellite import SatelliteSettings, serve
 from custom_components.anima.core.speech.earcons import earcon_pcm
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
-from scripts.hassctl import HassProcess, chain_options, free_port
+from scripts.hassctl import HassProcess, chain_options, free_port, select_options
 from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.spoken import spoken
@@ -174,6 +174,7 @@ async def test_a_camera_question_sends_the_endpoint_cameras_frame(
             "endpoint",
             lambda form: {
                 "device_id": device["id"],
+                "agent": select_options(form, "agent")[0][0],  # it needs an agent or a voice
                 "camera": "camera.porch",
                 "vision_mode": "eager",
             },
