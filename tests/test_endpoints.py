@@ -1,4 +1,5 @@
-"""The endpoint registry: finding endpoints and who may look through whose camera."""
+"""The endpoint registry: finding endpoints, who may look through whose camera, who may speak,
+ask or hand over where."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from decimal import Decimal
 
 from custom_components.anima.core.budgets import Budget
 from custom_components.anima.core.endpoints import (
+    AREA,
     CAMERA,
     DAILY_BUDGET,
     DEVICE,
@@ -13,6 +15,7 @@ from custom_components.anima.core.endpoints import (
     VISION_MODE,
     Endpoint,
     EndpointRegistry,
+    Permission,
     VisionMode,
 )
 
@@ -49,3 +52,33 @@ def test_cameras_are_private_unless_shared() -> None:
     assert REGISTRY.camera_visible_to(None, HALL)  # shared, even with an automation
     assert not REGISTRY.camera_visible_to(None, KITCHEN)
     assert not REGISTRY.camera_visible_to(ATTIC, ATTIC)  # no camera at all
+
+
+def test_endpoints_are_named_by_name_device_name_area_or_alias_and_everywhere() -> None:
+    office = Endpoint.from_data("e4", "Office speaker", {DEVICE: "d4", AREA: "office"})
+    den = Endpoint.from_data("e5", "Den", {DEVICE: "d5", AREA: "living_room"})
+    sofa = Endpoint.from_data("e6", "Sofa", {DEVICE: "d6", AREA: "living_room"})
+    registry = EndpointRegistry([office, den, sofa])
+    names = {"e4": {"Sam's desk"}}
+    areas = {"living_room": {"Living Room", "lounge"}, "office": {"Office"}}
+    assert registry.find("the Office speaker!", names, areas) == [office]
+    assert registry.find("sam's desk", names, areas) == [office]
+    assert registry.find("the living room", names, areas) == [den, sofa]  # an area: all of it
+    assert registry.find("Lounge", names, areas) == [den, sofa]  # an alias of the area
+    assert registry.find("living_room", names, areas) == [den, sofa]  # its id
+    assert registry.find("office", names, areas) == [office]
+    assert registry.find("everywhere", names, areas) == [office, den, sofa]
+    assert registry.find("garage", names, areas) == []
+    assert registry.find("  ", names, areas) == []
+
+
+def test_other_endpoints_may_act_here_unless_the_endpoint_refuses() -> None:
+    quiet = Endpoint.from_data(
+        "e7", "Nursery", {DEVICE: "d7", Permission.ANNOUNCE.value: False, "accept_handoffs": False}
+    )
+    assert REGISTRY.allows(KITCHEN, HALL, Permission.ANNOUNCE)  # nothing set: all accepted
+    assert REGISTRY.allows(None, HALL, Permission.HANDOFF)  # a typed chat asks too
+    assert not REGISTRY.allows(KITCHEN, quiet, Permission.ANNOUNCE)
+    assert not REGISTRY.allows(None, quiet, Permission.HANDOFF)
+    assert REGISTRY.allows(KITCHEN, quiet, Permission.ASK)
+    assert REGISTRY.allows(quiet, quiet, Permission.ANNOUNCE)  # itself: always

@@ -342,6 +342,17 @@ STRINGS_SCHEMA = vol.Schema(  # gen_strings_schema, for what an integration like
             )
         },
         vol.Optional("device"): _keyed({vol.Optional("name"): TEXT}),
+        vol.Optional("device_automation"): {
+            vol.Optional(key): {str: TEXT}
+            for key in (
+                "action_type",
+                "condition_type",
+                "trigger_type",
+                "trigger_subtype",
+                "extra_fields",
+                "extra_fields_descriptions",
+            )
+        },
         vol.Optional("entity"): _keyed(
             _keyed(
                 {
@@ -806,22 +817,11 @@ def _registers_services(function: ast.AsyncFunctionDef | None) -> bool:
     return False
 
 
-def _sets_runtime_data(module: ast.Module, setup: ast.AsyncFunctionDef) -> bool:
-    """`entry.runtime_data = ...` in async_setup_entry, or in a function of its module it calls
-    with the entry (hassfest looks in async_setup_entry alone; Anima sets it in the helper of
-    each kind of entry)."""
-    entry = setup.args.args[1].arg
-    helpers = {
-        n.func.id
-        for n in ast.walk(setup)
-        if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)
-        if any(getattr(arg, "id", "") == entry for arg in n.args)
-    }
-    bodies = [setup] + [f for f in module.body if getattr(f, "name", "") in helpers]
+def _sets_runtime_data(setup: ast.AsyncFunctionDef) -> bool:
+    """`entry.runtime_data = ...` in async_setup_entry itself, where hassfest looks."""
     return any(
         isinstance(n, ast.Attribute) and n.attr == "runtime_data" and isinstance(n.ctx, ast.Store)
-        for body in bodies
-        for n in ast.walk(body)
+        for n in ast.walk(setup)
     )
 
 
@@ -872,7 +872,7 @@ def _rule_problems(rule: str, integration: Path, done: set[str]) -> Iterator[str
     elif rule == "reconfiguration-flow" and not _defines_async(flow, {"async_step_reconfigure"}):
         yield "Integration does not support a reconfiguration flow"
     elif rule == "runtime-data":
-        if init is None or setup is None or not _sets_runtime_data(init, setup):
+        if init is None or setup is None or not _sets_runtime_data(setup):
             yield "Integration does not set entry.runtime_data in async_setup_entry"
         if "strict-typing" in done:
             yield from _untyped_entries(integration)

@@ -12,6 +12,9 @@ from PIL import Image
 
 from custom_components.anima.config_flow import _error_key
 from custom_components.anima.const import KIND_OPENAI, KIND_WYOMING
+from custom_components.anima.core.endpoints import Permission
+from custom_components.anima.device_action import ANNOUNCE, ASK, MESSAGE, MESSAGE_CLASS, QUESTION
+from custom_components.anima.device_trigger import SENTENCE, TRIGGERS
 from custom_components.anima.providers import base
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,8 +86,10 @@ def test_every_translation_key_in_the_code_has_its_string() -> None:
     for key in re.findall(r'_attr_translation_key = "([a-z_]+)"', code):
         assert key in entities, key
     assert {"cost_day", "cost_month"} <= entities  # translation_key=f"cost_{period}"
-    for key in re.findall(r'LookError\(\s*"([a-z_]+)"', code):
+    for key in re.findall(r'(?:LookError|ReachError)\(\s*"([a-z_]+)"', code):
         assert key in exceptions, key
+    for permission in Permission:  # ReachError(f"refused_{permission.name.lower()}")
+        assert f"refused_{permission.name.lower()}" in exceptions
     for code_name in ("empty", "not_an_image", "too_large"):  # LookError(f"frame_{err.code}")
         assert f"frame_{code_name}" in exceptions
     for level in ("warning", "exceeded"):  # translation_key=f"budget_{status.level}"
@@ -96,7 +101,23 @@ def test_every_action_is_described() -> None:
     services = (INTEGRATION / "services.yaml").read_text()
     strings = _json(INTEGRATION / "strings.json")["services"]
     icons = _json(INTEGRATION / "icons.json")["services"]
-    for name in ("lift_budget", "describe", "ask"):
+    for name in (
+        "lift_budget",
+        "describe",
+        "ask",
+        "play_earcon",
+        "announce",
+        "ask_endpoint",
+        "ask_agent",
+        "handoff",
+    ):
         assert f"{name}:" in services
         assert strings[name]["name"]
         assert name in icons
+
+
+def test_every_device_trigger_and_action_is_translated() -> None:
+    strings = _json(INTEGRATION / "strings.json")["device_automation"]
+    assert set(strings["trigger_type"]) == set(TRIGGERS)
+    assert set(strings["action_type"]) == {ANNOUNCE, ASK}
+    assert set(strings["extra_fields"]) == {SENTENCE, MESSAGE, MESSAGE_CLASS, QUESTION}

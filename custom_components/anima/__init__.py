@@ -13,7 +13,8 @@ The live services (router, ledger, budgets, the call pipeline) are made once, in
 
 from __future__ import annotations
 
-from homeassistant.config_entries import ConfigEntry
+from typing import cast
+
 from homeassistant.const import Platform
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import ConfigEntryAuthFailed, ConfigEntryNotReady
@@ -24,13 +25,13 @@ from homeassistant.helpers.typing import ConfigType
 from .const import DOMAIN, KIND, KIND_HUB, VALIDATION_TIMEOUT
 from .entity import profile_device_info
 from .providers.base import ProviderAuthError, ProviderError
-from .providers.connection import open_connection
+from .providers.connection import ProviderConnection, open_connection
 from .providers.naming import device_model, manufacturer
-from .runtime.connections import ConnectionEntry
+from .runtime.connections import AnimaConfigEntry, ConnectionConfigEntry
 from .runtime.data import AnimaData, async_setup_data
 from .runtime.discovery import async_offer_satellites, async_watch_satellites
 from .runtime.errors import translation
-from .runtime.hub import HubEntry, HubRuntime
+from .runtime.hub import HubConfigEntry, HubRuntime
 from .runtime.issues import async_check_chains, async_check_pairings
 from .runtime.local_turns import async_note_local_turns
 from .runtime.looking import async_prefetch_on_listening
@@ -57,20 +58,23 @@ async def async_setup(hass: HomeAssistant, config: ConfigType) -> bool:
     return True
 
 
-async def async_setup_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_setup_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> bool:
     """Set up the hub's profiles, or reach a provider (a rejected key starts reauth)."""
+    # The entry's kind says what its runtime data is.
     if entry.data[KIND] == KIND_HUB:
-        await _async_setup_hub(hass, entry)
+        entry.runtime_data = HubRuntime.of(entry)
+        await _async_setup_hub(hass, cast(HubConfigEntry, entry))
     else:
-        await _async_setup_connection(hass, entry)
+        entry.runtime_data = await _async_connect(hass, entry)
+        await _async_setup_connection(hass, cast(ConnectionConfigEntry, entry))
     return True
 
 
-async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
-    entry.runtime_data = HubRuntime.of(entry)
+async def _async_setup_hub(hass: HomeAssistant, entry: HubConfigEntry) -> None:
     AnimaData.of(hass).budgets.watch(entry)
     async_watch_satellites(hass, entry)
     async_prefetch_on_listening(hass, entry)
+    AnimaData.of(hass).coordination.watch(entry)
     async_note_local_turns(hass, entry)
     # The hub's service device carries the house's usage and cost sensors; each profile has
     # one too, made here so that every platform finds it named (they set up concurrently).
@@ -95,15 +99,19 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubEntry) -> None:
     async_check_pairings(hass, entry)
 
 
-async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -> None:
+async def _async_connect(hass: HomeAssistant, entry: AnimaConfigEntry) -> ProviderConnection:
+    """Reach the provider; a rejected key starts reauth, anything else a retry."""
     try:
-        entry.runtime_data = await open_connection(
+        return await open_connection(
             async_get_clientsession(hass), entry.data, timeout=VALIDATION_TIMEOUT
         )
     except ProviderAuthError as err:
         raise ConfigEntryAuthFailed(**translation(err.translation_key, name=entry.title)) from err
     except ProviderError as err:
         raise ConfigEntryNotReady(**translation(err.translation_key, name=entry.title)) from err
+
+
+async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionConfigEntry) -> None:
     anima = AnimaData.of(hass)
     # A fresh set-up (after reauth, say) starts with a clean record.
     anima.router.reset(entry.entry_id)
@@ -121,19 +129,19 @@ async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionEntry) -
     await hass.config_entries.async_forward_entry_setups(entry, CONNECTION_PLATFORMS)
 
 
-async def async_unload_entry(hass: HomeAssistant, entry: ConfigEntry) -> bool:
+async def async_unload_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> bool:
     """Unload the entry's platforms; connections hold no sockets between calls."""
     platforms = HUB_PLATFORMS if entry.data[KIND] == KIND_HUB else CONNECTION_PLATFORMS
     return await hass.config_entries.async_unload_platforms(entry, platforms)
 
 
-async def async_remove_entry(hass: HomeAssistant, entry: ConfigEntry) -> None:
+async def async_remove_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> None:
     """Name the profiles left without a connection this removal takes away."""
     if entry.data[KIND] != KIND_HUB:
         async_check_chains(hass, {entry.entry_id: entry.title})
 
 
-async def _async_hub_updated(hass: HomeAssistant, entry: HubEntry) -> None:
+async def _async_hub_updated(hass: HomeAssistant, entry: HubConfigEntry) -> None:
     """Reload only when entities come or go; a changed chain is read at the next call."""
     async_check_chains(hass)
     async_check_pairings(hass, entry)
@@ -143,7 +151,7 @@ async def _async_hub_updated(hass: HomeAssistant, entry: HubEntry) -> None:
         await hass.config_entries.async_reload(entry.entry_id)
 
 
-async def _async_connection_updated(hass: HomeAssistant, entry: ConnectionEntry) -> None:
+async def _async_connection_updated(hass: HomeAssistant, entry: ConnectionConfigEntry) -> None:
     """Apply new prices from the next call; nothing else in the options needs a reload."""
     meter = AnimaData.of(hass).meter
     meter.use_prices(entry.entry_id, entry.options)

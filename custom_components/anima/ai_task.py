@@ -22,14 +22,14 @@ from .runtime.answering import async_run_chat
 from .runtime.calls import CallSpec
 from .runtime.chat_log import structure_schema
 from .runtime.errors import translated
-from .runtime.hub import HubEntry
+from .runtime.hub import HubConfigEntry
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: HubEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add an AI task entity for each agent profile that enables it."""
@@ -49,7 +49,7 @@ class AnimaTaskEntity(ai_task.AITaskEntity, AnimaProfileEntity):
         ai_task.AITaskEntityFeature.GENERATE_DATA | ai_task.AITaskEntityFeature.SUPPORT_ATTACHMENTS
     )
 
-    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the task entity to its agent profile."""
         super().__init__(entry, subentry, "ai_task")
 

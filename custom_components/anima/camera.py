@@ -17,14 +17,14 @@ from .core.endpoints import CAMERA, SERVICE, Endpoint
 from .core.profiles import PROFILE_ENDPOINT
 from .entity import AnimaEntity, async_add_per_subentry
 from .protocol import EndpointError
-from .runtime.hub import service_client
+from .runtime.hub import HubConfigEntry, service_client
 
 PARALLEL_UPDATES = 1  # one frame at a time per satellite
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add a camera for each endpoint with an endpoint service."""

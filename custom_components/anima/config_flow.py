@@ -48,7 +48,7 @@ from .const import (
 )
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_LISTENER, PROFILE_VOICE
 from .endpoint_flow import EndpointFlow
-from .options_flow import HubOptionsFlow, PricesOptionsFlow
+from .options_flow import ConnectionOptionsFlow, HubOptionsFlow
 from .profile_flow import ProfileFlow
 from .protocol import ZEROCONF_SATELLITE_PORT
 from .providers.base import (
@@ -196,10 +196,10 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
     @callback
     @override
     def async_get_options_flow(config_entry: ConfigEntry) -> OptionsFlow:
-        """Edit the hub's budgets or a connection's prices."""
+        """Edit the hub's budgets, or a connection's prices and patience."""
         if config_entry.data.get(KIND) == KIND_HUB:
             return HubOptionsFlow()
-        return PricesOptionsFlow()
+        return ConnectionOptionsFlow()
 
     @override
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:

@@ -40,8 +40,28 @@ PRICE_OPTIONS: Final = (
     "audio_per_minute",
     "characters_per_1m",
 )
+#: Key of an OpenAI-compatible connection's options: how long to wait for a first token (seconds;
+#: absent: 120 s for a local server, which may be loading a model or reading a big prompt, the
+#: chain's 15 s for a cloud).
+FIRST_ANSWER_SECONDS: Final = "first_token_seconds"
+
+# Options of Anima's text-to-speech entities: the class of a message (confirmation,
+# notification, alert, answer, conversation), and the device of the endpoint it is for
+# (announcements: that endpoint's policy and budget apply).
+MESSAGE_CLASS: Final = "message_class"
+TTS_ENDPOINT: Final = "endpoint"
 
 # Dispatcher signals: after every provider attempt (health sensors refresh), after every ledger
 # record (usage sensors and budgets refresh).
 SIGNAL_ATTEMPT: Final = f"{DOMAIN}_attempt"
 SIGNAL_RECORDED: Final = f"{DOMAIN}_recorded"
+#: After every stage timing (the turn tracker collects a turn's stages).
+SIGNAL_TIMED: Final = f"{DOMAIN}_timed"
+#: After every finished turn (the last-turn sensors refresh).
+SIGNAL_TURN: Final = f"{DOMAIN}_turn"
+
+# Events on Home Assistant's bus (automations, device triggers, the logbook): one per finished
+# turn, one per question as it is asked, one per change of a budget's level.
+EVENT_TURN: Final = "anima_turn"
+EVENT_QUESTION: Final = "anima_question"
+EVENT_BUDGET: Final = "anima_budget"

@@ -13,14 +13,14 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .core.profiles import LLM_HASS_API, PROFILE_AGENT
 from .entity import AnimaProfileEntity, async_add_per_subentry
 from .runtime.answering import async_answer, turn_class
-from .runtime.hub import HubEntry
+from .runtime.hub import HubConfigEntry
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: HubEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one agent per agent profile."""
@@ -32,7 +32,7 @@ class AnimaConversationEntity(conversation.ConversationEntity, AnimaProfileEntit
 
     _attr_supports_streaming = True
 
-    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the agent to its profile."""
         super().__init__(entry, subentry, "conversation")
         if subentry.data.get(LLM_HASS_API):

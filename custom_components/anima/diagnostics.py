@@ -6,19 +6,19 @@ from dataclasses import asdict
 from typing import Any
 
 from homeassistant.components.diagnostics import async_redact_data
-from homeassistant.config_entries import ConfigEntry
 from homeassistant.core import HomeAssistant
 
 from .const import API_KEY, KIND, KIND_HUB
 from .core.endpoints import SERVICE_KEY
 from .core.profiles import all_links
+from .runtime.connections import AnimaConfigEntry
 from .runtime.data import AnimaData
 
 TO_REDACT = {API_KEY, SERVICE_KEY}
 
 
 async def async_get_config_entry_diagnostics(
-    hass: HomeAssistant, entry: ConfigEntry
+    hass: HomeAssistant, entry: AnimaConfigEntry
 ) -> dict[str, Any]:
     """Return what helps debug a connection or the hub's profiles, never an API key."""
     anima = AnimaData.of(hass)

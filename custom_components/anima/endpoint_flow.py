@@ -44,6 +44,7 @@ from .core.endpoints import (
     SPEAKER,
     VISION_MODE,
     VOICE,
+    Permission,
     VisionMode,
 )
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT as ENDPOINT, PROFILE_VOICE
@@ -195,6 +196,7 @@ class EndpointFlow(SubentryFormFlow):
                 SelectSelectorConfig(options=list(VisionMode), translation_key="vision_mode")
             ),
             vol.Optional(SHARE_CAMERA, default=False): BooleanSelector(),
+            **{vol.Optional(p.value, default=True): BooleanSelector() for p in Permission},
             vol.Optional(DAILY_BUDGET): money,
             vol.Optional(MONTHLY_BUDGET): money,
         }

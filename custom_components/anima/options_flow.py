@@ -1,4 +1,4 @@
-"""Options flows: the hub's currency, rates and budgets; a connection's prices and plan.
+"""Options flows: the hub's currency, rates and budgets; a connection's prices, plan and patience.
 
 Amounts are entered in the currency they are in: budgets in the shown one (the hub's), a
 connection's prices and fees in the currency it names. A currency with no rate (given here or
@@ -22,7 +22,16 @@ from homeassistant.helpers.selector import (
 )
 import probatio as vol
 
-from .const import CURRENCY, HOUSE_DAILY, HOUSE_MONTHLY, PRICE_OPTIONS, WARNING_PERCENT
+from .const import (
+    CURRENCY,
+    FIRST_ANSWER_SECONDS,
+    HOUSE_DAILY,
+    HOUSE_MONTHLY,
+    KIND,
+    KIND_OPENAI,
+    PRICE_OPTIONS,
+    WARNING_PERCENT,
+)
 from .core.ledger import (
     MAX_AMOUNT,
     MissingRateError,
@@ -49,6 +58,13 @@ from .runtime.data import AnimaData
 #: A price, rate, fee or budget: the form refuses what the ledger could not count with.
 AMOUNT = NumberSelector(
     NumberSelectorConfig(min=0, max=float(MAX_AMOUNT) - 1, step="any", mode=NumberSelectorMode.BOX)
+)
+#: Seconds to wait for a model's first token: from a quick cloud to a local model reading a big
+#: prompt on a small board.
+PATIENCE = NumberSelector(
+    NumberSelectorConfig(
+        min=1, max=600, step=1, unit_of_measurement="s", mode=NumberSelectorMode.BOX
+    )
 )
 CURRENCY_SELECTOR = SelectSelector(
     SelectSelectorConfig(options=sorted(ACTIVE_CURRENCIES), mode=SelectSelectorMode.DROPDOWN)
@@ -118,12 +134,40 @@ class HubOptionsFlow(OptionsFlow):
         )
 
 
-class PricesOptionsFlow(OptionsFlow):
-    """A connection's own prices and its billing plan (empty: Anima's default prices)."""
+class ConnectionOptionsFlow(OptionsFlow):
+    """A connection's own prices and billing plan (empty: Anima's default prices).
+
+    An OpenAI-compatible connection also says how long to wait for its first token.
+    """
 
     async def async_step_init(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
-        """Go to the prices form (the hub's options use the `init` step's strings)."""
+        """Offer prices and patience, or go to the prices (the hub's options own `init`'s form)."""
+        if self.config_entry.data.get(KIND) == KIND_OPENAI:
+            return await self.async_step_connection()
         return await self.async_step_prices(user_input)
+
+    async def async_step_connection(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Offer the connection's prices and its patience."""
+        return self.async_show_menu(step_id="connection", menu_options=["prices", "patience"])
+
+    async def async_step_patience(
+        self, user_input: dict[str, Any] | None = None
+    ) -> ConfigFlowResult:
+        """Ask how long to wait for the first token (empty: the default for the connection)."""
+        if user_input is not None:
+            return self._save({FIRST_ANSWER_SECONDS}, user_input)
+        schema = vol.Schema({vol.Optional(FIRST_ANSWER_SECONDS): PATIENCE})
+        return self.async_show_form(
+            step_id="patience",
+            data_schema=self.add_suggested_values_to_schema(schema, self.config_entry.options),
+        )
+
+    def _save(self, keys: Iterable[str], user_input: dict[str, Any]) -> ConfigFlowResult:
+        """Replace the options a form owns (`keys`: an emptied field goes), keep the others."""
+        kept = {k: v for k, v in self.config_entry.options.items() if k not in set(keys)}
+        return self.async_create_entry(data={**kept, **user_input})
 
     async def async_step_prices(self, user_input: dict[str, Any] | None = None) -> ConfigFlowResult:
         """Ask for the rates, their currency, and the plan the connection is on."""
@@ -140,7 +184,8 @@ class PricesOptionsFlow(OptionsFlow):
                 if reference is None:
                     errors[PRICE_CURRENCY] = "price_currency_without_rate"
             if not errors:
-                return self.async_create_entry(data={PRICE_CURRENCY: currency, **user_input})
+                prices = {PRICE_CURRENCY: currency, **user_input}
+                return self._save(set(self.config_entry.options) - {FIRST_ANSWER_SECONDS}, prices)
         options = self.config_entry.options
         suggested = {
             PRICE_CURRENCY: options.get(PRICE_CURRENCY) or meter.currency,

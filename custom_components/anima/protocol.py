@@ -13,6 +13,8 @@ nonces; the key never travels), the service proves it back, then requests follow
 - `anima-describe` -> `anima-info` {name, version, camera, earcons, satellite_port}
 - `anima-capture` {max_side} -> `anima-frame` {width, height, mime_type} + JPEG payload
 - `anima-earcon` {name} -> `anima-earcon-played` {name}
+- `anima-listen` {respond} -> `anima-heard` {text}: the satellite listens now, without its wake
+  word, and says what Home Assistant heard (a follow-up, a handoff, the answer to a question)
 - anything that fails -> Wyoming's `error` {text, code}; a client that has not proved the key
   gets `error` {code: unauthorized} and the connection closes.
 
@@ -53,6 +55,8 @@ CAPTURE: Final = "anima-capture"
 FRAME: Final = "anima-frame"
 EARCON: Final = "anima-earcon"
 EARCON_PLAYED: Final = "anima-earcon-played"
+LISTEN: Final = "anima-listen"
+HEARD: Final = "anima-heard"
 #: Wyoming's own event of microphone and speaker audio, the other event with a big payload.
 AUDIO_CHUNK: Final = "audio-chunk"
 
@@ -67,6 +71,8 @@ EVENTS: Final[Mapping[str, tuple[str, ...]]] = {
     FRAME: ("width", "height", "mime_type"),
     EARCON: ("name",),
     EARCON_PLAYED: ("name",),
+    LISTEN: ("respond",),
+    HEARD: ("text",),
 }
 
 #: `error` codes of the protocol itself (requests add their own: no_camera, unknown_earcon, ...).

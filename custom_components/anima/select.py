@@ -16,6 +16,7 @@ from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from .core.profiles import POLICY, PROFILE_ENDPOINT, PROFILE_VOICE
 from .core.speech.tiers import POLICY_PRESETS, VoicePolicy
 from .entity import AnimaEntity, async_add_per_subentry
+from .runtime.hub import HubConfigEntry
 
 PARALLEL_UPDATES = 0
 CUSTOM = "custom"  # a voice's policy set class by class in its form, matching no preset
@@ -24,7 +25,7 @@ FOLLOW_VOICE = "voice"  # an endpoint without a policy of its own
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the policy select of each voice profile and each endpoint."""

@@ -41,7 +41,9 @@ from .core.ledger import Period, Scope, Totals
 from .core.profiles import PROFILE_ENDPOINT
 from .entity import AnimaEntity
 from .providers.naming import entity_name
+from .runtime.connections import AnimaConfigEntry, ConnectionConfigEntry
 from .runtime.data import AnimaData
+from .turn_sensor import LastTurnSensor
 
 PARALLEL_UPDATES = 0
 # Breakers close and cooldowns end with time, not with an event: look again now and then.
@@ -111,7 +113,7 @@ HOUSE_USAGE = (
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: ConfigEntry,
+    entry: AnimaConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add the sensors of a connection or of the hub and its profiles."""
@@ -126,14 +128,14 @@ async def async_setup_entry(
         owner: tuple[Scope, str | None] = (Scope.PROFILE, subentry_id)
         if subentry.subentry_type == PROFILE_ENDPOINT:  # spending of turns from the device
             owner = (Scope.ENDPOINT, subentry.data[DEVICE])
-        async_add_entities(
-            [UsageSensor(d, subentry_id, owner) for d in COSTS],
-            config_subentry_id=subentry_id,
-        )
+        entities: list[SensorEntity] = [UsageSensor(d, subentry_id, owner) for d in COSTS]
+        if subentry.subentry_type == PROFILE_ENDPOINT:
+            entities.append(LastTurnSensor(subentry_id, subentry.data[DEVICE]))
+        async_add_entities(entities, config_subentry_id=subentry_id)
 
 
 async def _async_add_connection_sensors(
-    hass: HomeAssistant, entry: ConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+    hass: HomeAssistant, entry: AnimaConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
 ) -> None:
     """Add a connection's health and costs, with entity ids from its name, not its address."""
     priced = AnimaData.of(hass).meter.charges(entry.entry_id)
@@ -155,7 +157,7 @@ async def _async_add_connection_sensors(
 
 
 @callback
-def async_show_costs(hass: HomeAssistant, entry: ConfigEntry) -> None:
+def async_show_costs(hass: HomeAssistant, entry: ConnectionConfigEntry) -> None:
     """Enable the cost sensors of a connection that is priced now (Anima disabled them)."""
     keys = {description.key for description in COSTS}
     registry = er.async_get(hass)

@@ -1,40 +1,49 @@
-"""Actions of the integration: `describe`, `ask`, `play_earcon` and `lift_budget`.
+"""Actions of the integration.
 
-`describe` and `ask` return their text as response data for automations, and can speak it on
-endpoints (through each endpoint's satellite, else its speaker with its voice profile).
-`play_earcon` has endpoints play an earcon from their own store: no audio crosses the network.
+- `describe` and `ask` return their text as response data for automations, and can speak it
+  on endpoints (through each endpoint's satellite, else its speaker with its voice profile);
+- `play_earcon` has endpoints play an earcon from their own store: no audio crosses the network;
+- `announce`, `ask_endpoint`, `ask_agent` and `handoff`: endpoints working together
+  (runtime/coordination.py), on devices, areas or every endpoint;
+- `lift_budget`.
 """
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
 
 from homeassistant.core import HomeAssistant, ServiceCall, ServiceResponse, SupportsResponse
-from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
-from homeassistant.helpers import (
-    config_validation as cv,
-    device_registry as dr,
-    entity_registry as er,
-)
+from homeassistant.exceptions import ServiceValidationError
+from homeassistant.helpers import config_validation as cv
 from homeassistant.util import dt as dt_util
+from homeassistant.util.json import JsonValueType
 import probatio as vol
 
 from .const import DOMAIN
-from .core.endpoints import Endpoint, EndpointRegistry
+from .core.endpoints import Endpoint
 from .core.profiles import PROFILE_AGENT, Link, chain_of
 from .core.speech.earcons import Earcon
+from .core.speech.tiers import MessageClass
 from .core.vision import PreparedFrame
-from .protocol import EndpointError
+from .runtime.answers import sentence_template
+from .runtime.coordination import ASK_TIMEOUT, MAX_ASK_TIMEOUT
 from .runtime.data import AnimaData
+from .runtime.devices import endpoint_of_device
 from .runtime.errors import translated
 from .runtime.frames import LookError, async_frame, async_prepare
-from .runtime.hub import endpoint_registry, hub_entry, service_client
+from .runtime.hub import endpoint_registry, hub_entry
 from .runtime.looking import async_ask_about, vision_links
+from .runtime.reaching import async_play_earcon, earcon_action
 
 SERVICE_LIFT_BUDGET = "lift_budget"
 SERVICE_DESCRIBE = "describe"
 SERVICE_ASK = "ask"
 SERVICE_PLAY_EARCON = "play_earcon"
+SERVICE_ANNOUNCE = "announce"
+SERVICE_ASK_ENDPOINT = "ask_endpoint"
+SERVICE_ASK_AGENT = "ask_agent"
+SERVICE_HANDOFF = "handoff"
 ATTR_DEVICE_ID = "device_id"
 ATTR_CAMERA = "camera"
 ATTR_CAMERAS = "cameras"
@@ -42,7 +51,14 @@ ATTR_IMAGE_FILE = "image_file"
 ATTR_PROMPT = "prompt"
 ATTR_SPEAK_ON = "speak_on"
 ATTR_EARCON = "earcon"
-ESPHOME = "esphome"
+ATTR_AREA_ID = "area_id"
+ATTR_ALL = "all"
+ATTR_MESSAGE = "message"
+ATTR_MESSAGE_CLASS = "message_class"
+ATTR_QUESTION = "question"
+ATTR_ANSWERS = "answers"
+ATTR_TIMEOUT = "timeout"
+ATTR_CONVERSATION_ID = "conversation_id"
 DEFAULT_DESCRIBE = "Describe what you see in one or two short sentences."
 ASK_INSTRUCTIONS = "Answer for a smart home automation, briefly and in plain text."
 
@@ -61,10 +77,56 @@ ASK_SCHEMA = vol.Schema(
         vol.Optional(ATTR_SPEAK_ON, default=[]): vol.All(cv.ensure_list, [cv.string]),
     }
 )
+EARCONS = vol.In([earcon.value for earcon in Earcon])
 PLAY_EARCON_SCHEMA = vol.Schema(
     {
         vol.Required(ATTR_DEVICE_ID): vol.All(cv.ensure_list, [cv.string]),
-        vol.Required(ATTR_EARCON): vol.In([earcon.value for earcon in Earcon]),
+        vol.Required(ATTR_EARCON): EARCONS,
+    }
+)
+TEXT = vol.All(cv.string, vol.Length(min=1, max=1000))
+ANNOUNCE_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_MESSAGE): TEXT,
+        vol.Optional(ATTR_DEVICE_ID, default=[]): vol.All(cv.ensure_list, [cv.string]),
+        vol.Optional(ATTR_AREA_ID, default=[]): vol.All(cv.ensure_list, [cv.string]),
+        vol.Optional(ATTR_ALL, default=False): cv.boolean,
+        vol.Optional(ATTR_MESSAGE_CLASS, default=MessageClass.NOTIFICATION.value): vol.In(
+            [message_class.value for message_class in MessageClass]
+        ),
+        vol.Optional(ATTR_EARCON): EARCONS,
+    }
+)
+ANSWER = vol.Schema(
+    {
+        vol.Required("id"): vol.All(cv.string, vol.Length(max=100)),
+        vol.Required("sentences"): vol.All(
+            cv.ensure_list,
+            [vol.All(cv.string, vol.Length(min=1, max=200), sentence_template)],
+            vol.Length(1, 32),
+        ),
+    }
+)
+ASK_ENDPOINT_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Required(ATTR_QUESTION): TEXT,
+        vol.Optional(ATTR_ANSWERS, default=[]): vol.All(
+            cv.ensure_list, [ANSWER], vol.Length(0, 32)
+        ),
+        vol.Optional(ATTR_TIMEOUT, default=ASK_TIMEOUT): vol.All(
+            vol.Coerce(float), vol.Range(1, MAX_ASK_TIMEOUT)
+        ),
+    }
+)
+ASK_AGENT_SCHEMA = vol.Schema(
+    {vol.Required(ATTR_DEVICE_ID): cv.string, vol.Required(ATTR_QUESTION): TEXT}
+)
+HANDOFF_SCHEMA = vol.Schema(
+    {
+        vol.Required(ATTR_DEVICE_ID): cv.string,
+        vol.Optional(ATTR_CONVERSATION_ID): cv.string,
+        vol.Optional(ATTR_MESSAGE): TEXT,
     }
 )
 
@@ -108,31 +170,22 @@ async def async_setup_services(hass: HomeAssistant) -> None:
 
     async def play_earcon(call: ServiceCall) -> None:
         """Have endpoints play an earcon they store (endpoint service or ESPHome action)."""
-        registry = endpoint_registry(hub_entry(hass))
-        endpoints = [_endpoint(registry, device_id) for device_id in call.data[ATTR_DEVICE_ID]]
-        players = {endpoint.id: _earcon_action(hass, endpoint) for endpoint in endpoints}
-        for endpoint in endpoints:
-            if endpoint.service is None and players[endpoint.id] is None:
+        endpoints = [_endpoint(hass, device_id) for device_id in call.data[ATTR_DEVICE_ID]]
+        for endpoint in endpoints:  # all can, or none plays
+            if endpoint.service is None and earcon_action(hass, endpoint) is None:
                 raise translated(ServiceValidationError, "no_earcon_player", name=endpoint.name)
-        earcon = call.data[ATTR_EARCON]
         for endpoint in endpoints:
-            if (action := players[endpoint.id]) is not None:
-                await hass.services.async_call(ESPHOME, action, {"name": earcon}, blocking=True)
-                continue
-            client = service_client(endpoint)
-            assert client is not None  # an endpoint without a player was refused above
-            try:
-                await client.play_earcon(earcon)
-            except EndpointError as err:
-                raise translated(
-                    HomeAssistantError, "earcon_not_played", name=endpoint.name, error=str(err)
-                ) from err
+            await async_play_earcon(hass, endpoint, call.data[ATTR_EARCON])
 
     lift_schema = vol.Schema({vol.Optional(ATTR_DEVICE_ID): cv.string})
     for name, handler, schema in (
         (SERVICE_LIFT_BUDGET, lift_budget, lift_schema),
         (SERVICE_DESCRIBE, describe, DESCRIBE_SCHEMA),
         (SERVICE_ASK, ask, ASK_SCHEMA),
+        (SERVICE_ANNOUNCE, partial(_announce, hass), ANNOUNCE_SCHEMA),
+        (SERVICE_ASK_ENDPOINT, partial(_ask_endpoint, hass), ASK_ENDPOINT_SCHEMA),
+        (SERVICE_ASK_AGENT, partial(_ask_agent, hass), ASK_AGENT_SCHEMA),
+        (SERVICE_HANDOFF, partial(_handoff, hass), HANDOFF_SCHEMA),
     ):
         hass.services.async_register(
             DOMAIN, name, handler, schema=schema, supports_response=SupportsResponse.OPTIONAL
@@ -140,19 +193,58 @@ async def async_setup_services(hass: HomeAssistant) -> None:
     hass.services.async_register(DOMAIN, SERVICE_PLAY_EARCON, play_earcon, PLAY_EARCON_SCHEMA)
 
 
-def _earcon_action(hass: HomeAssistant, endpoint: Endpoint) -> str | None:
-    """Return the `play_earcon` action of an ESPHome board (firmware/esphome), if it has one."""
-    device = dr.async_get(hass).async_get(endpoint.device_id)
-    entry = hass.config_entries.async_get_entry(device.config_entry_id) if device else None
-    if entry is None or entry.domain != ESPHOME or not entry.data.get("device_name"):
-        return None
-    # Home Assistant's esphome integration names a device's actions <node name>_<action>.
-    action = f"{str(entry.data['device_name']).replace('-', '_')}_play_earcon"
-    return action if hass.services.has_service(ESPHOME, action) else None
+async def _announce(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Say a message on endpoints, the endpoints of areas, or all of them."""
+    registry = endpoint_registry(hub_entry(hass))
+    targets = [_endpoint(hass, device_id) for device_id in call.data[ATTR_DEVICE_ID]]
+    targets += [e for area in call.data[ATTR_AREA_ID] for e in registry.in_area(area)]
+    targets += list(registry) if call.data[ATTR_ALL] else []
+    if not targets:
+        raise translated(ServiceValidationError, "no_target")
+    spoken = await AnimaData.of(hass).coordination.async_announce(
+        list({endpoint.id: endpoint for endpoint in targets}.values()),
+        call.data[ATTR_MESSAGE],
+        MessageClass(call.data[ATTR_MESSAGE_CLASS]),
+        earcon=call.data.get(ATTR_EARCON),
+    )
+    return {"spoken_on": list[JsonValueType](spoken)}
 
 
-def _endpoint(registry: EndpointRegistry, device_id: str) -> Endpoint:
-    if (endpoint := registry.for_device(device_id)) is None:
+async def _ask_endpoint(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Ask the person at an endpoint; their answer, matched to `answers` if given."""
+    endpoint = _endpoint(hass, call.data[ATTR_DEVICE_ID])
+    answer = await AnimaData.of(hass).coordination.async_ask_endpoint(
+        endpoint,
+        call.data[ATTR_QUESTION],
+        answers=call.data[ATTR_ANSWERS] or None,
+        timeout=call.data[ATTR_TIMEOUT],
+    )
+    return {"endpoint": endpoint.name, **answer}
+
+
+async def _ask_agent(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Ask an endpoint's agent (its persona, tools and camera)."""
+    endpoint = _endpoint(hass, call.data[ATTR_DEVICE_ID])
+    answer = await AnimaData.of(hass).coordination.async_ask_agent(
+        endpoint, call.data[ATTR_QUESTION]
+    )
+    return {"endpoint": endpoint.name, "response": answer}
+
+
+async def _handoff(hass: HomeAssistant, call: ServiceCall) -> ServiceResponse:
+    """Have an endpoint listen now; its next turn carries the named conversation."""
+    endpoint = _endpoint(hass, call.data[ATTR_DEVICE_ID])
+    await AnimaData.of(hass).coordination.async_handoff(
+        endpoint,
+        conversation_id=call.data.get(ATTR_CONVERSATION_ID),
+        message=call.data.get(ATTR_MESSAGE),
+    )
+    return {"endpoint": endpoint.name}
+
+
+def _endpoint(hass: HomeAssistant, device_id: str) -> Endpoint:
+    """Return the endpoint a device names (its bound device, or its own Anima device)."""
+    if (endpoint := endpoint_of_device(hass, device_id)) is None:
         raise translated(ServiceValidationError, "not_an_endpoint", device=device_id)
     return endpoint
 
@@ -176,37 +268,7 @@ async def _file_frame(hass: HomeAssistant, image_file: str, model: str) -> Prepa
 
 
 async def _speak(hass: HomeAssistant, devices: list[str], text: str) -> None:
-    """Say `text` on each endpoint: through its satellite, else its speaker and voice."""
-    registry = endpoint_registry(hub_entry(hass))
-    for device_id in devices:
-        endpoint = _endpoint(registry, device_id)
-        if endpoint.satellite:
-            await hass.services.async_call(
-                "assist_satellite",
-                "announce",
-                {"entity_id": endpoint.satellite, "message": text},
-                blocking=True,
-            )
-        elif endpoint.speaker and endpoint.voice:
-            await hass.services.async_call(
-                "tts",
-                "speak",
-                {
-                    "entity_id": _voice_entity(hass, endpoint.voice),
-                    "media_player_entity_id": endpoint.speaker,
-                    "message": text,
-                },
-                blocking=True,
-            )
-
-
-def _voice_entity(hass: HomeAssistant, voice_profile: str) -> str | None:
-    """Return the tts entity of a voice profile."""
-    return next(
-        (
-            entity.entity_id
-            for entity in er.async_get(hass).entities.values()
-            if entity.domain == "tts" and entity.config_subentry_id == voice_profile
-        ),
-        None,
-    )
+    """Say `text` on each endpoint, as an answer (runtime/reaching.py)."""
+    if devices:
+        endpoints = [_endpoint(hass, device_id) for device_id in devices]
+        await AnimaData.of(hass).coordination.async_announce(endpoints, text, MessageClass.ANSWER)

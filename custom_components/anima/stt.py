@@ -19,7 +19,7 @@ from .providers.audio import ReplayableStream
 from .providers.base import AudioFormat, Capability, ProviderError, Transcript
 from .runtime.calls import CallSpec
 from .runtime.connections import chain_languages
-from .runtime.hub import HubEntry, async_listening_endpoint
+from .runtime.hub import HubConfigEntry, async_listening_endpoint
 
 PARALLEL_UPDATES = 0
 #: What satellites and Home Assistant's pipeline send: 16 kHz, 16-bit, mono PCM.
@@ -28,7 +28,7 @@ PIPELINE_FORMAT = AudioFormat(rate=16000, width=2, channels=1)
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: HubEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one speech-to-text entity per listener profile."""
@@ -41,7 +41,7 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
     The audio is kept while it streams, so a fallback provider hears the whole utterance.
     """
 
-    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its listener profile."""
         super().__init__(entry, subentry, "stt")
 

@@ -17,6 +17,7 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
+from .const import MESSAGE_CLASS, TTS_ENDPOINT
 from .core.profiles import LANGUAGE, PROFILE_VOICE, profile_name
 from .core.speech.stream import EARCON_FORMAT, wav_stream
 from .core.speech.tiers import MessageClass
@@ -25,15 +26,15 @@ from .entity import AnimaProfileEntity, async_add_per_subentry
 from .providers.audio import wav_bytes
 from .providers.base import AudioChunk, Capability
 from .runtime.connections import chain_languages
-from .runtime.hub import HubEntry
-from .runtime.speaking import MESSAGE_CLASS, once, plan_speech, speak, voices_of
+from .runtime.hub import HubConfigEntry
+from .runtime.speaking import once, plan_speech, speak, voices_of
 
 PARALLEL_UPDATES = 0
 
 
 async def async_setup_entry(
     hass: HomeAssistant,
-    entry: HubEntry,
+    entry: HubConfigEntry,
     async_add_entities: AddConfigEntryEntitiesCallback,
 ) -> None:
     """Add one text-to-speech entity per voice profile."""
@@ -46,11 +47,11 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     # Home Assistant's TTS manager needs a name of the entity's own.
     _attr_has_entity_name = False
 
-    def __init__(self, entry: HubEntry, subentry: ConfigSubentry) -> None:
+    def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
         self._attr_name = profile_name(PROFILE_VOICE, subentry.title)
-        self._attr_supported_options = [tts.ATTR_VOICE, MESSAGE_CLASS]
+        self._attr_supported_options = [tts.ATTR_VOICE, MESSAGE_CLASS, TTS_ENDPOINT]
 
     @property
     @override

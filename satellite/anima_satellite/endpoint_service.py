@@ -1,11 +1,12 @@
-"""The endpoint service: the satellite's camera and earcons, for the hub (Anima's own events).
+"""The endpoint service: the satellite's camera, earcons and listening, for the hub.
 
     anima-satellite ... --service-uri tcp://0.0.0.0:10701 --camera-image porch.jpg
     anima-satellite ... --service-uri tcp://0.0.0.0:10701 --camera-device /dev/video0
 
 Frames come from a V4L2 camera through ffmpeg (one JPEG per request) or from an image file (tests,
 demos). Earcons (numpy tones, `earcons.py`) are played locally through the satellite's playback:
-the hub names the sound, no audio goes over the network. Events: `protocol.py` and
+the hub names the sound, no audio goes over the network. The hub can have the satellite listen
+without its wake word (`anima-listen`, listening.py). Events: `protocol.py` and
 docs/protocol.md. A request that fails gets Wyoming's `error` event; the service carries on.
 
 Only the hub owns the service: each connection starts with `anima-challenge`, and a client that
@@ -28,6 +29,7 @@ from wyoming.error import Error
 from wyoming.event import Event
 
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
+from .listening import NotHeardError
 from .protocol import (
     AUTH,
     AUTHED,
@@ -36,6 +38,8 @@ from .protocol import (
     DESCRIBE,
     EARCON,
     EARCON_PLAYED,
+    HEARD,
+    LISTEN,
     MAX_FRAME_BYTES,
     PROTOCOL_VERSION,
     SERVICE_LIMITS,
@@ -68,6 +72,8 @@ class ServiceSettings:
     satellite_port: int | None = None
     #: Plays 16-bit mono PCM at the given rate (the satellite's playback).
     play: Callable[[bytes, int], Awaitable[None]] | None = None
+    #: Listens without the wake word and returns the transcript (`respond`: HA answers it).
+    listen: Callable[[bool], Awaitable[str]] | None = None
     #: A connection with no event this long is closed (also one that never authenticates).
     idle_timeout: float = IDLE_TIMEOUT_S
 
@@ -111,6 +117,9 @@ class EndpointServiceHandler(GuardedHandler):
                 name = str((event.data or {}).get("name", ""))
                 await self.play_earcon(name)
                 await self.write_event(Event(EARCON_PLAYED, {"name": name}))
+            elif event.type == LISTEN:
+                respond = bool((event.data or {}).get("respond"))
+                await self.write_event(Event(HEARD, {"text": await self.listen(respond)}))
             else:
                 unknown = f"Unknown event {event.type[:64]!r}"
                 await self.write_event(Error(text=unknown, code=UNKNOWN_EVENT).event())
@@ -169,6 +178,15 @@ class EndpointServiceHandler(GuardedHandler):
         if process.returncode != 0 or not out:
             raise ServiceError("camera_failed", err.decode(errors="replace")[-200:] or device)
         return out
+
+    async def listen(self, respond: bool) -> str:
+        """Listen without the wake word through the satellite; return what was heard."""
+        if self.settings.listen is None:
+            raise ServiceError("cannot_listen", "This endpoint has no satellite to listen with")
+        try:
+            return await self.settings.listen(respond)
+        except NotHeardError as err:
+            raise ServiceError(err.code, str(err)) from err
 
     async def play_earcon(self, name: str) -> None:
         """Play a named earcon on the satellite's speaker."""

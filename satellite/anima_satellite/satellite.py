@@ -17,6 +17,8 @@ to the playback command's stdin (raw PCM in the format of `audio-start`) and/or,
 `--snd-file`, appended to a file; `played` is sent when the last sample has played
 (announcements arrive the same way); nothing of it is kept. A finished Home Assistant timer
 plays the `alert` earcon locally. `pause-satellite` stops the microphone; `ping` gets `pong`.
+With a local wake word, the hub can have it listen without the wake word through the endpoint
+service (`anima-listen`, listening.py): follow-ups, handed-over conversations, questions.
 
 Only the peers of `--allow` (Home Assistant's address; this machine by default) may connect:
 the Wyoming port cannot carry a secret. Its events are read within bounds (`serving.py`).
@@ -59,6 +61,7 @@ from wyoming.wake import Detection
 from . import __version__
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
+from .listening import ListenRequests, NotHeardError
 from .pairing import KeyFileError, default_key_file, load_or_create_key
 from .playback import JITTER_S, PcmFormat, Playback, ReplyRejectedError, Sinks
 from .protocol import AUDIO_CHUNK, WireLimits, parse_key
@@ -182,6 +185,8 @@ class SatelliteHandler(GuardedHandler):
         #: Of a microphone file: bytes sent, and bytes that are speech (not trailing silence).
         self._mic_sent = 0
         self._speech_bytes: int | None = None
+        #: The hub's requests to listen without the wake word (`anima-listen`).
+        self.listen_requests = ListenRequests()
 
     async def handle_event(self, event: Event) -> bool:
         """React to one event from Home Assistant; False ends the connection."""
@@ -195,9 +200,14 @@ class SatelliteHandler(GuardedHandler):
             self._start_microphone()
         elif PauseSatellite.is_type(event.type):
             await self._stop_microphone()
-        elif Transcript.is_type(event.type) or Error.is_type(event.type):
+        elif Transcript.is_type(event.type):
             self._streaming = False  # the request is heard: back to the local wake word
             self._heard = True
+            self.listen_requests.heard(Transcript.from_event(event).text)
+        elif Error.is_type(event.type):
+            self._streaming = False
+            self._heard = True
+            self.listen_requests.failed("not_heard", Error.from_event(event).text)
         elif VoiceStopped.is_type(event.type):
             self._heard = True
         elif VoiceStarted.is_type(event.type):
@@ -303,6 +313,14 @@ class SatelliteHandler(GuardedHandler):
             self._speech_end = time.monotonic()
         self._mic_sent += size
 
+    async def listen(self, respond: bool) -> str:
+        """Listen now, without the wake word (the hub's `anima-listen`); return the transcript."""
+        if self.settings.wake_word is None or self.settings.mic_file is not None:
+            raise NotHeardError(
+                "cannot_listen", "Listening on request needs a microphone and --wake-word"
+            )
+        return await self.listen_requests.ask(respond)
+
     def _start_microphone(self) -> None:
         if self._mic_task is None or self._mic_task.done():
             self._mic_task = asyncio.create_task(self._stream_microphone(), name="microphone")
@@ -346,6 +364,14 @@ class SatelliteHandler(GuardedHandler):
                 await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
                 self._sent_microphone(len(audio))
                 budget -= len(audio)
+            elif (respond := self.listen_requests.take()) is not None:
+                _LOGGER.info("Listening without the wake word, as the hub asked")
+                end = PipelineStage.TTS if respond else PipelineStage.ASR
+                await self.write_event(
+                    RunPipeline(start_stage=PipelineStage.ASR, end_stage=end).event()
+                )
+                self._streaming, self._heard = True, False
+                budget = int(MAX_REQUEST_S * RATE) * WIDTH * CHANNELS
             elif wake.heard(audio):
                 _LOGGER.info("Heard the wake word %s", wake.phrase)
                 await self.write_event(Detection(name=wake.name).event())
@@ -397,6 +423,13 @@ async def play(
         playback.stop()
     if played and settings.played is not None:
         settings.played.append((rate, width, channels, pcm))
+
+
+async def listen(settings: SatelliteSettings, respond: bool) -> str:
+    """Have the connection Home Assistant uses now listen without the wake word."""
+    if settings.current is None:
+        raise NotHeardError("cannot_listen", "Home Assistant is not connected")
+    return await settings.current.listen(respond)
 
 
 def read_pcm(path: Path) -> bytes:
@@ -532,6 +565,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             camera_device=args.camera_device,
             satellite_port=satellite_port,
             play=partial(play, settings),
+            listen=partial(listen, settings),
         )
         servers.append(serve_endpoint(args.service_uri, service))
 

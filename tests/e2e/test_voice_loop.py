@@ -8,7 +8,6 @@ import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-import re
 from typing import Any
 
 from PIL import Image
@@ -17,13 +16,12 @@ import pytest_asyncio
 
 from anima_satellite.satellite import SatelliteSettings, serve
 from custom_components.anima.core.speech.earcons import earcon_pcm
-from custom_components.anima.providers.base import AudioFormat
-from custom_components.anima.providers.wyoming import WyomingClient
-from scripts.hassctl import HassProcess, chain_options, free_port, select_options
-from tests.e2e.test_smoke import openai_steps, wait_for_state, wyoming_steps
+from scripts.hassctl import HassProcess, free_port, select_options
+from tests.e2e.test_smoke import wait_for_state
+from tests.e2e.voice_setup import setup_anima_voice
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import anima_pipeline
+from tests.integration.satellites import transcribe, words
 
 KITCHEN_LIGHT = """
 input_boolean:
@@ -41,10 +39,6 @@ template:
 """
 
 
-def _words(text: str) -> str:
-    return " ".join(re.findall(r"[a-z']+", text.lower()))
-
-
 @pytest_asyncio.fixture
 async def voice_hass(
     tmp_path: Path, openai_server: FakeOpenAIServer, piper_server: Any, whisper_server: Any
@@ -54,39 +48,7 @@ async def voice_hass(
         tmp_path / "config", port=free_port(), extra_config=KITCHEN_LIGHT, start_timeout=240
     )
     async with hass:
-        # Announcements are fetched by ffmpeg from Home Assistant's own URL: make it loopback
-        # (left to itself it picks this machine's network address, which the sandbox may not route).
-        await hass.websocket({"type": "config/core/update", "internal_url": hass.base_url})
-        assert openai_server.api_key is not None
-        for steps in (
-            wyoming_steps(whisper_server.host, whisper_server.port),
-            wyoming_steps(piper_server.host, piper_server.port),
-            openai_steps(openai_server.base_url, openai_server.api_key),
-            [{"next_step_id": "hub"}],
-        ):
-            result = await hass.config_flow("anima", steps)
-            await wait_for_state(hass, result["result"]["entry_id"], "loaded")
-        hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
-
-        def pick(name: str, wanted: str, **extra: Any) -> Any:
-            def choose(form: dict[str, Any]) -> dict[str, Any]:
-                chain = [v for v, label in chain_options(form) if wanted in label][:1]
-                return {"name": name, "chain": chain, **extra}
-
-            return choose
-
-        for kind, choose in (
-            ("listener", pick("Listener", "model")),
-            ("agent", pick("Assistant", "gpt-4.1-mini", llm_hass_api=["assist"])),
-            ("voice", pick("Voice", "joe")),
-        ):
-            created = await hass.subentry_flow(hub["entry_id"], kind, choose)
-            assert created["type"] == "create_entry", created
-        await wait_for_state(hass, hub["entry_id"], "loaded")
-        pipeline = await hass.websocket(anima_pipeline())
-        await hass.websocket(
-            {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]}
-        )
+        await setup_anima_voice(hass, openai_server, piper_server, whisper_server)
         yield hass
 
 
@@ -110,16 +72,6 @@ async def _satellite_asks(hass: HassProcess, settings: SatelliteSettings) -> Asy
         task.cancel()
 
 
-async def _heard(whisper: Any, played: tuple[int, int, int, bytes]) -> str:
-    rate, width, channels, pcm = played
-    client = WyomingClient(whisper.host, whisper.port, timeout=30)
-
-    async def chunks() -> AsyncIterator[bytes]:
-        yield pcm
-
-    return _words((await client.transcribe(chunks(), AudioFormat(rate, width, channels))).text)
-
-
 async def test_a_question_is_answered_out_loud(
     voice_hass: HassProcess, tmp_path: Path, openai_server: FakeOpenAIServer, whisper_server: Any
 ) -> None:
@@ -129,8 +81,10 @@ async def test_a_question_is_answered_out_loud(
     async with _satellite_asks(voice_hass, sat):
         pass
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
-    assert "capital of france" in _words(chats[-1].json["messages"][-1]["content"])
-    assert "capital of france" in await _heard(whisper_server, sat.played[0])  # the answer, spoken
+    assert "capital of france" in words(chats[-1].json["messages"][-1]["content"])
+    assert "capital of france" in await transcribe(
+        whisper_server, sat.played[0]
+    )  # the answer, spoken
 
 
 async def test_turn_on_the_kitchen_light_is_done_and_confirmed_with_an_earcon(
@@ -205,7 +159,7 @@ async def test_an_announcement_plays_on_the_satellite(
             "/api/services/assist_satellite/announce",
             {"entity_id": satellite, "message": "Dinner is ready."},
         )
-    assert "dinner is ready" in await _heard(whisper_server, sat.played[0])
+    assert "dinner is ready" in await transcribe(whisper_server, sat.played[0])
 
 
 pytestmark = pytest.mark.timeout(600)

@@ -131,6 +131,26 @@ async def test_a_stream_that_breaks_after_speaking_ends_with_an_apology(
     assert _chats(backup) == []  # it had spoken: no switch mid-sentence
 
 
+async def test_a_connections_patience_for_the_first_token_is_its_own_setting(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+) -> None:
+    primary_id, _ = await _setup(hass, openai_server, backup)
+    openai_server.reply(Reply.text("Primary, slowly.", first_token_delay=1.5))
+    assert _speech(await _converse(hass, "Hello")) == "Primary, slowly."  # a local server waits
+
+    flow = await hass.config_entries.options.async_init(primary_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "patience"}
+    )
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"first_token_seconds": 1}
+    )
+    assert result["type"] == "create_entry"
+    openai_server.reply(Reply.text("Primary, slowly.", first_token_delay=1.5))
+    backup.reply(Reply.text("Backup here."))
+    assert _speech(await _converse(hass, "Hello")) == "Backup here."  # not waited for
+
+
 async def test_rejected_key_starts_reauth_and_the_backup_answers(
     hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
 ) -> None:
@@ -167,7 +187,10 @@ async def test_rate_limit_cools_the_provider_down_for_retry_after(
 
 
 async def test_breaker_opens_after_failures_then_probes_and_closes(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    backup: FakeOpenAIServer,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     await _setup(hass, openai_server, backup)
     router = AnimaData.of(hass).router
@@ -187,6 +210,13 @@ async def test_breaker_opens_after_failures_then_probes_and_closes(
     assert _speech(await _converse(hass, "Probe")) == "Primary is back."  # the half-open probe
     await hass.async_block_till_done()
     assert hass.states.get("sensor.primary_health").state == "closed"
+    # One line when it went (not one per failed call), one when it came back.
+    said = [r.getMessage() for r in caplog.records if r.name == "custom_components.anima"]
+    assert [m for m in said if m.startswith("Primary ")] == [
+        "Primary is unavailable (open after ProviderServerError); other links of its chains"
+        " answer meanwhile",
+        "Primary answers again",
+    ]
 
 
 async def test_every_provider_failing_is_said_not_silent(

@@ -175,6 +175,10 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
     assert AnimaData.of(hass).meter.ledger.records()[-1].priced is False  # nobody knows my-model
 
     result = await hass.config_entries.options.async_init(cloud.entry_id)
+    assert result["menu_options"] == ["prices", "patience"]
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"next_step_id": "prices"}
+    )
     assert result["step_id"] == "prices"
     assert er.async_get(hass).async_get("sensor.custom_cost_today").disabled  # nothing priced
     result = await hass.config_entries.options.async_configure(

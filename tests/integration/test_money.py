@@ -140,6 +140,9 @@ async def test_a_prepaid_package_makes_calls_free_until_its_quota_and_compares_p
     cloud, hub = await _agent(hass, openai_server)
     hass.config_entries.async_update_entry(hub, options={HOUSE_DAILY: 0.001})
     flow = await hass.config_entries.options.async_init(cloud.entry_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "prices"}
+    )
     result = await hass.config_entries.options.async_configure(
         flow["flow_id"], {"plan": "package", "package_fee": 5}
     )

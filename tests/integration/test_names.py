@@ -136,6 +136,9 @@ async def test_a_local_server_is_named_by_its_kind_and_host_and_has_no_cost_sens
 
     # Pricing its electricity turns them on.
     flow = await hass.config_entries.options.async_init(entry.entry_id)
+    flow = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"next_step_id": "prices"}
+    )
     result = await hass.config_entries.options.async_configure(
         flow["flow_id"], {"output_per_1m": 0.2}
     )

@@ -8,10 +8,11 @@ uses its camera. Conversation turns find their endpoint from `ConversationInput.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+import re
 from typing import Any, Final
 
 from .budgets import Budget
@@ -33,6 +34,22 @@ SHARE_CAMERA: Final = "share_camera"
 POLICY: Final = "policy"  # the same key as a voice profile's
 #: host:port of the satellite's endpoint service (camera frames, earcons; docs/protocol.md).
 SERVICE: Final = "service"
+#: Words that name every endpoint ("announce everywhere").
+EVERYWHERE: Final = frozenset({"all", "everywhere", "every room", "house", "home", "whole house"})
+
+
+class Permission(StrEnum):
+    """What other endpoints' agents may do on an endpoint; each is a key of its subentry.
+
+    As camera sharing: an endpoint allows or refuses every other endpoint. Actions (automations,
+    scripts) are the household's own and are not limited by them.
+    """
+
+    ANNOUNCE = "accept_announcements"  # speak on it
+    ASK = "accept_questions"  # ask the person there, or its agent
+    HANDOFF = "accept_handoffs"  # continue a conversation there
+
+
 #: The endpoint service's pairing key (base64; `anima-satellite --print-key` shows it): a secret.
 SERVICE_KEY: Final = "service_key"
 
@@ -68,6 +85,8 @@ class Endpoint:
     policy: VoicePolicy | None = None
     #: host:port of the satellite's Anima endpoint service (camera frames, earcons).
     service: str | None = None
+    #: What other endpoints' agents may do here (all, unless its form says otherwise).
+    accepts: frozenset[Permission] = frozenset(Permission)
     #: The key the endpoint service is paired with (never logged or shown).
     service_key: str | None = field(default=None, repr=False)
 
@@ -95,6 +114,7 @@ class Endpoint:
             share_camera=bool(data.get(SHARE_CAMERA, False)),
             policy=VoicePolicy.from_dict(data[POLICY]) if data.get(POLICY) else None,
             service=data.get(SERVICE) or None,
+            accepts=frozenset(p for p in Permission if data.get(p.value, True)),
             service_key=data.get(SERVICE_KEY) or None,
         )
 
@@ -122,6 +142,40 @@ class EndpointRegistry:
         """Return the endpoints of an area."""
         return [endpoint for endpoint in self._by_device.values() if endpoint.area == area]
 
+    def find(
+        self,
+        wanted: str,
+        names: Mapping[str, Collection[str]] | None = None,
+        areas: Mapping[str, Collection[str]] | None = None,
+    ) -> list[Endpoint]:
+        """Return the endpoints `wanted` names: all, one by its name, or those of an area.
+
+        `names`: more names of an endpoint, by its id (its device's); `areas`: the names and
+        aliases of each area, by area id. Case, punctuation and a leading "the" do not count.
+        """
+        key = _plain(wanted)
+        if not key:
+            return []
+        if key in EVERYWHERE:
+            return list(self)
+        named = [
+            endpoint
+            for endpoint in self
+            if key in {_plain(n) for n in (endpoint.name, *(names or {}).get(endpoint.id, ()))}
+        ]
+        if named:
+            return named
+        return [
+            endpoint
+            for endpoint in self
+            if endpoint.area is not None
+            and key in {_plain(n) for n in (endpoint.area, *(areas or {}).get(endpoint.area, ()))}
+        ]
+
+    def allows(self, asking: Endpoint | None, target: Endpoint, permission: Permission) -> bool:
+        """Whether a turn from `asking` may do `permission` on `target` (itself: always)."""
+        return (asking is not None and asking.id == target.id) or permission in target.accepts
+
     def named(self, name: str) -> Endpoint | None:
         """Return the endpoint called `name` (case-insensitive), if any."""
         wanted = name.strip().casefold()
@@ -143,3 +197,11 @@ class EndpointRegistry:
         if owner.camera is None:
             return False
         return owner.share_camera or (asking is not None and asking.id == owner.id)
+
+
+def _plain(name: str) -> str:
+    """Return a name as people say it: lower case, words only, no leading "the"."""
+    words = re.findall(r"[^\W_]+", name.casefold())
+    if words[:1] == ["the"]:
+        words = words[1:]
+    return " ".join(words)

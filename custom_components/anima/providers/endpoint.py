@@ -1,4 +1,4 @@
-"""The hub's client of an endpoint's service: frames, earcons, what it offers (protocol.py).
+"""The hub's client of an endpoint's service: frames, earcons, listening, what it offers.
 
 One short connection per request, bounded by a time-out and by the protocol's limits, so a
 lying endpoint cannot flood Home Assistant; the endpoint's key proves the hub, and the service
@@ -23,9 +23,11 @@ from ..protocol import (
     EARCON,
     EARCON_PLAYED,
     FRAME,
+    HEARD,
     HUB_LIMITS,
     INFO,
     INVALID_KEY,
+    LISTEN,
     UNVERIFIED,
     EndpointError,
     EndpointInfo,
@@ -78,6 +80,15 @@ class EndpointClient:
         """Have the endpoint play one of its earcons (no audio goes over the network)."""
         await self._ask(Event(EARCON, {"name": name}), EARCON_PLAYED)
 
+    async def listen(self, *, respond: bool, timeout: float) -> str:
+        """Have the satellite listen now, without its wake word; return what was heard.
+
+        `respond`: Home Assistant answers it as a turn (a follow-up, a handoff); else it is only
+        transcribed (the answer to a question). Waits at most `timeout` seconds.
+        """
+        event = await self._ask(Event(LISTEN, {"respond": respond}), HEARD, timeout=timeout)
+        return str((event.data or {}).get("text") or "")
+
     def _key_bytes(self) -> bytes | None:
         if self._key is None:
             return None
@@ -86,11 +97,11 @@ class EndpointClient:
         except ValueError as err:
             raise EndpointError(INVALID_KEY, str(err)) from None
 
-    async def _ask(self, request: Event, answer: str) -> Event:
+    async def _ask(self, request: Event, answer: str, *, timeout: float | None = None) -> Event:
         key = self._key_bytes()
         where = f"{self.host}:{self.port}"
         try:
-            async with asyncio.timeout(self.timeout):
+            async with asyncio.timeout(self.timeout if timeout is None else timeout):
                 reader, writer = await asyncio.open_connection(
                     self.host, self.port, limit=HUB_LIMITS.header
                 )

@@ -144,6 +144,12 @@ async def async_answer(
     """Answer one conversation turn; if no provider answers, say so rather than stay silent."""
     stopwatch = Stopwatch()
     anima = AnimaData.of(hass)
+    if not anima.coordination.prepare_turn(user_input, chat_log):  # another endpoint answers
+        return conversation.ConversationResult(
+            response=intent.IntentResponse(language=user_input.language),
+            conversation_id=chat_log.conversation_id,
+        )
+    anima.turns.begin(user_input.device_id, agent_id, chat_log.conversation_id, user_input.text)
     endpoint = async_endpoint_of(hass, user_input.device_id)
     # An endpoint's persona ("You are the kitchen speaker ...") joins the instructions.
     prompt = "\n".join(
@@ -163,7 +169,7 @@ async def async_answer(
             user_input.extra_system_prompt,
         )
     except conversation.ConverseError as err:
-        return err.as_conversation_result()
+        return _answered(anima, user_input, chat_log, err.as_conversation_result(), success=False)
     spec = CallSpec(
         Kind.CHAT,
         chain_of(profile),
@@ -185,12 +191,33 @@ async def async_answer(
             intent.IntentResponseErrorCode.UNKNOWN,
             await _spoken_error(hass, user_input.language, _spoken_key(err)),
         )
-        return conversation.ConversationResult(
+        result = conversation.ConversationResult(
             response=response,
             conversation_id=chat_log.conversation_id,
             continue_conversation=False,
         )
-    return conversation.async_get_result_from_chat_log(user_input, chat_log)
+        return _answered(anima, user_input, chat_log, result, success=False)
+    result = conversation.async_get_result_from_chat_log(user_input, chat_log)
+    return _answered(anima, user_input, chat_log, result, success=True)
+
+
+def _answered(
+    anima: AnimaData,
+    user_input: conversation.ConversationInput,
+    chat_log: conversation.ChatLog,
+    result: conversation.ConversationResult,
+    *,
+    success: bool,
+) -> conversation.ConversationResult:
+    """Tell the turn tracker how the turn was answered (runtime/turns.py); return `result`."""
+    anima.turns.answered(
+        user_input.device_id,
+        result.response.speech.get("plain", {}).get("speech", ""),
+        turn_class(chat_log, continue_conversation=result.continue_conversation),
+        success=success,
+        continue_conversation=result.continue_conversation,
+    )
+    return result
 
 
 async def _eager_frame(

@@ -21,7 +21,14 @@ from homeassistant.helpers.event import async_track_time_change
 from homeassistant.helpers.storage import Store
 from homeassistant.util import dt as dt_util
 
-from ..const import DOMAIN, HOUSE_DAILY, HOUSE_MONTHLY, SIGNAL_RECORDED, WARNING_PERCENT
+from ..const import (
+    DOMAIN,
+    EVENT_BUDGET,
+    HOUSE_DAILY,
+    HOUSE_MONTHLY,
+    SIGNAL_RECORDED,
+    WARNING_PERCENT,
+)
 from ..core.budgets import (
     HOUSE,
     Budget,
@@ -36,6 +43,7 @@ from ..core.ledger import ZERO, Kind, Period, Scope, to_decimal
 from ..core.ledger.plans import covers
 from ..core.profiles import Link
 from .connections import connection_is_local, connection_preset
+from .devices import anima_device_id
 from .hub import endpoint_registry
 from .metering import Meter
 
@@ -77,6 +85,8 @@ class BudgetKeeper:
         self._store: Store[dict[str, float]] = Store(hass, 1, LIFTS_KEY)
         self._levels: dict[str | None, Level] = {}
         self._names: dict[str, str] = {}  # endpoint device id -> endpoint name
+        #: Budget target (None: the house) -> the Anima device it belongs to (its identifier).
+        self._owners: dict[str | None, str] = {}
 
     async def async_load(self) -> None:
         """Restore lifts."""
@@ -99,6 +109,7 @@ class BudgetKeeper:
         meter = self.meter
         meter.show_in(entry.options)
         self._names = {endpoint.device_id: endpoint.name for endpoint in endpoints}
+        self._owners = {None: entry.entry_id} | {e.device_id: e.id for e in endpoints}
         rate = meter.rate
         budgets = {
             device: Budget(*(None if v is None else v / rate for v in (b.daily, b.monthly)))
@@ -150,9 +161,12 @@ class BudgetKeeper:
         """Re-evaluate every budget and raise or clear its repair issue."""
         meter = self.meter
         for target, status in self.budgets.evaluate_all(self.ledger).items():
-            if self._levels.get(target) is status.level:
+            previous = self._levels.get(target)
+            if previous is status.level:
                 continue
             self._levels[target] = status.level
+            if previous is not None:  # a change (the first look at a budget is none)
+                self._fire(target, previous, status)
             issue_id = _ISSUE_PREFIX + (target or "house")
             check = status.tripped
             if check is None:
@@ -178,6 +192,27 @@ class BudgetKeeper:
                     .isoformat(sep=" "),
                 },
             )
+
+    @callback
+    def _fire(self, target: str | None, previous: Level, status: BudgetStatus) -> None:
+        """Fire `anima_budget`: a budget's level changed (device triggers, automations)."""
+        meter = self.meter
+        check = status.tripped or (status.checks[0] if status.checks else None)
+        owner = anima_device_id(self.hass, self._owners.get(target, ""))
+        self.hass.bus.async_fire(
+            EVENT_BUDGET,
+            {
+                "device_id": owner,  # the endpoint's Anima device, or the hub's
+                "satellite_device_id": target,
+                "endpoint": None if target is None else self._names.get(target, target),
+                "level": str(status.level),
+                "previous": str(previous),
+                "period": None if check is None else str(check.period),
+                "spent": None if check is None else float(round(meter.shown(check.spent), 6)),
+                "limit": None if check is None else float(round(meter.shown(check.limit), 6)),
+                "currency": meter.currency,
+            },
+        )
 
 
 async def async_setup_budgets(hass: HomeAssistant, meter: Meter) -> BudgetKeeper:

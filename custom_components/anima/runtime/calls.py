@@ -22,8 +22,9 @@ from types import TracebackType
 from typing import Any, Final, Self
 
 from homeassistant.core import HomeAssistant
+from homeassistant.helpers.dispatcher import async_dispatcher_send
 
-from ..const import LOGGER
+from ..const import LOGGER, SIGNAL_TIMED
 from ..core.budgets import Degradation
 from ..core.health import Attempt, Outcome
 from ..core.history import CHARACTERS_PER_TOKEN as ESTIMATED_CHARACTERS_PER_TOKEN
@@ -242,7 +243,10 @@ class ProviderCall:
         if self._timed or self.spec.stage is None:
             return
         self._timed = True
-        self._calls.timings.add(self.stopwatch.timing(self.spec.stage, self.spec.entity_id))
+        timing = self.stopwatch.timing(self.spec.stage, self.spec.entity_id)
+        self._calls.timings.add(timing)
+        if timing is not None:  # the turn of the endpoint counts it (runtime/turns.py)
+            async_dispatcher_send(self._calls.hass, SIGNAL_TIMED, self.spec.endpoint, timing)
 
     def __enter__(self) -> Self:
         """Begin the block of the call."""

@@ -13,15 +13,18 @@ from typing import Any
 from homeassistant.config_entries import ConfigEntry, ConfigEntryState
 from homeassistant.core import HomeAssistant
 
-from ..const import DOMAIN, KIND, KIND_HUB, LOGGER, PRESET
+from ..const import DOMAIN, FIRST_ANSWER_SECONDS, KIND, KIND_HUB, LOGGER, PRESET
 from ..core.profiles import Link
 from ..core.routing import Chain, Route
 from ..providers.base import Capability, ProviderError
 from ..providers.connection import ProviderConnection, is_local
 from ..providers.openai_compat import DEFAULT_TTS_VOICE, SPEECH_LANGUAGES
 from ..providers.presets import PRESETS
+from .hub import HubRuntime
 
-type ConnectionEntry = ConfigEntry[ProviderConnection]
+type ConnectionConfigEntry = ConfigEntry[ProviderConnection]
+#: Any of Anima's entries: the hub, or a connection to a provider.
+type AnimaConfigEntry = ConfigEntry[HubRuntime | ProviderConnection]
 #: How long a local model may take to its first token: on a small board it reads a cold
 #: Assist prompt (some 2,000 tokens) for many seconds before it writes.
 LOCAL_FIRST_TOKEN_S = 120.0
@@ -33,7 +36,7 @@ class NoProviderError(ProviderError):
     translation_key = "no_provider"
 
 
-def connection_entries(hass: HomeAssistant) -> list[ConnectionEntry]:
+def connection_entries(hass: HomeAssistant) -> list[ConnectionConfigEntry]:
     """Return the provider connection entries (every Anima entry but the hub)."""
     return [
         entry
@@ -44,7 +47,7 @@ def connection_entries(hass: HomeAssistant) -> list[ConnectionEntry]:
 
 def loaded_connection(hass: HomeAssistant, entry_id: str) -> ProviderConnection | None:
     """Return a connection if its entry is loaded (else it cannot be called now)."""
-    entry: ConnectionEntry | None = hass.config_entries.async_get_entry(entry_id)
+    entry: ConnectionConfigEntry | None = hass.config_entries.async_get_entry(entry_id)
     if entry is None or entry.state is not ConfigEntryState.LOADED:
         return None
     return entry.runtime_data
@@ -74,13 +77,26 @@ def resolve_chain(
         if connection is None or capability not in connection.capabilities:
             LOGGER.debug("Skipping %s: not loaded or cannot do %s", link.connection, capability)
             continue
-        first_token = LOCAL_FIRST_TOKEN_S if connection_is_local(hass, link.connection) else None
+        first_token = first_token_seconds(hass, link.connection)
         routes.append(
             Route(link.connection, connection.client, link.model, link.voice, first_token)
         )
     if not routes:
         raise NoProviderError(f"No loaded connection of the chain can do {capability}")
     return Chain(tuple(routes), first_token_timeout, total_timeout)
+
+
+def first_token_seconds(hass: HomeAssistant, entry_id: str) -> float | None:
+    """How long a connection's first token may take (None: the chain's limit).
+
+    Its own option, else the local default: a local server may be loading a model.
+    """
+    entry = hass.config_entries.async_get_entry(entry_id)
+    if entry is None:
+        return None
+    if chosen := entry.options.get(FIRST_ANSWER_SECONDS):
+        return float(chosen)
+    return LOCAL_FIRST_TOKEN_S if is_local(entry.data) else None
 
 
 def connection_is_local(hass: HomeAssistant, entry_id: str) -> bool:

@@ -17,10 +17,13 @@ from ..core.health import Attempt
 from ..core.routing import Router
 from ..core.timing import TimingLog
 from ..core.turn_notes import TurnNotes
+from .availability import AvailabilityLog
 from .budgeting import BudgetKeeper, async_setup_budgets
 from .calls import ProviderCalls
+from .coordination import Coordinator
 from .frames import FrameCache
 from .metering import Meter, async_setup_meter
+from .turns import TurnTracker
 
 DATA: HassKey[AnimaData] = HassKey(DOMAIN)
 
@@ -41,6 +44,10 @@ class AnimaData:
     frames: FrameCache
     #: What the agents said, for the voice that speaks it (see core/turn_notes.py).
     turn_notes: TurnNotes
+    #: Turns in progress and each device's last: the anima_turn event, logbook, last-turn sensor.
+    turns: TurnTracker
+    #: Endpoints working together: wake-ups, handed-over conversations, follow-ups.
+    coordination: Coordinator
 
     @staticmethod
     def of(hass: HomeAssistant) -> AnimaData:
@@ -61,10 +68,14 @@ async def async_setup_data(hass: HomeAssistant) -> AnimaData:
 
     @callback
     def attempted(attempt: Attempt) -> None:
+        availability.on_attempt(attempt)
         async_dispatcher_send(hass, SIGNAL_ATTEMPT, attempt)
 
     router = Router(on_auth_failure=start_reauth, on_attempt=attempted)
+    availability = AvailabilityLog(hass, router)
     timings = TimingLog()
+    turns = TurnTracker(hass, meter)
+    turns.async_start()
     data = hass.data[DATA] = AnimaData(
         router=router,
         meter=meter,
@@ -73,5 +84,7 @@ async def async_setup_data(hass: HomeAssistant) -> AnimaData:
         timings=timings,
         frames=FrameCache(),
         turn_notes=TurnNotes(),
+        turns=turns,
+        coordination=Coordinator(hass),
     )
     return data

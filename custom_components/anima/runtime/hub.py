@@ -13,7 +13,7 @@ from ..core.endpoints import CAMERA, SATELLITE, SERVICE, VISION_MODE, Endpoint, 
 from ..core.profiles import AI_TASK, PROFILE_ENDPOINT
 from ..providers.endpoint import EndpointClient
 
-type HubEntry = ConfigEntry[HubRuntime]
+type HubConfigEntry = ConfigEntry[HubRuntime]
 #: The assist_satellite state while a satellite streams what the user says, and while its
 #: request is answered.
 LISTENING = "listening"
@@ -42,7 +42,7 @@ class HubRuntime:
         )
 
 
-def hub_entry(hass: HomeAssistant) -> HubEntry | None:
+def hub_entry(hass: HomeAssistant) -> HubConfigEntry | None:
     """Return the hub's entry, if there is one."""
     return next(
         (e for e in hass.config_entries.async_entries(DOMAIN) if e.data.get(KIND) == KIND_HUB),

@@ -28,19 +28,22 @@ LOCAL_AGENT = conversation.HOME_ASSISTANT_AGENT
 @callback
 def async_note_local_turns(hass: HomeAssistant, hub: ConfigEntry) -> None:
     """Note Home Assistant's own replies for the voice, while the hub is loaded."""
-    notes = AnimaData.of(hass).turn_notes
+    notes, turns = AnimaData.of(hass).turn_notes, AnimaData.of(hass).turns
     results: dict[str, list[str | None]] = {}  # conversation -> its turn's intents' results
+    asked: dict[str, str] = {}  # conversation -> its turn's question (for the turn's record)
 
     @callback
     def changed(conversation_id: str, event: str, data: dict[str, Any]) -> None:
         if event == ChatLogEventType.DELETED:
             results.pop(conversation_id, None)
+            asked.pop(conversation_id, None)
         if event != ChatLogEventType.CONTENT_ADDED:
             return
         content = data.get("content") or {}
         role = content.get("role")
         if role == "user":
             results[conversation_id] = []
+            asked[conversation_id] = str(content.get("content") or "")
         elif role == "tool_result":  # the intent's result (booked to the pipeline's agent)
             result = (content.get("result") or {}).get("data") or {}
             results.setdefault(conversation_id, []).append(result.get("response_type"))
@@ -48,6 +51,11 @@ def async_note_local_turns(hass: HomeAssistant, hub: ConfigEntry) -> None:
             kinds = results.pop(conversation_id, [])
             kind = kinds[0] if kinds and len(set(kinds)) == 1 else "query_answer"
             text = str(content.get("content") or "")
-            notes.end(async_busy_endpoint(hass), text, classify_intent(kind))
+            device, message_class = async_busy_endpoint(hass), classify_intent(kind)
+            notes.end(device, text, message_class)
+            question = asked.pop(conversation_id, "")
+            turns.answered_locally(
+                device, LOCAL_AGENT, conversation_id, question, text, message_class
+            )
 
     hub.async_on_unload(async_subscribe_chat_logs(hass, changed))

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Literal
+from typing import Any, Literal
 
 from homeassistant.components import tts
 from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 
-from ..const import DOMAIN
+from ..const import DOMAIN, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.budgets import Degradation
 from ..core.ledger import Kind
 from ..core.profiles import (
@@ -52,9 +52,6 @@ from .connections import can, connection_is_local, connection_voices, loaded_con
 from .data import AnimaData
 from .hub import async_endpoint_of
 from .speech_cache import CACHED_CLASSES, SpeechCache, SpokenSentence, replay, speech_cache
-
-#: TTS option: the class of the message (confirmation, notification, alert, answer, conversation).
-MESSAGE_CLASS: Final = "message_class"
 
 
 @dataclass(frozen=True, slots=True)
@@ -171,11 +168,12 @@ def speak(
 ) -> AsyncIterator[AudioChunk]:
     """Speak `text` in the tier its class gets now; an earcon needs no provider at all."""
     message_class = message_class_of(options, note)
-    device_id = note.device_id if note else None
+    device_id = options.get(TTS_ENDPOINT) or (note.device_id if note else None)
     plan = plan_speech(hass, profile, message_class, device_id)
     earcon = earcon_chunk(earcon_for(message_class))
+    turns = AnimaData.of(hass).turns  # the turn of the device ends with this audio
     if plan.tier is Tier.EARCON:
-        return _only(earcon)
+        return turns.speech(device_id, plan.tier, _only(earcon))
     spec = CallSpec(
         Kind.TTS,
         plan.links,
@@ -186,12 +184,13 @@ def speak(
     )
     cache = speech_cache(hass) if message_class in CACHED_CLASSES else None
     voice = options.get(tts.ATTR_VOICE)
-    return speak_pcm(
+    audio = speak_pcm(
         text,
         _synthesizer(hass, spec, plan.degradation, profile, language, voice, cache),
         options_for_tier(plan.tier, language=language, max_sentences=_terse(profile, plan.tier)),
         lead=earcon if plan.degradation.earcon_first else None,
     )
+    return turns.speech(device_id, plan.tier, audio)
 
 
 def _terse(profile: Mapping[str, Any], tier: Tier) -> int | Literal["default"]:

@@ -1,0 +1,59 @@
+"""Endpoints and Home Assistant's devices, both ways.
+
+An endpoint binds a device of another integration (the ESPHome board, the Wyoming satellite:
+what a turn's `device_id` names) and has a device of Anima's own (its cost and last-turn
+sensors, its device triggers and logbook entries). Automations may name either.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import device_registry as dr
+
+from ..const import DOMAIN
+from ..core.endpoints import Endpoint
+from ..core.profiles import PROFILE_ENDPOINT
+from .hub import endpoint_registry, hub_entry
+
+
+@callback
+def anima_device_id(hass: HomeAssistant, key: str) -> str | None:
+    """Return the id of Anima's device for `key`: an endpoint's (subentry id) or the hub's."""
+    if (hub := hub_entry(hass)) is None:
+        return None
+    device = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, key), hub.entry_id)
+    return device.id if device else None
+
+
+@callback
+def endpoint_of_device(hass: HomeAssistant, device_id: str | None) -> Endpoint | None:
+    """Return the endpoint a device id names: the bound device's, or the endpoint's own."""
+    if device_id is None:
+        return None
+    registry = endpoint_registry(hub_entry(hass))
+    if (endpoint := registry.for_device(device_id)) is not None:
+        return endpoint
+    device = dr.async_get(hass).async_get(device_id)
+    if device is None:
+        return None
+    ids = {key for domain, key in device.identifiers if domain == DOMAIN}
+    return next((endpoint for endpoint in registry if endpoint.id in ids), None)
+
+
+@callback
+def anima_device_kind(hass: HomeAssistant, device_id: str) -> Literal["endpoint", "hub"] | None:
+    """Whether a device is an endpoint's Anima device, the hub's, or neither."""
+    device = dr.async_get(hass).async_get(device_id)
+    hub = hub_entry(hass)
+    if device is None or hub is None:
+        return None
+    for domain, key in device.identifiers:
+        if domain != DOMAIN:
+            continue
+        if key == hub.entry_id:
+            return "hub"
+        if (sub := hub.subentries.get(key)) is not None and sub.subentry_type == PROFILE_ENDPOINT:
+            return "endpoint"
+    return None
