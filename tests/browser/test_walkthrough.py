@@ -49,10 +49,21 @@ async def _expect_healthy_service_page(ui: HassUI, title: str) -> None:
 
 
 async def _expect_on_one_line(target: Locator) -> None:
-    """The text is shown whole: not cut off with an ellipsis."""
+    """The text is shown whole: it fits in the boxes that would cut it off (with an ellipsis)."""
     cut = await target.evaluate(
-        "e => { for (; e; e = e.parentElement) if (e.scrollWidth > e.clientWidth + 1) return true;"
-        " return false; }"
+        """e => {
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            const text = range.getBoundingClientRect();
+            for (let n = e; n; n = n.assignedSlot || n.parentElement || n.getRootNode().host) {
+                const style = getComputedStyle(n);
+                if (style.overflowX !== "visible" || style.textOverflow === "ellipsis") {
+                    const box = n.getBoundingClientRect();
+                    if (text.right > box.right + 1) return true;
+                }
+            }
+            return false;
+        }"""
     )
     assert not cut, await target.inner_text()
 
@@ -80,6 +91,8 @@ async def test_an_openai_connection_shows_a_wrong_address_then_connects(
     await ui.shot("add-to-anima", ui.dialog)
     await ui.choose_menu("openai_compatible")
     await ui.expect_dialog_title(anima_text("config.step.openai_compatible.title"))
+    for preset in PRESETS.values():
+        await _expect_on_one_line(ui.flow.get_by_text(preset.name, exact=True))
     openai = PRESETS["openai"].name
     await ui.flow.get_by_text(openai, exact=True).click()
     await ui.submit()
