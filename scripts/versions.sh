@@ -11,6 +11,14 @@ JOE_VOICE_VERSION=1.0.0
 WYOMING_FASTER_WHISPER_VERSION=3.8.1
 WHISPER_MODELS_VERSION=0.1.0
 PLAYWRIGHT_VERSION=1.65.2       # drives Debian's chromium in tests/browser (no browser download)
+# The hub's wake word for boards that wake on Home Assistant (tests/riscv64): openWakeWord, the
+# engine of Home Assistant's openWakeWord add-on. Its TFLite runtime wants Python 3.11, numpy < 2.
+WYOMING_OPENWAKEWORD_VERSION=1.8.2
+OPENWAKEWORD_PYTHON=3.11
+OPENWAKEWORD_PINS="numpy==1.26.4 tflite-runtime-nightly==2.20.0.dev20250409"
+# The emulated RISC-V board (tests/riscv64): Debian's riscv64 port of this suite; the packages
+# are the ones docs/satellite.md tells a RISC-V user to install.
+RISCV64_SUITE=trixie
 DEBIAN_PYTHON_PACKAGES="libc6 libc-gconv-modules-extra libgcc-s1 libstdc++6 libexpat1 zlib1g libzstd1
  libssl3t64 openssl-provider-legacy libbz2-1.0 libdb5.3t64 libffi8 liblzma5 libtinfo6 libncursesw6
  libreadline8t64 libsqlite3-0 libuuid1 libpython3.14-minimal libpython3.14-stdlib python3.14-minimal

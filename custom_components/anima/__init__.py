@@ -29,6 +29,7 @@ from .providers.connection import ProviderConnection, open_connection
 from .providers.naming import device_model, manufacturer
 from .runtime.connections import AnimaConfigEntry, ConnectionConfigEntry
 from .runtime.data import AnimaData, async_setup_data
+from .runtime.devices import async_forget_deleted_devices, async_remove_endpoint_of_device
 from .runtime.discovery import async_offer_satellites, async_watch_satellites
 from .runtime.errors import translation
 from .runtime.hub import HubConfigEntry, HubRuntime
@@ -97,6 +98,7 @@ async def _async_setup_hub(hass: HomeAssistant, entry: HubConfigEntry) -> None:
     entry.async_on_unload(entry.add_update_listener(_async_hub_updated))
     async_check_chains(hass)
     async_check_pairings(hass, entry)
+    async_forget_deleted_devices(hass, entry)
 
 
 async def _async_connect(hass: HomeAssistant, entry: AnimaConfigEntry) -> ProviderConnection:
@@ -139,6 +141,18 @@ async def async_remove_entry(hass: HomeAssistant, entry: AnimaConfigEntry) -> No
     """Name the profiles left without a connection this removal takes away."""
     if entry.data[KIND] != KIND_HUB:
         async_check_chains(hass, {entry.entry_id: entry.title})
+
+
+async def async_remove_config_entry_device(
+    hass: HomeAssistant, entry: AnimaConfigEntry, device: dr.DeviceEntry
+) -> bool:
+    """Remove the endpoint whose device the user deletes.
+
+    The hub's, a profile's and a connection's devices go with their entry or profile.
+    """
+    if entry.data[KIND] != KIND_HUB:
+        return False
+    return async_remove_endpoint_of_device(hass, entry, device.id)
 
 
 async def _async_hub_updated(hass: HomeAssistant, entry: HubConfigEntry) -> None:

@@ -52,7 +52,8 @@ class VoicePolicySelect(SelectEntity, AnimaEntity):
         """Follow changes made in the subentry's form too."""
 
         async def updated(*_: object) -> None:
-            self.async_write_ha_state()
+            if self._subentry_id in self._entry.subentries:  # else it goes with the reload
+                self.async_write_ha_state()
 
         self.async_on_remove(self._entry.add_update_listener(updated))
 

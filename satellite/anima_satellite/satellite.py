@@ -7,7 +7,8 @@ r"""A Wyoming satellite that Home Assistant's `wyoming` integration adopts as an
 The satellite is a server; Home Assistant connects to it (a new connection replaces a stale one,
 so Home Assistant restarting just reconnects). On `run-satellite` it streams its microphone
 (16 kHz, 16-bit mono) with `run-pipeline`; wake on Home Assistant: the pipeline starts at wake
-word detection and restarts after each turn. With a local wake word (`--wake-word`, the `wake`
+word detection and restarts after each turn (with `--speech-gate`, `gate.py`, only speech is
+streamed). With a local wake word (`--wake-word`, the `wake`
 extra) the microphone stays on the board until the wake word is heard: then `detection` and
 `run-pipeline` from speech-to-text, and the audio streams until Home Assistant sends the
 transcript. A microphone that is a WAV file (`--mic-file`, for tests and demos) is spoken once
@@ -61,6 +62,7 @@ from wyoming.wake import Detection
 from . import __version__
 from .earcons import SAMPLE_RATE, Earcon, earcon_pcm
 from .endpoint_service import ServiceSettings, serve as serve_endpoint
+from .gate import SpeechGate
 from .listening import ListenRequests, NotHeardError
 from .pairing import KeyFileError, default_key_file, load_or_create_key
 from .playback import JITTER_S, PcmFormat, Playback, ReplyRejectedError, Sinks
@@ -129,6 +131,9 @@ class SatelliteSettings:
     def sinks(self) -> Sinks:
         """Where reply audio goes."""
         return Sinks(tuple(self.snd_command), self.snd_file)
+
+    #: Waking on Home Assistant, send it only speech (gate.py).
+    speech_gate: SpeechGate | None = None
 
 
 @dataclass(frozen=True)
@@ -200,18 +205,21 @@ class SatelliteHandler(GuardedHandler):
             self._start_microphone()
         elif PauseSatellite.is_type(event.type):
             await self._stop_microphone()
-        elif Transcript.is_type(event.type):
+        elif Transcript.is_type(event.type) or Error.is_type(event.type):
             self._streaming = False  # the request is heard: back to the local wake word
             self._heard = True
-            self.listen_requests.heard(Transcript.from_event(event).text)
-        elif Error.is_type(event.type):
-            self._streaming = False
-            self._heard = True
-            self.listen_requests.failed("not_heard", Error.from_event(event).text)
+            if self.settings.speech_gate is not None:
+                self.settings.speech_gate.release()
+            if Transcript.is_type(event.type):
+                self.listen_requests.heard(Transcript.from_event(event).text)
+            else:
+                self.listen_requests.failed("not_heard", Error.from_event(event).text)
         elif VoiceStopped.is_type(event.type):
             self._heard = True
         elif VoiceStarted.is_type(event.type):
             self._heard = False
+        elif Detection.is_type(event.type) and self.settings.speech_gate is not None:
+            self.settings.speech_gate.hold(MAX_REQUEST_S)  # the hub heard its wake word
         elif Ping.is_type(event.type):
             await self.write_event(Pong(text=Ping.from_event(event).text).event())
         elif AudioStart.is_type(event.type):
@@ -345,9 +353,11 @@ class SatelliteHandler(GuardedHandler):
                 restart_on_end=not from_file,
             ).event()
         )
+        gate = None if from_file else self.settings.speech_gate
         async for audio in self._microphone():
-            await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, audio).event())
-            self._sent_microphone(len(audio))
+            for sent in gate.feed(audio) if gate is not None else [audio]:
+                await self.write_event(AudioChunk(RATE, WIDTH, CHANNELS, sent).event())
+                self._sent_microphone(len(sent))
         if from_file:
             await self.write_event(AudioStop().event())
 
@@ -501,6 +511,11 @@ def build_parser() -> argparse.ArgumentParser:
         "hey_mycroft, alexa, or a model's .json); needs the wake extra",
     )
     parser.add_argument(
+        "--speech-gate",
+        action="store_true",
+        help="waking on Home Assistant, send it only speech, not the microphone all day",
+    )
+    parser.add_argument(
         "--zeroconf", action="store_true", help="announce over mDNS (needs the discovery extra)"
     )
     parser.add_argument("--debug", action="store_true")
@@ -537,6 +552,8 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     if not args.mic_command and args.mic_file is None:
         parser.error("give --mic-command or --mic-file")
+    if args.speech_gate and args.wake_word:
+        parser.error("--speech-gate is for waking on Home Assistant, --wake-word on the board")
     try:
         wake_word = LocalWakeWord.load(args.wake_word) if args.wake_word else None
     except WakeWordUnavailableError as err:
@@ -545,6 +562,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         _LOGGER.warning("Only this machine may connect: give --allow <Home Assistant's address>")
     settings = SatelliteSettings(
         wake_word=wake_word,
+        speech_gate=SpeechGate() if args.speech_gate else None,
         name=args.name,
         area=args.area,
         mic_command=args.mic_command,

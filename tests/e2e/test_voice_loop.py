@@ -62,14 +62,38 @@ async def _satellite_asks(hass: HassProcess, settings: SatelliteSettings) -> Asy
     task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
     await asyncio.sleep(0.2)
     try:
-        adopted = await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
-        assert adopted["type"] == "create_entry", adopted
-        yield adopted["result"]["entry_id"]
+        yield await adopt_satellite(hass, port)
         async with asyncio.timeout(120):
             while not settings.played:
                 await asyncio.sleep(0.1)
     finally:
         task.cancel()
+
+
+async def adopt_satellite(hass: HassProcess, port: int) -> str:
+    """Add the satellite at 127.0.0.1:`port` with the Wyoming flow; return the entry's id."""
+    adopted = await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
+    assert adopted["type"] == "create_entry", adopted
+    return str(adopted["result"]["entry_id"])
+
+
+async def bind_endpoint(hass: HassProcess, wyoming_entry: str, **fields: Any) -> dict[str, Any]:
+    """Bind the satellite of `wyoming_entry` as an endpoint of the hub; return its device."""
+    devices = await hass.websocket({"type": "config/device_registry/list"})
+    (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
+    hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
+    bound = await hass.subentry_flow(
+        hub["entry_id"],
+        "endpoint",
+        lambda form: {  # an endpoint needs an agent or a voice: the hub's agent, unless given
+            "device_id": device["id"],
+            "agent": select_options(form, "agent")[0][0],
+            **fields,
+        },
+    )
+    assert bound["type"] == "create_entry", bound
+    await wait_for_state(hass, hub["entry_id"], "loaded")
+    return dict(device)
 
 
 async def test_a_question_is_answered_out_loud(
@@ -120,21 +144,7 @@ async def test_a_camera_question_sends_the_endpoint_cameras_frame(
     mic = spoken(tmp_path, "What do you see?")
     sat = SatelliteSettings(name="Porch", mic_file=mic, speak_when=ask, played=[])
     async with _satellite_asks(voice_hass, sat) as wyoming_entry:
-        devices = await voice_hass.websocket({"type": "config/device_registry/list"})
-        (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
-        hub = next(e for e in await voice_hass.entries("anima") if e["title"] == "Anima")
-        bound = await voice_hass.subentry_flow(
-            hub["entry_id"],
-            "endpoint",
-            lambda form: {
-                "device_id": device["id"],
-                "agent": select_options(form, "agent")[0][0],  # it needs an agent or a voice
-                "camera": "camera.porch",
-                "vision_mode": "eager",
-            },
-        )
-        assert bound["type"] == "create_entry", bound
-        await wait_for_state(voice_hass, hub["entry_id"], "loaded")
+        await bind_endpoint(voice_hass, wyoming_entry, camera="camera.porch", vision_mode="eager")
         ask.set()
     chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
     (frame,) = chats[-1].images  # one call, with the porch camera's frame

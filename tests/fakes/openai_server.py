@@ -21,6 +21,12 @@ client that regresses fails its test: `max_tokens` or a temperature for a reason
 additional ones, a `tool` message that answers no preceding assistant tool call, an assistant
 tool call without the tool messages that answer it. With `openrouter_auth` the server checks
 keys as OpenRouter does: /models answers anyone, GET /key needs the key.
+
+Misbehaving servers, each as such a server sends it: error statuses (`Reply.error`,
+`rate_limited`), a slow first token, a line that is not JSON (`malformed`), an error event
+mid-stream (`error_event`), a dropped connection (`disconnect`), a web page with HTTP 200
+(`web_page`), an answer without end (`endless`) or of tens of megabytes (`giant`), one line
+without end (`endless_line`), tool call arguments that are not JSON (a str `arguments`).
 """
 
 from __future__ import annotations
@@ -29,7 +35,7 @@ import asyncio
 import base64
 import binascii
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 import io
 import itertools
@@ -75,7 +81,8 @@ class FakeToolCall:
     """A tool call a scripted reply makes."""
 
     name: str
-    arguments: dict[str, Any]
+    #: An object, sent as its JSON; or text sent as it is (a model that wrote broken JSON).
+    arguments: dict[str, Any] | str
     id: str
 
 
@@ -110,6 +117,14 @@ class Reply:
     pcm: bytes | None = None
     #: Bytes per audio chunk; odd on purpose, so clients must realign 16-bit samples.
     chunk_size: int = 4801
+    #: Times the text pieces are streamed over (0: without end, never finishing).
+    repeat: int = 1
+    #: Index of the stream event replaced by one data line of `line_bytes` that never ends
+    #: (no newline); the connection then closes.
+    endless_line_at: int | None = None
+    line_bytes: int = 100 * 1024 * 1024
+    #: A web page answered with HTTP 200 instead of the stream (a captive portal, a proxy).
+    page: str | None = None
 
     @classmethod
     def text(
@@ -134,7 +149,7 @@ class Reply:
     def tool_call(
         cls,
         name: str,
-        arguments: dict[str, Any],
+        arguments: dict[str, Any] | str,
         *,
         text: str = "",
         usage: tuple[int, int] | None = None,
@@ -153,7 +168,7 @@ class Reply:
     @classmethod
     def tool_calls(
         cls,
-        calls: Sequence[tuple[str, dict[str, Any]]],
+        calls: Sequence[tuple[str, dict[str, Any] | str]],
         *,
         text: str = "",
         usage: tuple[int, int] | None = None,
@@ -202,6 +217,28 @@ class Reply:
         return cls(pieces=cls.text(text).pieces, disconnect_after=after_chunks)
 
     @classmethod
+    def endless(cls, text: str = "and on ") -> Reply:
+        """Stream `text` again and again, never finishing (a model in a loop, ignoring limits)."""
+        return cls(pieces=cls.text(text).pieces, repeat=0)
+
+    @classmethod
+    def giant(cls, megabytes: float = 50, text: str = "This answer goes on and on. ") -> Reply:
+        """Stream `text` over and over, about `megabytes` MB on the wire, then finish."""
+        pieces = cls.text(text).pieces
+        per_round = len(pieces) * 230  # bytes of one chunk event, about
+        return cls(pieces=pieces, repeat=max(1, round(megabytes * 1e6 / per_round)))
+
+    @classmethod
+    def endless_line(cls, after_chunks: int = 1, size: int = 100 * 1024 * 1024) -> Reply:
+        """Stream `after_chunks` good events, then one data line of `size` bytes without end."""
+        return cls(pieces=("This", " breaks"), endless_line_at=after_chunks, line_bytes=size)
+
+    @classmethod
+    def web_page(cls, html: str = _HTML) -> Reply:
+        """Answer HTTP 200 with a web page (a router's login page on the service's address)."""
+        return cls(page=html)
+
+    @classmethod
     def audio(cls, pcm: bytes, *, chunk_size: int = 4801, chunk_delay: float = 0.0) -> Reply:
         """Answer a speech request with `pcm`, streamed in `chunk_size` pieces."""
         return cls(pcm=pcm, chunk_size=chunk_size, chunk_delay=chunk_delay)
@@ -230,6 +267,10 @@ class RecordedRequest:
     form: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)
     images: list[RecordedImage] = field(default_factory=list)
+    #: Bytes of the streamed answer written before it ended or the client went away.
+    sent_bytes: int = 0
+    #: When it arrived (time.monotonic(), the event loop's clock).
+    at: float = field(default_factory=time.monotonic)
 
     @property
     def has_auth(self) -> bool:
@@ -363,8 +404,11 @@ class FakeOpenAIServer:
         )
         if reply.status >= 400:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
+        if reply.page is not None:
+            return web.Response(text=reply.page, content_type="text/html")
         if body.get("stream"):
-            return await self._stream(request, _chat_events(body, reply, next(self._ids)), reply)
+            events = _chat_events(body, reply, next(self._ids))
+            return await self._stream(request, events, reply, record=record)
         await asyncio.sleep(reply.first_token_delay)
         if reply.disconnect_after is not None:
             return _drop(request)
@@ -414,7 +458,7 @@ class FakeOpenAIServer:
             return _error(reply.status, reply.message, retry_after=reply.retry_after)
         pcm = reply.pcm or b""
         chunks = [pcm[i : i + reply.chunk_size] for i in range(0, len(pcm), reply.chunk_size)]
-        return await self._stream(request, chunks, reply, content_type="audio/pcm")
+        return await self._stream(request, chunks, reply, content_type="audio/pcm", record=record)
 
     async def _unknown(self, request: web.Request) -> web.StreamResponse:
         await self._receive(request)
@@ -471,9 +515,10 @@ class FakeOpenAIServer:
     async def _stream(
         self,
         request: web.Request,
-        events: Sequence[str] | Sequence[bytes],
+        events: Iterable[str] | Iterable[bytes],
         reply: Reply,
         *,
+        record: RecordedRequest,
         content_type: str = "text/event-stream; charset=utf-8",
     ) -> web.StreamResponse:
         """Send server-sent event data (str) or raw chunks (bytes) with the reply's timing."""
@@ -481,6 +526,11 @@ class FakeOpenAIServer:
             headers={"Content-Type": content_type, "Cache-Control": "no-cache"}
         )
         await response.prepare(request)
+
+        async def send(data: bytes) -> None:
+            await response.write(data)
+            record.sent_bytes += len(data)
+
         try:
             for n, event in enumerate(events):
                 if n == reply.disconnect_after:
@@ -489,14 +539,20 @@ class FakeOpenAIServer:
                 if delay:
                     await asyncio.sleep(delay)
                 if isinstance(event, bytes):
-                    await response.write(event)
+                    await send(event)
                 elif n == reply.error_event_at:  # as llama-server fails mid-answer
                     error = {"code": 500, "message": reply.message, "type": "server_error"}
-                    await response.write(f"data: {json.dumps({'error': error})}\n\n".encode())
+                    await send(f"data: {json.dumps({'error': error})}\n\n".encode())
                     break
+                elif n == reply.endless_line_at:  # a server gone mad: one line, never ended
+                    await send(b"data: ")
+                    block = b"x" * (1 << 20)
+                    for start in range(0, reply.line_bytes, len(block)):
+                        await send(block[: reply.line_bytes - start])
+                    return _drop(request, response)
                 else:
                     data = _BROKEN_JSON if n == reply.malformed_at else event
-                    await response.write(f"data: {data}\n\n".encode())
+                    await send(f"data: {data}\n\n".encode())
             await response.write_eof()
         except ConnectionResetError:
             pass  # the client went away (it timed out, or stopped reading)
@@ -686,7 +742,8 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
             len(_text_of(m.get("content")).split()) + 4 for m in messages if isinstance(m, dict)
         )
         prompt += 85 * len(_images(messages))
-        completion = len(reply.pieces) + sum(len(_fragments(call)) for call in reply.calls)
+        pieces = len(reply.pieces) * max(reply.repeat, 1)
+        completion = pieces + sum(len(_fragments(call)) for call in reply.calls)
     return {
         "prompt_tokens": prompt,
         "completion_tokens": completion,
@@ -698,16 +755,20 @@ def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
 
 def _fragments(call: FakeToolCall) -> list[str]:
     """Split a call's JSON arguments in pieces of a few characters, as OpenAI streams them."""
-    arguments = json.dumps(call.arguments)
+    arguments = _arguments(call)
     return [arguments[i : i + 7] for i in range(0, len(arguments), 7)]
+
+
+def _arguments(call: FakeToolCall) -> str:
+    return call.arguments if isinstance(call.arguments, str) else json.dumps(call.arguments)
 
 
 def _finish_reason(reply: Reply) -> str:
     return reply.finish_reason or ("tool_calls" if reply.calls else "stop")
 
 
-def _chat_events(body: dict[str, Any], reply: Reply, number: int) -> list[str]:
-    """Return the data of each server-sent event of a streamed answer."""
+def _chat_events(body: dict[str, Any], reply: Reply, number: int) -> Iterator[str]:
+    """Yield the data of each server-sent event of a streamed answer, as it is sent."""
     include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
     base = {
         "id": f"chatcmpl-fake{number}",
@@ -717,31 +778,30 @@ def _chat_events(body: dict[str, Any], reply: Reply, number: int) -> list[str]:
         "system_fingerprint": "fp_fake",
     }
 
-    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> dict[str, Any]:
+    def chunk(delta: dict[str, Any], finish_reason: str | None = None) -> str:
         choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish_reason}
-        return base | {"choices": [choice]} | ({"usage": None} if include_usage else {})
+        return json.dumps(base | {"choices": [choice]} | ({"usage": None} if include_usage else {}))
 
-    chunks = [chunk({"role": "assistant", "content": "", "refusal": None})]
-    chunks += [chunk({"content": piece}) for piece in reply.pieces]
+    yield chunk({"role": "assistant", "content": "", "refusal": None})
+    rounds = itertools.count() if reply.repeat == 0 else range(reply.repeat)
+    for _ in rounds:
+        for piece in reply.pieces:
+            yield chunk({"content": piece})
     for index, call in enumerate(reply.calls):
         function = {"name": call.name, "arguments": ""}
-        chunks.append(
-            chunk(
-                {
-                    "tool_calls": [
-                        {"index": index, "id": call.id, "type": "function", "function": function}
-                    ]
-                }
-            )
+        yield chunk(
+            {
+                "tool_calls": [
+                    {"index": index, "id": call.id, "type": "function", "function": function}
+                ]
+            }
         )
-        chunks += [
-            chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
-            for piece in _fragments(call)
-        ]
-    chunks.append(chunk({}, _finish_reason(reply)))
+        for piece in _fragments(call):
+            yield chunk({"tool_calls": [{"index": index, "function": {"arguments": piece}}]})
+    yield chunk({}, _finish_reason(reply))
     if include_usage:
-        chunks.append(base | {"choices": [], "usage": _usage(body, reply)})
-    return [json.dumps(c) for c in chunks] + ["[DONE]"]
+        yield json.dumps(base | {"choices": [], "usage": _usage(body, reply)})
+    yield "[DONE]"
 
 
 def _completion(body: dict[str, Any], reply: Reply, number: int) -> dict[str, Any]:
@@ -756,7 +816,7 @@ def _completion(body: dict[str, Any], reply: Reply, number: int) -> dict[str, An
             {
                 "id": call.id,
                 "type": "function",
-                "function": {"name": call.name, "arguments": json.dumps(call.arguments)},
+                "function": {"name": call.name, "arguments": _arguments(call)},
             }
             for call in reply.calls
         ]

@@ -11,7 +11,7 @@ from typing import Self
 
 from wyoming.asr import Transcript
 from wyoming.audio import AudioChunk, AudioStart, AudioStop
-from wyoming.event import Event
+from wyoming.event import Event, async_read_event, async_write_event
 from wyoming.info import Attribution, Describe, Info, TtsProgram, TtsVoice
 from wyoming.server import AsyncEventHandler, AsyncServer
 from wyoming.tts import Synthesize
@@ -128,27 +128,34 @@ class EmptyWyomingServer(_WyomingServer):
 
 
 _ATTRIBUTION = Attribution(name="tests", url="https://example.invalid")
-SCRIPTED_INFO = Info(
-    tts=[
-        TtsProgram(
-            name="scripted-tts",
-            attribution=_ATTRIBUTION,
-            installed=True,
-            description=None,
-            version=None,
-            voices=[
-                TtsVoice(
-                    name="scripted-voice",
-                    attribution=_ATTRIBUTION,
-                    installed=True,
-                    description="A voice for tests",
-                    version=None,
-                    languages=["en_GB"],
-                )
-            ],
-        )
-    ]
-)
+
+
+def _voice_info(program: str, voice: str, description: str, languages: list[str]) -> Info:
+    """An `info` offering one installed text-to-speech voice."""
+    return Info(
+        tts=[
+            TtsProgram(
+                name=program,
+                attribution=_ATTRIBUTION,
+                installed=True,
+                description=None,
+                version=None,
+                voices=[
+                    TtsVoice(
+                        name=voice,
+                        attribution=_ATTRIBUTION,
+                        installed=True,
+                        description=description,
+                        version=None,
+                        languages=languages,
+                    )
+                ],
+            )
+        ]
+    )
+
+
+SCRIPTED_INFO = _voice_info("scripted-tts", "scripted-voice", "A voice for tests", ["en_GB"])
 
 
 class ScriptedWyomingServer(_WyomingServer):
@@ -181,3 +188,43 @@ class ScriptedWyomingServer(_WyomingServer):
             await self.release.wait()
             await handler.write_event(AudioChunk(16000, 2, 1, b"\x02\x00" * 160).event())
             await handler.write_event(AudioStop().event())
+
+
+LIAR_INFO = _voice_info("liar-tts", "liar", "A voice that answers garbage", ["en-us", "en"])
+#: An audio chunk announcing a 2 GB payload (then sending what it can of it).
+OVERSIZED_CHUNK = (
+    b'{"type": "audio-chunk", "data": {"rate": 22050, "width": 2, "channels": 1}, '
+    b'"payload_length": 2000000000}\n'
+)
+
+
+class LyingVoiceServer(_Server):
+    """A Wyoming voice that describes itself properly, then answers `synthesize` with `answer`
+    bytes (garbage, a header announcing more than any event holds, ...) and as much filler as
+    the client takes, up to `filler` bytes. `asked` holds when each synthesis was asked for."""
+
+    def __init__(self, answer: bytes, *, filler: int = 0) -> None:
+        super().__init__()
+        self.reply = answer
+        self.filler = filler
+        self.asked: list[float] = []
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while (event := await async_read_event(reader)) is not None:
+                if Describe.is_type(event.type):
+                    await async_write_event(LIAR_INFO.event(), writer)
+                elif Synthesize.is_type(event.type):
+                    self.asked.append(asyncio.get_running_loop().time())
+                    writer.write(self.reply)
+                    block, sent = bytes(1 << 20), 0
+                    await writer.drain()
+                    while sent < self.filler:
+                        writer.write(block)
+                        await writer.drain()
+                        sent += len(block)
+                    break
+        except ConnectionError:
+            pass  # the client hung up on the lie
+        finally:
+            writer.close()

@@ -417,3 +417,29 @@ def test_readme_describes_every_board_and_package() -> None:
         assert f"`boards/{board.name}`" in readme, board.name
     for package in (FIRMWARE / "packages").glob("*.yaml"):
         assert package.name in readme, package.name
+
+
+def _table_rows(text: str, header_start: str) -> dict[str, dict[str, str]]:
+    """A Markdown table's rows by their `file` cell, as {column: cell}."""
+    lines = text[text.index(header_start) :].splitlines()
+    columns = [cell.strip() for cell in lines[0].strip("|").split("|")]
+    rows = {}
+    for line in lines[2:]:
+        if not line.startswith("|"):
+            break
+        cells = dict(zip(columns, (c.strip() for c in line.strip("|").split("|")), strict=True))
+        rows[cells["file"].strip("`")] = cells
+    return rows
+
+
+def test_the_docs_board_table_says_what_runs_on_each_chip() -> None:
+    rows = _table_rows((ROOT / "docs" / "firmware.md").read_text(), "| board | file |")
+    for board in BOARD_FILES:
+        text = board.read_text()
+        row = rows[f"boards/{board.name}"]
+        voice, camera = "anima-voice.yaml" in text, "anima-camera.yaml" in text
+        assert row["wake word"].startswith("on the chip") is voice, board.name
+        assert row["speaker"].startswith("on the chip") is voice, board.name
+        assert row["camera"].startswith("on the chip") is camera, board.name
+        if VARIANT[board.stem] in {"ESP32C6", "ESP32P4"}:  # the RISC-V boards say it themselves
+            assert "# What runs on the chip:" in text, board.name

@@ -7,9 +7,15 @@ from typing import Any
 
 from homeassistant.components import stt
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentryData
-from homeassistant.const import CONF_FILE_PATH, CONF_NAME
+from homeassistant.const import (
+    CONF_AUTHENTICATION,
+    CONF_FILE_PATH,
+    CONF_NAME,
+    CONF_PASSWORD,
+    CONF_VERIFY_SSL,
+)
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, llm
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -26,7 +32,13 @@ from custom_components.anima.const import (
     PRESET,
 )
 from custom_components.anima.core.endpoints import DEVICE
-from custom_components.anima.core.profiles import CHAIN, PROFILE_ENDPOINT, Link
+from custom_components.anima.core.profiles import (
+    CHAIN,
+    LLM_HASS_API,
+    PROFILE_AGENT,
+    PROFILE_ENDPOINT,
+    Link,
+)
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
 
@@ -52,6 +64,24 @@ async def porch_camera(hass: HomeAssistant, tmp_path: Path) -> Path:
     assert await hass.config_entries.async_setup(entry.entry_id)
     await hass.async_block_till_done()
     return image
+
+
+async def mjpeg_camera(hass: HomeAssistant, url: str, title: str = "Porch") -> str:
+    """Home Assistant's MJPEG IP camera taking its snapshots from `url`; its entity id."""
+    entry = MockConfigEntry(
+        domain="mjpeg",
+        title=title,
+        options={
+            CONF_AUTHENTICATION: "basic",
+            CONF_PASSWORD: "",
+            CONF_VERIFY_SSL: True,
+            "mjpeg_url": url,
+            "still_image_url": url,
+        },
+    )
+    entry.add_to_hass(hass)
+    assert await hass.config_entries.async_setup(entry.entry_id)
+    return f"camera.{title.lower()}"
 
 
 async def add_openai(
@@ -81,6 +111,12 @@ async def add_wyoming(hass: HomeAssistant, server: SpeechServer, title: str) -> 
         data={KIND: KIND_WYOMING, HOST: server.host, PORT: server.port},
     )
     return await _load(hass, entry)
+
+
+def assist_agent(*connections: str, model: str = "gpt-4.1-mini") -> ConfigSubentryData:
+    """The agent `Assistant` with the Assist API, on `model` of each connection in turn."""
+    links = [Link(connection, model) for connection in connections]
+    return profile(PROFILE_AGENT, "Assistant", links, **{LLM_HASS_API: [llm.LLM_API_ASSIST]})
 
 
 def profile(kind: str, title: str, links: list[Link], **options: Any) -> ConfigSubentryData:

@@ -28,7 +28,7 @@ from homeassistant.setup import async_setup_component
 from PIL import Image
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator
+from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 import yaml
 
 from anima_satellite.endpoint_service import ServiceSettings, serve as serve_endpoint
@@ -398,3 +398,44 @@ def test_the_actions_earcon_choices_are_the_earcons() -> None:
     actions = yaml.safe_load((Path(anima_package.__file__).parent / "services.yaml").read_text())
     options = actions["play_earcon"]["fields"]["earcon"]["selector"]["select"]["options"]
     assert options == [earcon.value for earcon in Earcon]
+
+
+async def test_an_endpoint_goes_with_the_device_it_binds(hass: HomeAssistant) -> None:
+    """The satellite's device deleted (or its Wyoming entry removed): no endpoint left over."""
+    kitchen, hall = satellite_device(hass, "Kitchen"), satellite_device(hass, "Hall", 10701)
+    hub = await add_hub(hass, endpoint("Kitchen", kitchen), endpoint("Hall", hall))
+    dr.async_get(hass).async_remove_device(kitchen)
+    await hass.async_block_till_done()
+    assert [s.title for s in hub.subentries.values()] == ["Hall"]
+    assert hub.state is config_entries.ConfigEntryState.LOADED
+
+
+async def test_deleting_an_endpoints_device_removes_the_endpoint_and_nothing_else(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator
+) -> None:
+    assert await async_setup_component(hass, "config", {})
+    kitchen = satellite_device(hass, "Kitchen")
+    hub = await add_hub(hass, endpoint("Kitchen", kitchen))
+    (endpoint_id,) = hub.subentries
+    devices = dr.async_get(hass)
+    own = devices.async_get_device_by_identifier((DOMAIN, endpoint_id), hub.entry_id)
+    hub_device = devices.async_get_device_by_identifier((DOMAIN, hub.entry_id), hub.entry_id)
+    assert own is not None
+    assert hub_device is not None
+    ws = await hass_ws_client(hass)
+
+    async def delete(device_id: str) -> dict[str, Any]:
+        await ws.send_json_auto_id(
+            {
+                "type": "config/device_registry/remove_config_entry",
+                "config_entry_id": hub.entry_id,
+                "device_id": device_id,
+            }
+        )
+        return dict(await ws.receive_json())
+
+    assert (await delete(hub_device.id))["success"] is False  # the hub goes with its entry
+    assert (await delete(own.id))["success"] is True
+    await hass.async_block_till_done()
+    assert hub.subentries == {}
+    assert devices.async_get(kitchen) is not None  # the satellite itself stays

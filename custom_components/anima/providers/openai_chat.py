@@ -26,6 +26,11 @@ from .strict_schema import strict_schema
 
 #: Characters of a provider's error message kept in ours.
 MAX_DETAIL = 300
+#: Characters of tool call arguments one answer may stream, and the calls it may make: far
+#: above any real call (a compliant provider stops at max_tokens first), far below what fills
+#: the memory or the next request's bill. Past either, the model failed (ProviderOutputError).
+MAX_TOOL_ARGUMENTS = 64 * 1024
+MAX_TOOL_CALLS = 64
 
 
 def error_detail(data: Any) -> str | None:
@@ -117,6 +122,7 @@ class ChatStream:
         self.finish_reason: str | None = None
         self._calls: dict[int, _PartialCall] = {}
         self._usage: dict[str, Any] = {}
+        self._arguments = 0  # characters of the calls' arguments so far
 
     def feed(self, data: str) -> list[ChatDelta]:
         """Return the deltas one event's data gives (text now, tool calls when finished)."""
@@ -161,16 +167,26 @@ class ChatStream:
         index = fragment.get("index")
         if not isinstance(index, int):  # some servers omit it: a new id starts a new call
             index = len(self._calls) - (0 if fragment.get("id") or not self._calls else 1)
-        call = self._calls.setdefault(index, _PartialCall())
+        call = self._calls.get(index)
+        if call is None:
+            if len(self._calls) == MAX_TOOL_CALLS:
+                raise ProviderOutputError(f"The answer makes more than {MAX_TOOL_CALLS} tool calls")
+            call = self._calls[index] = _PartialCall()
         function = fragment.get("function")
         function = function if isinstance(function, dict) else {}
         call.id = call.id or str(fragment.get("id") or "")
         call.name = call.name or str(function.get("name") or "")
         arguments = function.get("arguments")
+        if isinstance(arguments, dict):  # a whole object, as some servers send it
+            arguments = json.dumps(arguments)
         if isinstance(arguments, str):
+            self._arguments += len(arguments)
+            if self._arguments > MAX_TOOL_ARGUMENTS:
+                raise ProviderOutputError(
+                    f"Tool call {call.name[:64]!r} has more than {MAX_TOOL_ARGUMENTS} characters "
+                    "of arguments"
+                )
             call.arguments.append(arguments)
-        elif isinstance(arguments, dict):  # a whole object, as some servers send it
-            call.arguments.append(json.dumps(arguments))
 
     def take_tool_calls(self) -> tuple[ToolCall, ...]:
         """Return the tool calls assembled so far, in index order, and forget them."""
@@ -183,7 +199,8 @@ class ChatStream:
                 arguments = None
             if not isinstance(arguments, dict) or not partial.name:
                 raise ProviderOutputError(
-                    f"Tool call {partial.name!r} has no name or its arguments are no JSON object"
+                    f"Tool call {partial.name[:64]!r} has no name or its arguments are no "
+                    "JSON object"
                 )
             calls.append(ToolCall(partial.id or f"call_{index}", partial.name, arguments))
         self._calls.clear()

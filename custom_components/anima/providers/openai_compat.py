@@ -119,6 +119,10 @@ _DONE = "[DONE]"
 #: Seconds without a byte on an open connection after which it is given up as dead. Long, as a
 #: local model reading a big prompt or a reasoning model may think for minutes before it speaks.
 IDLE_TIMEOUT: Final = 300.0
+#: The most of a response read whole (the model list, a transcript): OpenRouter's list of
+#: hundreds of models is about 1 MB. Of an error's body, only its start: the message is short.
+MAX_BODY_BYTES: Final = 8 * 1024 * 1024
+MAX_ERROR_BODY_BYTES: Final = 64 * 1024
 _LOGGER = logging.getLogger(__name__)
 
 
@@ -163,7 +167,7 @@ class OpenAICompatClient:
         try:
             with self._errors():
                 async with self._request("GET", "/models", self._check_timeout) as response:
-                    body = await response.read()
+                    body = await _read(response, MAX_BODY_BYTES)
         except ProviderRequestError as err:
             if err.status not in (404, 405):
                 raise
@@ -186,7 +190,7 @@ class OpenAICompatClient:
         """
         with self._errors():
             async with self._request("GET", path, self._check_timeout) as response:
-                await response.read()
+                await _read(response, MAX_ERROR_BODY_BYTES, whole=False)
 
     def _not_openai_compatible(self, reason: str) -> ProviderResponseError:
         """Log (once, with the URL and never the key) and return the error of a wrong address."""
@@ -251,7 +255,7 @@ class OpenAICompatClient:
             async with self._request(
                 "POST", "/audio/transcriptions", self._call_timeout, data=form
             ) as response:
-                body = await response.read()
+                body = await _read(response, MAX_BODY_BYTES)
         try:
             text = json.loads(body)["text"]
         except (ValueError, TypeError, KeyError):
@@ -314,7 +318,7 @@ class OpenAICompatClient:
             response = await send()
         async with response:
             if response.status >= 400:
-                body = await response.read()
+                body = await _read(response, MAX_ERROR_BODY_BYTES, whole=False)
                 raise _status_error(response.status, path, response.headers, body)
             yield response
 
@@ -334,6 +338,22 @@ class OpenAICompatClient:
 
     def _redact(self, text: str) -> str:
         return text.replace(self._api_key, "***") if self._api_key else text
+
+
+async def _read(response: aiohttp.ClientResponse, limit: int, *, whole: bool = True) -> bytes:
+    """Read the body, at most `limit` bytes of it.
+
+    Past that, only its start (`whole` False) or ProviderResponseError; the rest is never read
+    (the connection is closed instead).
+    """
+    body = bytearray()
+    async for chunk in response.content.iter_chunked(64 * 1024):
+        body += chunk
+        if len(body) > limit:
+            if whole:
+                raise ProviderResponseError(f"The answer is larger than {limit} bytes")
+            return bytes(body[:limit])
+    return bytes(body)
 
 
 def _status_error(status: int, path: str, headers: Mapping[str, str], body: bytes) -> ProviderError:

@@ -2,8 +2,9 @@
 
 Each call opens its own connection and always closes it, so a server restart never leaves a
 broken socket behind. Connecting, every write and every read are bounded by the client's
-time-out, and whatever a peer sends is checked: a peer that does not speak Wyoming gives a
-ProviderResponseError, never a raw parsing exception.
+time-out, and whatever a peer sends is checked: a peer that does not speak Wyoming, or announces
+an event larger than `LIMITS` allow, gives a ProviderResponseError, never a raw parsing
+exception or a read of whatever it announced.
 """
 
 from __future__ import annotations
@@ -15,12 +16,12 @@ from dataclasses import dataclass
 
 from wyoming.asr import Transcribe, Transcript as WyomingTranscript
 from wyoming.audio import AudioChunk as WyomingAudioChunk, AudioStart, AudioStop
-from wyoming.client import AsyncTcpClient
 from wyoming.error import Error
-from wyoming.event import Event
+from wyoming.event import Event, async_write_event
 from wyoming.info import Describe, Info
 from wyoming.tts import Synthesize, SynthesizeVoice
 
+from ..protocol import WireError, WireLimits, read_event
 from .base import (
     AudioChunk,
     AudioFormat,
@@ -32,6 +33,21 @@ from .base import (
     Transcript,
     Usage,
 )
+
+#: The most one event of a speech server may hold: Piper's `info` lists every voice it knows
+#: (megabytes with their speakers); an audio chunk is a fraction of a second.
+LIMITS = WireLimits(
+    header=1 << 20,
+    data=16 << 20,
+    payload={"audio-chunk": 4 << 20},
+    other_payload=1 << 20,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class _Connection:
+    reader: asyncio.StreamReader
+    writer: asyncio.StreamWriter
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,22 +145,24 @@ class WyomingClient:
         return f"Wyoming server {self.host}:{self.port}"
 
     @asynccontextmanager
-    async def _open(self) -> AsyncIterator[AsyncTcpClient]:
+    async def _open(self) -> AsyncIterator[_Connection]:
         """Connect, and always close the connection afterwards."""
-        tcp = AsyncTcpClient(self.host, self.port)
         try:
             async with asyncio.timeout(self._timeout):
-                await tcp.connect()
+                reader, writer = await asyncio.open_connection(
+                    self.host, self.port, limit=LIMITS.header
+                )
         except TimeoutError as err:
             raise ProviderTimeoutError(f"{self._where} did not accept a connection") from err
         except (OSError, ValueError, OverflowError) as err:  # refused, unreachable, bad address
             raise ProviderConnectionError(f"Could not connect to {self._where}") from err
         try:
-            yield tcp
+            yield _Connection(reader, writer)
         finally:
+            writer.close()
             with suppress(OSError, TimeoutError):  # the peer may have reset it already
                 async with asyncio.timeout(self._timeout):
-                    await tcp.disconnect()
+                    await writer.wait_closed()
 
     def _not_wyoming(self, detail: str) -> ProviderResponseError:
         return ProviderResponseError(f"{self._where} is not a Wyoming server ({detail})")
@@ -155,38 +173,36 @@ class WyomingClient:
         except Exception as err:  # a malformed event fails in many ways: map them all
             raise self._not_wyoming(f"malformed {event.type} event") from err
 
-    async def _write(self, tcp: AsyncTcpClient, event: Event) -> None:
+    async def _write(self, tcp: _Connection, event: Event) -> None:
         try:
             async with asyncio.timeout(self._timeout):
-                await tcp.write_event(event)
+                await async_write_event(event, tcp.writer)
         except TimeoutError as err:
             raise ProviderTimeoutError(f"{self._where} did not take data in time") from err
         except OSError as err:
             raise ProviderConnectionError(f"Lost the connection to {self._where}") from err
 
-    async def _read(self, tcp: AsyncTcpClient, deadline: float | None = None) -> Event:
+    async def _read(self, tcp: _Connection, deadline: float | None = None) -> Event:
         """Read one event before `deadline` (loop time), or within the time-out if None."""
         if deadline is None:
             deadline = asyncio.get_running_loop().time() + self._timeout
         try:
             async with asyncio.timeout_at(deadline):
-                event = await tcp.read_event()
+                event = await read_event(tcp.reader, LIMITS)
         except TimeoutError as err:
             raise ProviderTimeoutError(f"{self._where} did not answer in time") from err
         except OSError as err:
             raise ProviderConnectionError(f"Lost the connection to {self._where}") from err
-        except Exception as err:  # bad JSON, lengths or framing: the reader fails in many ways
-            raise self._not_wyoming("unreadable answer") from err
-        if event is None:  # the library returns None for a closed socket and for non-JSON alike
-            raise self._not_wyoming("closed the connection or sent something else")
-        if not isinstance(event.type, str) or not isinstance(event.data, dict):
-            raise self._not_wyoming("malformed event")
+        except WireError as err:  # bad JSON, lengths or framing, or more than an event holds
+            raise self._not_wyoming(str(err)) from err
+        if event is None:
+            raise self._not_wyoming("closed the connection")
         if Error.is_type(event.type):
             text = self._parse(lambda e: str(Error.from_event(e).text), event)
             raise ProviderError(f"{self._where} reported an error: {text}")
         return event
 
-    async def _wait_for(self, tcp: AsyncTcpClient, event_type: str) -> Event:
+    async def _wait_for(self, tcp: _Connection, event_type: str) -> Event:
         """Skip other events until one of `event_type` arrives, all within the time-out."""
         deadline = asyncio.get_running_loop().time() + self._timeout
         while (event := await self._read(tcp, deadline)).type != event_type:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from typing import Literal
 
-from homeassistant.core import HomeAssistant, callback
+from homeassistant.config_entries import ConfigEntry
+from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers import device_registry as dr
 
-from ..const import DOMAIN
+from ..const import DOMAIN, LOGGER
 from ..core.endpoints import Endpoint
 from ..core.profiles import PROFILE_ENDPOINT
 from .hub import endpoint_registry, hub_entry
@@ -57,3 +58,28 @@ def anima_device_kind(hass: HomeAssistant, device_id: str) -> Literal["endpoint"
         if (sub := hub.subentries.get(key)) is not None and sub.subentry_type == PROFILE_ENDPOINT:
             return "endpoint"
     return None
+
+
+@callback
+def async_remove_endpoint_of_device(hass: HomeAssistant, hub: ConfigEntry, device_id: str) -> bool:
+    """Remove the endpoint that binds `device_id` or owns it as Anima's device; False: none."""
+    endpoint = endpoint_of_device(hass, device_id)
+    if endpoint is None or endpoint.id not in hub.subentries:
+        return False
+    LOGGER.info("Removing the endpoint %s: its device was deleted", endpoint.name)
+    return hass.config_entries.async_remove_subentry(hub, endpoint.id)
+
+
+@callback
+def async_forget_deleted_devices(hass: HomeAssistant, hub: ConfigEntry) -> None:
+    """Remove an endpoint when the device it binds goes (until the hub unloads).
+
+    Deleted in Home Assistant, or its integration removed: the endpoint has nothing to bind.
+    """
+
+    @callback
+    def changed(event: Event[dr.EventDeviceRegistryUpdatedData]) -> None:
+        if event.data["action"] == "remove":
+            async_remove_endpoint_of_device(hass, hub, event.data["device_id"])
+
+    hub.async_on_unload(hass.bus.async_listen(dr.EVENT_DEVICE_REGISTRY_UPDATED, changed))

@@ -55,7 +55,11 @@ async def async_prepare(hass: HomeAssistant, image: bytes, model: str, name: str
 async def async_frames(
     hass: HomeAssistant, camera_entity: str, model: str, seconds: float, rate: float
 ) -> list[PreparedFrame]:
-    """Take frames for `seconds` at `rate` per second; keep those that changed (at most 8)."""
+    """Take frames for `seconds` at `rate` per second; keep those that changed (at most 8).
+
+    A camera slower than the pace gives fewer frames: the watch ends after `seconds` (and the
+    frame begun by then), however many were planned.
+    """
     changes = ChangeFilter()
     kept: list[PreparedFrame] = []
     count = max(1, round(seconds * rate))
@@ -66,8 +70,10 @@ async def async_frames(
             kept.append(frame)
             if len(kept) == MAX_WATCH_FRAMES:
                 break
-        if index + 1 < count:
-            await asyncio.sleep(max(0.0, start + (index + 1) / rate - time.monotonic()))
+        now = time.monotonic()
+        if index + 1 == count or now >= start + seconds:
+            break
+        await asyncio.sleep(max(0.0, start + (index + 1) / rate - now))
     return kept
 
 
@@ -89,12 +95,18 @@ class FrameCache:
         self._frames[endpoint.device_id] = (time.monotonic(), task)
 
     async def take(self, hass: HomeAssistant, endpoint: Endpoint, model: str) -> PreparedFrame:
-        """Return the prefetched frame if fresh, else take one now."""
+        """Return the prefetched frame if fresh, else take one now.
+
+        A prefetch that failed fast (the camera not ready yet) is tried once more; one that
+        used its whole time-out is not: the camera does not answer, and the turn goes on
+        without waiting a second time-out.
+        """
         found = self._frames.pop(endpoint.device_id, None)
         if found is not None and time.monotonic() - found[0] < FRESH_SECONDS:
             try:
                 return await found[1]
             except LookError:
-                pass  # try once more, now
+                if time.monotonic() - found[0] >= CAMERA_TIMEOUT:
+                    raise
         assert endpoint.camera is not None
         return await async_frame(hass, endpoint.camera, model)

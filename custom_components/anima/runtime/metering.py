@@ -5,8 +5,9 @@ which profile and endpoint; the router reports the call's attempts to it. Calls 
 known only after the call (seconds heard, characters spoken) hold their successful attempt until
 `settle` brings that usage; failures are recorded at once.
 
-The ledger saves through Home Assistant's `helpers.storage` at most 10 s after a record (so a
-power cut loses at most the last 10 s of records) and on shutdown; see `core/ledger/ledger.py`.
+The ledger journals each record at once and saves its state to Home Assistant's storage at most
+10 s after a record and on shutdown; a disk that refuses a save loses nothing (the records stay
+in memory and the journal, the save is retried). See `core/ledger/ledger.py`.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from homeassistant.const import EVENT_HOMEASSISTANT_FINAL_WRITE
 from homeassistant.core import Event, HomeAssistant, callback
 from homeassistant.helpers.dispatcher import async_dispatcher_send
+from homeassistant.helpers.json import json_bytes
 from homeassistant.helpers.storage import STORAGE_DIR, Store as HAStore
 from homeassistant.util import dt as dt_util
 
@@ -48,6 +50,7 @@ from ..core.ledger import (
 )
 from ..core.ledger.journal import FileJournal
 from ..core.ledger.plans import PRICE_CURRENCY
+from ..core.ledger.store import write_atomically
 from ..providers.base import Usage
 from .money import ShownMoney
 from .speech_cache import SpokenSentence
@@ -60,18 +63,34 @@ _HA_STORE_VERSION = 1  # the storage helper's own version, apart from the ledger
 
 
 class _StoreShim:
-    """`core.ledger.Store` over Home Assistant's storage helper, written atomically (fsync)."""
+    """`core.ledger.Store` in a file of Home Assistant's storage, written atomically (fsync).
+
+    Read through Home Assistant's storage helper, written in its format by the ledger itself:
+    the helper logs a failed write (with a traceback each time) and returns as if it had saved,
+    so the ledger would drop the journal that still held the records. A write that fails here
+    raises, and the ledger keeps them.
+    """
 
     def __init__(self, hass: HomeAssistant, key: str) -> None:
-        self._store: HAStore[dict[str, Any]] = HAStore(
-            hass, _HA_STORE_VERSION, key, atomic_writes=True
-        )
+        self._hass = hass
+        self._store: HAStore[dict[str, Any]] = HAStore(hass, _HA_STORE_VERSION, key)
+        self._path = Path(hass.config.path(STORAGE_DIR, key))
 
     async def load(self) -> dict[str, Any] | None:
         return await self._store.async_load()
 
     async def save(self, data: dict[str, Any]) -> None:
-        await self._store.async_save(data)
+        stored = {
+            "version": self._store.version,
+            "minor_version": self._store.minor_version,
+            "key": self._store.key,
+            "data": data,
+        }
+        await self._hass.async_add_executor_job(self._write, stored)
+
+    def _write(self, stored: dict[str, Any]) -> None:
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        write_atomically(self._path, json_bytes(stored))
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,7 +344,14 @@ async def async_setup_meter(hass: HomeAssistant) -> Meter:
     money.on_change = lambda: async_dispatcher_send(hass, SIGNAL_RECORDED, None)
 
     async def close(_: Event) -> None:
-        await ledger.close()
+        try:
+            await ledger.close()
+        except OSError as err:
+            LOGGER.warning(
+                "The cost ledger could not be saved at shutdown (%s); its journal keeps the "
+                "records for the next start",
+                err,
+            )
         await journal.close()
 
     hass.bus.async_listen_once(EVENT_HOMEASSISTANT_FINAL_WRITE, close)

@@ -57,6 +57,7 @@ class FileJournal:
         self._fd: int | None = None
         self._segment = 0
         self._failing = False
+        self._appended = False  # a row went into the current segment
 
     async def open(self) -> None:
         """Start a segment after the newest one left by an earlier run (none: no journal)."""
@@ -80,9 +81,16 @@ class FileJournal:
             self._failing = True
         else:
             self._failing = False
+            self._appended = True
 
     async def rotate(self) -> int:
-        """Append to a new segment from now on; return its number (the same one if none)."""
+        """Append to a new segment from now on; return its number (the same one if none).
+
+        A segment still empty is kept: saves retried while the disk refuses them would
+        otherwise leave one empty file each.
+        """
+        if self._fd is not None and not self._appended:
+            return self._segment
         segment = self._segment + 1
         try:
             fd = await asyncio.to_thread(self._open, segment)
@@ -90,6 +98,7 @@ class FileJournal:
             _LOGGER.debug("No new journal segment: %s", err)
             return self._segment
         old, self._fd, self._segment = self._fd, fd, segment
+        self._appended = False
         if old is not None:
             await asyncio.to_thread(os.close, old)
         return segment

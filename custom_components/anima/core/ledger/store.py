@@ -1,17 +1,21 @@
 """Where the ledger keeps its state, and when it saves it.
 
 Pure domain logic: no Home Assistant imports (the integration passes a `Store` over Home
-Assistant's storage helper). `SaveSchedule` decides when: `interval` seconds after the first
-unsaved change, at once when `max_batch` records wait, once more when changes arrived during a
-save; a failing save is retried every `interval` seconds, with one warning per streak of
-failures.
+Assistant's storage helper's file format, written by `write_atomically`). `SaveSchedule` decides
+when: `interval` seconds after the first unsaved change, at once when `max_batch` records wait,
+once more when changes arrived during a save; a failing save is retried every `interval`
+seconds, with one warning line per streak of failures.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+import contextlib
 import logging
+import os
+from pathlib import Path
+import tempfile
 from typing import Any, Final, Protocol
 
 _LOGGER = logging.getLogger(__name__)
@@ -46,6 +50,30 @@ class MemoryStore:
         """Keep `data`."""
         self.data = data
         self.saves += 1
+
+
+def write_atomically(path: Path, data: bytes) -> None:
+    """Replace the file at `path` with `data`, all or nothing and durably (fsync).
+
+    Raises OSError when the disk refuses (full, failing, read-only): the old file stays, and no
+    temporary file is left behind.
+    """
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise
+    directory = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(directory)  # the rename itself survives a power cut
+    finally:
+        os.close(directory)
 
 
 def checked(data: dict[str, Any] | None) -> dict[str, Any]:
@@ -131,14 +159,15 @@ class SaveSchedule:
             self._again = False
             try:
                 await self._save()
-            except Exception:  # noqa: BLE001 - any store failure: keep the records, retry
-                if not self._failing:
+            except Exception as err:  # noqa: BLE001 - any store failure: keep the records, retry
+                if not self._failing:  # a disk's refusal is a line; anything else, a traceback
                     _LOGGER.warning(
-                        "Saving the cost ledger failed; %s records kept in memory, retrying "
-                        "every %s s",
+                        "Saving the cost ledger failed (%s); %s records kept in memory and in "
+                        "its journal, retrying every %s s",
+                        err,
                         self._unsaved(),
                         self.interval,
-                        exc_info=True,
+                        exc_info=not isinstance(err, OSError),
                     )
                 self._failing = True
                 return
