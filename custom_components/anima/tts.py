@@ -18,7 +18,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import MESSAGE_CLASS, TTS_ENDPOINT
-from .core.profiles import LANGUAGE, PROFILE_VOICE
+from .core.profiles import LANGUAGE, PROFILE_VOICE, profile_name
 from .core.speech.stream import EARCON_FORMAT, wav_stream
 from .core.speech.tiers import MessageClass
 from .core.turn_notes import Note
@@ -50,7 +50,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
-        self._attr_name = subentry.title
+        self._attr_name = profile_name(PROFILE_VOICE, subentry.title)
         self._attr_supported_options = [tts.ATTR_VOICE, MESSAGE_CLASS, TTS_ENDPOINT]
 
     @property
