@@ -344,10 +344,15 @@ class HassProcess:
         await self.stop()
 
 
+def select_options(form: Mapping[str, Any], name: str) -> list[tuple[str, str]]:
+    """The (value, label) pairs a form's select field `name` offers."""
+    field = next(f for f in form["data_schema"] if f["name"] == name)
+    return [(o["value"], o["label"]) for o in field["selector"]["select"]["options"]]
+
+
 def chain_options(form: Mapping[str, Any]) -> list[tuple[str, str]]:
     """The (value, label) pairs a profile form offers for its chain."""
-    field = next(f for f in form["data_schema"] if f["name"] == "chain")
-    return [(o["value"], o["label"]) for o in field["selector"]["select"]["options"]]
+    return select_options(form, "chain")
 
 
 async def token(args: argparse.Namespace) -> int:

@@ -22,11 +22,11 @@ from homeassistant.helpers import config_validation as cv, device_registry as dr
 from homeassistant.helpers.aiohttp_client import async_get_clientsession
 from homeassistant.helpers.typing import ConfigType
 
-from .const import DOMAIN, KIND, KIND_HUB, KIND_WYOMING, PRESET, VALIDATION_TIMEOUT
+from .const import DOMAIN, KIND, KIND_HUB, VALIDATION_TIMEOUT
 from .entity import profile_device_info
 from .providers.base import ProviderAuthError, ProviderError
 from .providers.connection import ProviderConnection, open_connection
-from .providers.presets import PRESETS
+from .providers.naming import device_model, manufacturer
 from .runtime.connections import AnimaConfigEntry, ConnectionConfigEntry
 from .runtime.data import AnimaData, async_setup_data
 from .runtime.devices import async_forget_deleted_devices, async_remove_endpoint_of_device
@@ -36,6 +36,7 @@ from .runtime.hub import HubConfigEntry, HubRuntime
 from .runtime.issues import async_check_chains, async_check_pairings
 from .runtime.local_turns import async_note_local_turns
 from .runtime.looking import async_prefetch_on_listening
+from .sensor import async_show_costs
 from .services import async_setup_services
 
 CONFIG_SCHEMA = cv.config_entry_only_config_schema(DOMAIN)
@@ -123,10 +124,8 @@ async def _async_setup_connection(hass: HomeAssistant, entry: ConnectionConfigEn
         config_entry_id=entry.entry_id,
         identifiers={(DOMAIN, entry.entry_id)},
         name=entry.title,
-        manufacturer="Wyoming"
-        if entry.data[KIND] == KIND_WYOMING
-        else PRESETS[entry.data[PRESET]].name,
-        model=", ".join(sorted(entry.runtime_data.capabilities)),
+        manufacturer=manufacturer(entry.data),
+        model=device_model(entry.runtime_data),
         entry_type=dr.DeviceEntryType.SERVICE,
     )
     await hass.config_entries.async_forward_entry_setups(entry, CONNECTION_PLATFORMS)
@@ -168,4 +167,7 @@ async def _async_hub_updated(hass: HomeAssistant, entry: HubConfigEntry) -> None
 
 async def _async_connection_updated(hass: HomeAssistant, entry: ConnectionConfigEntry) -> None:
     """Apply new prices from the next call; nothing else in the options needs a reload."""
-    AnimaData.of(hass).meter.use_prices(entry.entry_id, entry.options)
+    meter = AnimaData.of(hass).meter
+    meter.use_prices(entry.entry_id, entry.options)
+    if meter.charges(entry.entry_id):  # costs to show now (Home Assistant reloads to add them)
+        async_show_costs(hass, entry)

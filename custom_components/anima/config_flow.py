@@ -62,10 +62,12 @@ from .providers.base import (
 )
 from .providers.connection import (
     NoWyomingServicesError,
+    ProviderConnection,
     normalize_base_url,
     open_connection,
     unique_id_of,
 )
+from .providers.naming import connection_title, moved_title
 from .providers.presets import CUSTOM, PRESETS
 from .runtime.discovery import async_found_endpoint_service
 from .runtime.hub import hub_entry
@@ -137,22 +139,37 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
         """Start with no preset chosen."""
         self._preset = CUSTOM
 
-    async def _async_check(self, data: Mapping[str, Any]) -> dict[str, str]:
-        """Reach the service; return form errors (empty when it answered as expected)."""
+    async def _async_open(
+        self, data: Mapping[str, Any]
+    ) -> tuple[ProviderConnection | None, dict[str, str]]:
+        """Reach the service: the connection, or None and the form errors to show."""
         if data[KIND] == KIND_OPENAI:
             url = URL(str(data[BASE_URL]).strip())
             if url.scheme not in ("http", "https") or not url.host:
-                return {BASE_URL: "invalid_url"}
+                return None, {BASE_URL: "invalid_url"}
         try:
-            await open_connection(
+            connection = await open_connection(
                 async_get_clientsession(self.hass), data, timeout=VALIDATION_TIMEOUT
             )
         except ProviderError as err:
-            return {"base": _error_key(err, data[KIND])}
+            return None, {"base": _error_key(err, data[KIND])}
         except Exception:  # noqa: BLE001 - a bug must not hide behind a form error: log it
             LOGGER.exception("Unexpected error while checking a provider connection")
-            return {"base": "unknown"}
-        return {}
+            return None, {"base": "unknown"}
+        return connection, {}
+
+    async def _async_check(self, data: Mapping[str, Any]) -> dict[str, str]:
+        """Reach the service; return form errors (empty when it answered as expected)."""
+        return (await self._async_open(data))[1]
+
+    async def _async_create(
+        self, data: dict[str, Any]
+    ) -> tuple[ConfigFlowResult | None, dict[str, str]]:
+        """Check a new connection; create its entry, titled by what it is, if it answered."""
+        connection, errors = await self._async_open(data)
+        if connection is None:
+            return None, errors
+        return self.async_create_entry(title=connection_title(data, connection), data=data), {}
 
     @classmethod
     @callback
@@ -242,18 +259,20 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             if preset.needs_api_key and not data[API_KEY]:
                 errors[API_KEY] = "api_key_required"
             else:
-                errors = await self._async_check(data)
-            if not errors:
-                title = preset.name if preset.id != CUSTOM else URL(data[BASE_URL]).host or ""
-                return self.async_create_entry(title=title, data=data)
+                created, errors = await self._async_create(data)
+                if created is not None:
+                    return created
         return self.async_show_form(
-            step_id="openai_details",
+            # A custom base URL has a step of its own: its title names no preset.
+            step_id="openai_custom" if preset.id == CUSTOM else "openai_details",
             data_schema=self.add_suggested_values_to_schema(
                 _openai_schema(preset.base_url), user_input
             ),
             errors=errors,
             description_placeholders={"preset": preset.name},
         )
+
+    async_step_openai_custom = async_step_openai_details
 
     async def async_step_wyoming(
         self, user_input: dict[str, Any] | None = None
@@ -264,8 +283,9 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             data = {KIND: KIND_WYOMING, HOST: user_input[HOST].strip(), PORT: user_input[PORT]}
             await self.async_set_unique_id(unique_id_of(data))
             self._abort_if_unique_id_configured()
-            if not (errors := await self._async_check(data)):
-                return self.async_create_entry(title=f"{data[HOST]}:{data[PORT]}", data=data)
+            created, errors = await self._async_create(data)
+            if created is not None:
+                return created
         return self.async_show_form(
             step_id="wyoming",
             data_schema=self.add_suggested_values_to_schema(_wyoming_schema(), user_input),
@@ -317,7 +337,12 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
             ):
                 return self.async_abort(reason="already_configured")
             if not (errors := await self._async_check(data)):
-                return self.async_update_reload_and_abort(entry, unique_id=unique_id, data=data)
+                return self.async_update_reload_and_abort(
+                    entry,
+                    unique_id=unique_id,
+                    title=moved_title(entry.title, entry.data, data),
+                    data=data,
+                )
         if entry.data[KIND] == KIND_WYOMING:
             schema = _wyoming_schema(entry.data[HOST], entry.data[PORT])
         else:

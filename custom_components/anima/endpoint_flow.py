@@ -1,8 +1,9 @@
 """The hub's endpoint subentry flow: bind an adopted device (ESPHome, Wyoming) as an endpoint.
 
-Only the device is required: its satellite, camera and speaker entities and its area are found
-on it (and can be chosen by hand); the endpoint then picks its agent and voice profiles, a
-persona, a budget and how it uses its camera.
+Only devices that can be endpoints are offered (a satellite, a camera or a speaker on them), and
+an endpoint needs an agent or a voice profile. Its satellite, camera and speaker entities and its
+area are found on the device (and can be chosen by hand); the endpoint also has a persona, a
+budget and how it uses its camera.
 """
 
 from __future__ import annotations
@@ -15,19 +16,19 @@ from homeassistant.core import HomeAssistant
 from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.selector import (
     BooleanSelector,
-    DeviceSelector,
-    DeviceSelectorConfig,
     EntitySelector,
     EntitySelectorConfig,
     SelectOptionDict,
     SelectSelector,
     SelectSelectorConfig,
+    SelectSelectorMode,
     TextSelector,
     TextSelectorConfig,
     TextSelectorType,
 )
 import probatio as vol
 
+from .const import DOMAIN
 from .core.endpoints import (
     AGENT,
     AREA,
@@ -55,6 +56,25 @@ from .subentry_flow import SubentryFormFlow
 
 #: Entity domains an endpoint takes from its device, by the key they are stored under.
 DEVICE_ENTITIES = {SATELLITE: "assist_satellite", CAMERA: "camera", SPEAKER: "media_player"}
+
+
+def endpoint_devices(hass: HomeAssistant, bound: set[str]) -> dict[str, str]:
+    """Return the devices that can be endpoints (id -> name), sorted by name.
+
+    Each has a satellite, a camera or a speaker, is not one of Anima's own (a connection, a
+    profile, an endpoint) and is not in `bound` (the devices that are endpoints already).
+    """
+    devices = dr.async_get(hass)
+    anima = {entry.entry_id for entry in hass.config_entries.async_entries(DOMAIN)}
+    found: dict[str, str] = {}
+    for entity in er.async_get(hass).entities.values():
+        if entity.domain not in DEVICE_ENTITIES.values() or entity.device_id in bound:
+            continue
+        device = devices.async_get(entity.device_id) if entity.device_id else None
+        if device is None or device.disabled or anima & device.config_entries:
+            continue
+        found[device.id] = device.name_by_user or device.name or device.id
+    return dict(sorted(found.items(), key=lambda item: item[1].casefold()))
 
 
 def endpoint_data(hass: HomeAssistant, device: dr.BaseDeviceEntry) -> dict[str, str]:
@@ -101,23 +121,35 @@ async def _pairing_error(data: dict[str, Any], typed: dict[str, Any]) -> str | N
 class EndpointFlow(SubentryFormFlow):
     """Bind a device as an endpoint, or change an endpoint (the device stays bound)."""
 
+    async_step_needs_profile = SubentryFormFlow.async_check_again
+    async_step_needs_device = SubentryFormFlow.async_check_again
+
     async def _async_form(
         self, user_input: dict[str, Any] | None, current: dict[str, Any]
     ) -> SubentryFlowResult:
         new = self.adding
+        bound = {
+            str(sub.data.get(DEVICE))
+            for sub in self._get_entry().subentries.values()
+            if sub.subentry_type == ENDPOINT
+        }
+        devices = endpoint_devices(self.hass, bound) if new else {}
+        if not (self._profiles(PROFILE_AGENT) or self._profiles(PROFILE_VOICE)):
+            return self.async_show_first("needs_profile")
+        if new and not devices:
+            return self.async_show_first("needs_device")
         errors: dict[str, str] = {}
         if user_input is not None:
             data = {**current, **user_input}
             device = dr.async_get(self.hass).async_get(str(data.get(DEVICE, "")))
-            bound = {
-                sub.data.get(DEVICE)
-                for sub in self._get_entry().subentries.values()
-                if sub.subentry_type == ENDPOINT
-            }
             if device is None:
                 errors[DEVICE] = "device_not_found"
             elif new and device.id in bound:
                 errors[DEVICE] = "already_bound"
+            elif new and device.id not in devices:  # a client may send any id
+                errors[DEVICE] = "not_endpoint_device"
+            elif not (data.get(AGENT) or data.get(VOICE)):
+                errors["base"] = "agent_or_voice_required"
             else:
                 for key, value in endpoint_data(self.hass, device).items():
                     if not data.get(key):
@@ -130,7 +162,7 @@ class EndpointFlow(SubentryFormFlow):
         return self.async_show_form(
             step_id=self.step_id,
             data_schema=self.add_suggested_values_to_schema(
-                self._schema(new), {**current, **(user_input or {})}
+                self._schema(devices), {**current, **(user_input or {})}
             ),
             errors=errors,
         )
@@ -142,11 +174,15 @@ class EndpointFlow(SubentryFormFlow):
             if sub.subentry_type == kind
         ]
 
-    def _schema(self, new: bool) -> vol.Schema:
+    def _schema(self, devices: dict[str, str]) -> vol.Schema:
+        """Return the form, with `devices` to choose from when adding (a change keeps it)."""
         money = AMOUNT
         schema: dict[Any, Any] = {}
-        if new:
-            schema[vol.Required(DEVICE)] = DeviceSelector(DeviceSelectorConfig())
+        if devices:
+            options = [SelectOptionDict(value=id_, label=name) for id_, name in devices.items()]
+            schema[vol.Required(DEVICE)] = SelectSelector(
+                SelectSelectorConfig(options=options, mode=SelectSelectorMode.DROPDOWN)
+            )
         schema |= {
             vol.Optional(CONF_NAME): str,
             vol.Optional(AGENT): SelectSelector(

@@ -14,7 +14,7 @@ from homeassistant.util import slugify
 
 from .const import DOMAIN
 from .core.endpoints import DEVICE
-from .core.profiles import PROFILE_ENDPOINT, Link, chain_of
+from .core.profiles import PROFILE_ENDPOINT, Link, chain_of, profile_name
 from .runtime.data import AnimaData
 
 
@@ -54,7 +54,10 @@ class AnimaProfileEntity(AnimaEntity):
         super().__init__(subentry.subentry_id)
         self.entry = entry
         self.subentry_id = subentry.subentry_id
-        self.entity_id = f"{platform}.anima_{slugify(subentry.title)}"
+        object_id = slugify(subentry.title)
+        if object_id.partition("_")[0] != "anima":  # "Anima kitchen": anima_kitchen, once
+            object_id = f"anima_{object_id}"
+        self.entity_id = f"{platform}.{object_id}"
 
     @property
     def profile(self) -> Mapping[str, Any]:
@@ -86,7 +89,7 @@ def profile_device_info(hass: HomeAssistant, subentry: ConfigSubentry) -> dr.Dev
         return info
     return dr.DeviceInfo(
         identifiers={(DOMAIN, subentry.subentry_id)},
-        name=subentry.title,
+        name=profile_name(subentry.subentry_type, subentry.title),
         manufacturer="Anima",
         model=f"{subentry.subentry_type.capitalize()} profile",
         entry_type=dr.DeviceEntryType.SERVICE,

@@ -62,6 +62,8 @@ DEFAULT_NAMES = {"agent": "Assistant", "listener": "Listener", "voice": "Voice"}
 class ProfileFlow(SubentryFormFlow):
     """Add or change one profile of the hub: its name, chain and options."""
 
+    async_step_needs_connection = SubentryFormFlow.async_check_again
+
     async def _async_form(
         self, user_input: dict[str, Any] | None, current: dict[str, Any]
     ) -> SubentryFlowResult:
@@ -69,7 +71,7 @@ class ProfileFlow(SubentryFormFlow):
         chain_keys = tuple(TIER_CHAINS.values()) if voice else (CHAIN,)
         choices = self._chain_choices(all_links(current))
         if not choices:
-            return self.async_abort(reason="no_connections")
+            return self.async_show_first("needs_connection")
         errors: dict[str, str] = {}
         if user_input is not None:
             data = dict(user_input)

@@ -36,7 +36,7 @@ async def async_setup_entry(
 class VoicePolicySelect(SelectEntity, AnimaEntity):
     """Which tier each class of message gets: standard, quiet, economy or full."""
 
-    _attr_translation_key = "voice_policy"
+    _attr_translation_key = "policy"  # on the voice's device: "Anima Voice Policy"
     _attr_entity_category = EntityCategory.CONFIG
     #: The option of a subentry with no policy stored.
     unset = CUSTOM
@@ -83,4 +83,5 @@ class VoicePolicySelect(SelectEntity, AnimaEntity):
 class EndpointPolicySelect(VoicePolicySelect):
     """An endpoint's own policy, or `voice`: the policy of the voice that speaks for it."""
 
+    _attr_translation_key = "voice_policy"  # on the endpoint's device: "Kitchen Voice policy"
     unset = FOLLOW_VOICE

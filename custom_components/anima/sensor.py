@@ -1,6 +1,7 @@
 """Sensors: provider health, and usage and cost from the ledger.
 
-- each connection: Health (diagnostic), cost today and this month;
+- each connection: Health (diagnostic), cost today and this month (disabled while nothing it
+  serves is priced: a free local server's costs are zero; pricing it enables them);
 - the hub: cost today and this month for the whole house, tokens, TTS characters, audio
   seconds and images today, what the speech cache saved today, and this month with the fees of
   the billing plans (each plan's month in its attributes);
@@ -13,7 +14,7 @@ Usage sensors are totals that reset at local midnight (or on the first of the mo
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -27,18 +28,21 @@ from homeassistant.components.sensor import (
 from homeassistant.config_entries import ConfigEntry
 from homeassistant.const import EntityCategory, UnitOfTime
 from homeassistant.core import HomeAssistant, callback
+from homeassistant.helpers import entity_registry as er, translation
 from homeassistant.helpers.dispatcher import async_dispatcher_connect
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 from homeassistant.helpers.event import async_track_time_change
-from homeassistant.util import dt as dt_util
+from homeassistant.util import dt as dt_util, slugify
 
-from .const import KIND, KIND_HUB, SIGNAL_ATTEMPT, SIGNAL_RECORDED
+from .const import DOMAIN, KIND, KIND_HUB, SIGNAL_ATTEMPT, SIGNAL_RECORDED
 from .core.endpoints import DEVICE
 from .core.health import Attempt, HealthState
 from .core.ledger import Period, Scope, Totals
 from .core.profiles import PROFILE_ENDPOINT
 from .entity import AnimaEntity
-from .runtime.connections import AnimaConfigEntry
+from .providers.naming import entity_name
+from .runtime.connections import AnimaConfigEntry, ConnectionConfigEntry
+from .runtime.data import AnimaData
 from .turn_sensor import LastTurnSensor
 
 PARALLEL_UPDATES = 0
@@ -114,9 +118,7 @@ async def async_setup_entry(
 ) -> None:
     """Add the sensors of a connection or of the hub and its profiles."""
     if entry.data.get(KIND) != KIND_HUB:
-        async_add_entities([ProviderHealthSensor(entry)], update_before_add=True)
-        provider = (Scope.PROVIDER, entry.entry_id)
-        async_add_entities(UsageSensor(d, entry.entry_id, provider) for d in COSTS)
+        await _async_add_connection_sensors(hass, entry, async_add_entities)
         return
     async_add_entities(
         UsageSensor(d, entry.entry_id, (Scope.TOTAL, None)) for d in (*COSTS, *HOUSE_USAGE)
@@ -130,6 +132,40 @@ async def async_setup_entry(
         if subentry.subentry_type == PROFILE_ENDPOINT:
             entities.append(LastTurnSensor(subentry_id, subentry.data[DEVICE]))
         async_add_entities(entities, config_subentry_id=subentry_id)
+
+
+async def _async_add_connection_sensors(
+    hass: HomeAssistant, entry: AnimaConfigEntry, async_add_entities: AddConfigEntryEntitiesCallback
+) -> None:
+    """Add a connection's health and costs, with entity ids from its name, not its address."""
+    priced = AnimaData.of(hass).meter.charges(entry.entry_id)
+    provider = (Scope.PROVIDER, entry.entry_id)
+    health = ProviderHealthSensor(entry)
+    costs = [
+        UsageSensor(replace(d, entity_registry_enabled_default=priced), entry.entry_id, provider)
+        for d in COSTS
+    ]
+    # As Home Assistant makes entity ids (from the English names), but from the connection's
+    # name: sensor.piper_health. Only new entities take them; registered ones keep theirs.
+    names = await translation.async_get_translations(hass, "en", "entity", {DOMAIN})
+    base = entity_name(entry.title, entry.data)
+    for sensor in (health, *costs):
+        name = names[f"component.{DOMAIN}.entity.sensor.{sensor.translation_key}.name"]
+        sensor.entity_id = f"sensor.{slugify(f'{base} {name}')}"
+    async_add_entities([health], update_before_add=True)
+    async_add_entities(costs)
+
+
+@callback
+def async_show_costs(hass: HomeAssistant, entry: ConnectionConfigEntry) -> None:
+    """Enable the cost sensors of a connection that is priced now (Anima disabled them)."""
+    keys = {description.key for description in COSTS}
+    registry = er.async_get(hass)
+    for entity in er.async_entries_for_config_entry(registry, entry.entry_id):
+        if entity.disabled_by is er.RegistryEntryDisabler.INTEGRATION and (
+            entity.unique_id.removeprefix(f"{entry.entry_id}-") in keys
+        ):
+            registry.async_update_entity(entity.entity_id, disabled_by=None)
 
 
 class UsageSensor(SensorEntity, AnimaEntity):

@@ -33,6 +33,22 @@ class SubentryFormFlow(ConfigSubentryFlow):
         """The step the form belongs to."""
         return "user" if self.adding else "reconfigure"
 
+    def async_show_first(self, step_id: str) -> SubentryFlowResult:
+        """Say what must be added before this form can be filled in, as a titled step.
+
+        Not an abort: Home Assistant's frontend shows a subentry flow's abort untitled. Its
+        button (`async_step_<step_id>`, see `async_check_again`) checks again.
+        """
+        return self.async_show_form(step_id=step_id)
+
+    async def async_check_again(
+        self, user_input: dict[str, Any] | None = None
+    ) -> SubentryFlowResult:
+        """Show the form if what it needs is there now (else the same step again)."""
+        if self.adding:
+            return await self.async_step_user()
+        return await self.async_step_reconfigure()
+
     def async_save(self, name: str, data: Mapping[str, Any]) -> SubentryFlowResult:
         """Create the subentry, or update the one being changed (no reload)."""
         if self.adding:

@@ -19,7 +19,7 @@ from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
 from .const import MESSAGE_CLASS, TTS_ENDPOINT
-from .core.profiles import LANGUAGE, PROFILE_VOICE
+from .core.profiles import LANGUAGE, PROFILE_VOICE, profile_name
 from .core.speech.stream import EARCON_FORMAT, Output, wav_stream
 from .core.speech.tiers import MessageClass
 from .core.turn_notes import Note
@@ -66,7 +66,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
     def __init__(self, entry: HubConfigEntry, subentry: ConfigSubentry) -> None:
         """Bind the entity to its voice profile."""
         super().__init__(entry, subentry, "tts")
-        self._attr_name = subentry.title
+        self._attr_name = profile_name(PROFILE_VOICE, subentry.title)
         # The preferred format options are honoured here, so Home Assistant need not convert.
         self._attr_supported_options = [
             tts.ATTR_VOICE,

@@ -1,7 +1,8 @@
 """Fixtures for tests of Home Assistant's real frontend in a real, headless Chromium.
 
 One Home Assistant (a `hass` process from .venv-hass, Anima linked from the working tree), one
-fake OpenAI-compatible cloud, one Piper and one browser serve the whole session. Their tests
+fake OpenAI-compatible cloud, one Piper, one `anima-satellite` process and one browser serve the
+whole session. Their tests
 must run in the session's event loop (`pytest.mark.asyncio(loop_scope="session")`):
 Playwright's objects belong to the loop that started it.
 
@@ -16,10 +17,12 @@ integrations onboarding adds (weather, radio, translate, shopping list) clutter 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 import json
 import os
 from pathlib import Path
+import sys
 
 from playwright.async_api import Browser, async_playwright
 import pytest
@@ -31,6 +34,9 @@ from tests.browser.ui import ROOT, HassUI, fetched_from_internet, offline
 from tests.fakes.openai_server import FakeOpenAIServer
 
 BROWSER_DIR = Path(__file__).parent
+SATELLITE = Path(sys.executable).parent / "anima-satellite"
+#: The satellite's name: Home Assistant's Wyoming integration names its device so.
+SATELLITE_NAME = "Kitchen"
 CHROMIUM = Path(os.environ.get("ANIMA_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [  # as root (CI) it needs --no-sandbox; offline: no GPU, updates, sync, first run
     "--no-sandbox",
@@ -102,6 +108,28 @@ async def ui_hass(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Has
     async with HassProcess(config_dir, port=free_port(), start_timeout=240) as hass:
         yield hass
         pytest_socket.enable_socket()  # for the stop request
+
+
+@pytest_asyncio.fixture(scope="session", loop_scope="session")
+async def ui_satellite() -> AsyncIterator[int]:
+    """A real `anima-satellite` on loopback with a silent microphone, for Home Assistant's
+    Wyoming integration to adopt (tests/browser/house.py): its port."""
+    pytest_socket.enable_socket()
+    port = free_port()
+    process = await asyncio.create_subprocess_exec(
+        str(SATELLITE),
+        "--name",
+        SATELLITE_NAME,
+        "--uri",
+        f"tcp://127.0.0.1:{port}",
+        "--mic-command",
+        "sleep 3600",
+    )
+    try:
+        yield port
+    finally:
+        process.terminate()
+        await process.wait()
 
 
 @pytest_asyncio.fixture(scope="session", loop_scope="session")

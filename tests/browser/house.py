@@ -7,11 +7,13 @@ from are there, without touching what the UI made.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from scripts.hassctl import HassError, HassProcess, chain_options
+from tests.browser.conftest import SATELLITE_NAME
 from tests.browser.ui import NAMES
-from tests.e2e.test_smoke import openai_steps, wyoming_steps
+from tests.e2e.test_smoke import wyoming_steps
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
 from tests.integration.anima_setup import anima_pipeline
@@ -21,15 +23,20 @@ from tests.integration.anima_setup import anima_pipeline
 PROFILE_MODELS = {"agent": "gpt-4.1-mini", "listener": "whisper-1", "voice": "joe"}
 
 
+def openai_preset_steps(openai: FakeOpenAIServer) -> list[dict[str, Any]]:
+    """The walk's OpenAI connection: the OpenAI preset, at the fake cloud's address (a proxy)."""
+    return [
+        {"next_step_id": "openai_compatible"},
+        {"preset": "openai"},
+        {"base_url": openai.base_url, "api_key": openai.api_key},
+    ]
+
+
 async def ensure_connections(
     hass: HassProcess, openai: FakeOpenAIServer, piper: SpeechServer
 ) -> None:
     """The OpenAI-compatible connection to the fake cloud and the Wyoming one to Piper."""
-    assert openai.api_key is not None
-    for steps in (
-        openai_steps(openai.base_url, openai.api_key),
-        wyoming_steps(piper.host, piper.port),
-    ):
+    for steps in (openai_preset_steps(openai), wyoming_steps(piper.host, piper.port)):
         result = await hass.config_flow("anima", steps)
         if result["type"] != "create_entry" and result.get("reason") != "already_configured":
             raise HassError(f"connection not added: {result}")
@@ -77,3 +84,19 @@ async def ensure_preferred_pipeline(
         await hass.websocket(
             {"type": "assist_pipeline/pipeline/set_preferred", "pipeline_id": pipeline["id"]}
         )
+
+
+async def adopted_satellite(hass: HassProcess) -> dict[str, Any] | None:
+    """The Wyoming entry of the session's satellite, once Home Assistant adopted it."""
+    adopted = [e for e in await hass.entries("wyoming") if e["title"] == SATELLITE_NAME]
+    return adopted[0] if adopted else None
+
+
+async def ensure_adopted(hass: HassProcess, port: int) -> None:
+    """The session's satellite, adopted and loaded by Home Assistant's Wyoming integration (as a
+    user adds Wyoming Protocol with its host and port)."""
+    async with asyncio.timeout(60):  # the process may still be starting
+        while (entry := await adopted_satellite(hass)) is None or entry["state"] != "loaded":
+            if entry is None:
+                await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
+            await asyncio.sleep(0.5)

@@ -32,7 +32,10 @@ pytestmark = pytest.mark.asyncio(loop_scope="session")  # Playwright's loop (con
 
 DASHBOARD = ROOT / "docs" / "dashboards" / "costs.yaml"
 #: The file's example sensors, renamed to this house's (no endpoint here: the agent profile's).
-RENAMED = {"sensor.kitchen_cost_": "sensor.assistant_cost_", "name: Kitchen": "name: Assistant"}
+RENAMED = {
+    "sensor.kitchen_cost_": "sensor.anima_assistant_cost_",
+    "name: Kitchen": "name: Assistant",
+}
 DAILY = 0.057  # what the household benchmark's day costs with Anima's defaults (USD)
 
 
@@ -83,7 +86,7 @@ async def _history(hass: HassProcess) -> None:
     state = await hass.request("GET", "/api/states/sensor.anima_cost_today")
     unit = state["attributes"]["unit_of_measurement"]
     shares = {"sensor.anima_cost_today": 1.0, "sensor.openai_cost_today": 1.0}
-    shares |= {"sensor.assistant_cost_today": 0.8, "sensor.anima_cost_this_month": 1.0}
+    shares |= {"sensor.anima_assistant_cost_today": 0.8, "sensor.anima_cost_this_month": 1.0}
     midnight = datetime.now(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
     for statistic_id, share in shares.items():
         rows, total = [], 0.0

@@ -1,28 +1,34 @@
 """A new user's walk through Anima in Home Assistant's real frontend, in a real browser.
 
-In order: an OpenAI-compatible connection (a wrong address first), a Wyoming connection to the
-real Piper, the hub with an agent, a listener and a voice, the hub's options, the endpoint form,
-a pipeline of Anima's profiles made preferred, and a question in the Assist dialog answered by
-the (fake, wire-faithful) cloud model. Each test asserts what the screen shows and saves the
-screenshots the documentation uses; each also runs alone (tests/browser/house.py).
+In order: an OpenAI connection (a wrong address first), a Wyoming connection to the real Piper,
+the hub with an agent, a listener and a voice, the hub's options, an endpoint bound from a real
+`anima-satellite` that Home Assistant's Wyoming integration adopted, a pipeline of Anima's
+profiles made preferred, and a question in the Assist dialog answered by the (fake,
+wire-faithful) cloud model. Each test asserts what the screen shows (titles, labels, errors, the
+names of connections, devices and entities) and saves the screenshots the documentation uses;
+each also runs alone (tests/browser/house.py).
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from playwright.async_api import Locator, expect
 import pytest
 
-from custom_components.anima.providers.presets import CUSTOM, PRESETS
+from custom_components.anima.providers.presets import PRESETS
 from scripts.hassctl import HassProcess, free_port
+from tests.browser.conftest import SATELLITE_NAME
 from tests.browser.house import (
     PROFILE_MODELS,
+    adopted_satellite,
+    ensure_adopted,
     ensure_connections,
     ensure_hub,
     ensure_preferred_pipeline,
 )
-from tests.browser.ui import HA_TEXT, NAMES, HassUI, anima_text
+from tests.browser.ui import HA_TEXT, NAMES, HassUI, anima_text, shown
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 
@@ -33,11 +39,33 @@ QUESTION = "What is the capital of France?"
 ANSWER = "Paris is the capital of France."
 
 
-async def _expect_healthy_service_page(ui: HassUI) -> None:
-    """A connection's device page, where "Skip and finish" lands: its health sensor reads OK."""
+async def _expect_healthy_service_page(ui: HassUI, title: str) -> None:
+    """A connection's device page, where "Skip and finish" lands: named `title`, its health
+    sensor reads OK."""
     await ui.page.wait_for_url("**/config/devices/device/**")
+    await expect(ui.page.get_by_text(title, exact=True).first).to_be_visible()  # the page title
     health = ui.entity_row(anima_text("entity.sensor.health.name"))
     await expect(health).to_contain_text(anima_text("entity.sensor.health.state.closed"))
+
+
+async def _expect_on_one_line(target: Locator) -> None:
+    """The text is shown whole: it fits in the boxes that would cut it off (with an ellipsis)."""
+    cut = await target.evaluate(
+        """e => {
+            const range = document.createRange();
+            range.selectNodeContents(e);
+            const text = range.getBoundingClientRect();
+            for (let n = e; n; n = n.assignedSlot || n.parentElement || n.getRootNode().host) {
+                const style = getComputedStyle(n);
+                if (style.overflowX !== "visible" || style.textOverflow === "ellipsis") {
+                    const box = n.getBoundingClientRect();
+                    if (text.right > box.right + 1) return true;
+                }
+            }
+            return false;
+        }"""
+    )
+    assert not cut, await target.inner_text()
 
 
 async def _open_integration_page(ui: HassUI) -> None:
@@ -57,14 +85,20 @@ async def test_an_openai_connection_shows_a_wrong_address_then_connects(
 ) -> None:
     assert ui_openai.api_key is not None
     await ui.start_anima_flow()
+    for option in ("openai_compatible", "wyoming", "hub"):
+        label = anima_text(f"config.step.user.menu_options.{option}")
+        await _expect_on_one_line(ui.flow.get_by_text(label, exact=True))
     await ui.shot("add-to-anima", ui.dialog)
     await ui.choose_menu("openai_compatible")
     await ui.expect_dialog_title(anima_text("config.step.openai_compatible.title"))
-    custom = PRESETS[CUSTOM].name
-    await ui.flow.get_by_text(custom, exact=True).click()
+    for preset in PRESETS.values():
+        await _expect_on_one_line(ui.flow.get_by_text(preset.name, exact=True))
+    openai = PRESETS["openai"].name
+    await ui.flow.get_by_text(openai, exact=True).click()
     await ui.submit()
 
-    await ui.expect_dialog_title(anima_text("config.step.openai_details.title", preset=custom))
+    # The base URL of a proxy in front of OpenAI, mistyped first.
+    await ui.expect_dialog_title(anima_text("config.step.openai_details.title", preset=openai))
     base_url = ui.textbox(anima_text("config.step.openai_details.data.base_url"))
     await base_url.fill(f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
     await ui.textbox(anima_text("config.step.openai_details.data.api_key")).fill(ui_openai.api_key)
@@ -74,9 +108,8 @@ async def test_an_openai_connection_shows_a_wrong_address_then_connects(
 
     await base_url.fill(ui_openai.base_url)
     await ui.submit()
-    await expect(ui.flow).to_contain_text(custom)  # the new service, made by its preset
     await ui.skip_naming()
-    await _expect_healthy_service_page(ui)
+    await _expect_healthy_service_page(ui, openai)  # a cloud is titled by its name alone
     cards = []
     for sensor in ("cost_day", "cost_month", "health"):
         row = ui.entity_row(anima_text(f"entity.sensor.{sensor}.name"))
@@ -95,7 +128,10 @@ async def test_a_wyoming_connection_to_piper(ui: HassUI, piper_session: SpeechSe
     await ui.shot("wyoming-form", ui.dialog)
     await ui.submit()
     await ui.skip_naming()
-    await _expect_healthy_service_page(ui)
+    await _expect_healthy_service_page(ui, f"Piper on {piper_session.host}:{piper_session.port}")
+    await expect(ui.page.get_by_text("Wyoming text-to-speech (Piper)").first).to_be_visible()
+    # A local voice costs nothing: no cost sensors on its page (they are there to enable).
+    await expect(ui.entity_row(anima_text("entity.sensor.cost_day.name"))).to_have_count(0)
 
 
 async def test_the_hub_and_its_agent_listener_and_voice(
@@ -141,20 +177,46 @@ async def test_the_hubs_options_open_and_save(
     await ui.finish_success()
 
 
-async def test_the_endpoint_form_offers_the_profiles(
-    ui: HassUI, ui_hass: HassProcess, ui_openai: FakeOpenAIServer, piper_session: SpeechServer
+async def test_an_adopted_satellite_becomes_an_endpoint(
+    ui: HassUI,
+    ui_hass: HassProcess,
+    ui_openai: FakeOpenAIServer,
+    piper_session: SpeechServer,
+    ui_satellite: int,
 ) -> None:
     await ensure_hub(ui_hass, ui_openai, piper_session)
     await _open_integration_page(ui)
     strings = "config_subentries.endpoint"
     await ui.page.get_by_role("button", name=anima_text(f"{strings}.initiate_flow.user")).click()
+    if await adopted_satellite(ui_hass) is None:  # nothing can be an endpoint yet: it says so
+        await ui.expect_dialog_title(anima_text(f"{strings}.step.needs_device.title"))
+        await ensure_adopted(ui_hass, ui_satellite)  # Home Assistant adopts the satellite
+        await ui.flow.get_by_role(
+            "button", name=anima_text(f"{strings}.step.needs_device.submit")
+        ).click()
     await ui.expect_dialog_title(anima_text(f"{strings}.step.user.title"))
+
+    # The picker offers the satellite, and none of Anima's own devices.
+    label = anima_text(f"{strings}.step.user.data.device_id")
+    device = ui.flow.get_by_role("button", name=re.compile(f"^{label}"))
+    await device.click()
+    offered = ui.page.get_by_role("menuitem")  # the open menu's (the others are hidden)
+    await expect(offered).to_have_text([SATELLITE_NAME])
+    await offered.first.click()
     for kind in ("agent", "voice"):  # each offers the profile of its kind
         group = json.dumps(anima_text(f"{strings}.step.user.data.{kind}"))
         choice = f"- radiogroup {group}:\n  - radio {json.dumps(NAMES[kind])}"
         await expect(ui.dialog).to_match_aria_snapshot(choice)
     await ui.shot("endpoint-form", ui.dialog)
-    await ui.close_dialog()
+    await ui.submit()  # with neither an agent nor a voice
+    await expect(ui.flow).to_contain_text(anima_text(f"{strings}.error.agent_or_voice_required"))
+    await ui.flow.get_by_role("radio", name=NAMES["voice"], exact=True).last.click()
+    await ui.submit()
+    await ui.finish_success()
+
+    hub = _hub_row(ui)
+    await expect(hub).to_contain_text(SATELLITE_NAME)
+    await expect(hub).to_contain_text(anima_text(f"{strings}.entry_type"))
 
 
 async def test_the_anima_pipeline_becomes_preferred(
@@ -171,9 +233,10 @@ async def test_the_anima_pipeline_becomes_preferred(
         ("text_to_speech", "voice"),
     ):
         await detail.get_by_role("button", name=HA_TEXT[picker]).click()
-        await ui.page.get_by_role("menuitem", name=NAMES[kind], exact=True).click()
+        # Listed among other integrations' agents and voices as Anima's: "Anima Voice".
+        await ui.page.get_by_role("menuitem", name=shown(kind), exact=True).click()
         await expect(detail.get_by_role("button", name=HA_TEXT[picker])).to_contain_text(
-            NAMES[kind]
+            shown(kind)
         )
     await ui.shot("pipeline-form", detail.get_by_role("dialog"))
     await detail.get_by_role("button", name=HA_TEXT["create"]).click()

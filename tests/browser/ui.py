@@ -2,8 +2,9 @@
 
 Texts Anima defines come from its English translations (`anima_text("config.step.wyoming.title")`)
 and preset names from `PRESETS`, so a changed label needs no change in the tests; a renamed key
-is a one-line change at its one use. Texts Home Assistant's frontend defines are in `HA_TEXT`,
-and the names Anima's entities and devices show are in `NAMES`.
+is a one-line change at its one use. Texts Home Assistant's frontend defines are in `HA_TEXT`;
+the names the walk gives its profiles are in `NAMES`, and what their entities are called on
+screen comes from Anima's own `profile_name` (`shown`).
 
 Home Assistant renders a dialog's content into slots of a `role=dialog` element inside shadow
 roots: its fields and texts are found from the dialog's host element (`dialog-data-entry-flow`,
@@ -19,6 +20,8 @@ import re
 from typing import Any
 
 from playwright.async_api import Locator, Page, Route, expect
+
+from custom_components.anima.core.profiles import profile_name
 
 ROOT = Path(__file__).resolve().parents[2]
 TRANSLATIONS = ROOT / "custom_components" / "anima" / "translations" / "en.json"
@@ -49,13 +52,19 @@ HA_TEXT = {
     "enter_request": "Enter a request",
 }
 
-# What Anima's entities and devices are called on screen (issue 18 will rename them).
+# The names the walk gives its profiles and its pipeline.
 NAMES = {
     "agent": "Assistant",
     "listener": "Listener",
     "voice": "Voice",
     "pipeline": "Anima",
 }
+
+
+def shown(kind: str) -> str:
+    """What the walk's profile of `kind` is called on screen ("Anima Voice")."""
+    return profile_name(kind, NAMES[kind])
+
 
 TRANSPARENT_PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"

@@ -14,8 +14,9 @@ from PIL import Image
 import pytest
 import pytest_asyncio
 
-from scripts.hassctl import HassHTTPError, HassProcess, free_port
-from tests.e2e.test_smoke import wait_for_state
+from scripts.hassctl import HassHTTPError, HassProcess, chain_options, free_port, select_options
+from tests.e2e.test_smoke import wait_for_state, wyoming_steps
+from tests.fixtures.speech_servers import SpeechServer
 
 SATELLITE = Path(sys.executable).parent / "anima-satellite"
 
@@ -29,14 +30,22 @@ async def _until[T](what: str, probe: Callable[[], Awaitable[T | None]], seconds
 
 
 @pytest_asyncio.fixture
-async def zeroconf_hass(tmp_path: Path) -> AsyncIterator[HassProcess]:
-    """A real hass that browses mDNS, with Anima's hub."""
+async def zeroconf_hass(tmp_path: Path, piper_server: SpeechServer) -> AsyncIterator[HassProcess]:
+    """A real hass that browses mDNS, with Anima's hub and a voice (an endpoint needs one)."""
     hass = HassProcess(
         tmp_path / "config", port=free_port(), extra_config="zeroconf:\n", start_timeout=240
     )
     async with hass:
+        piper = await hass.config_flow("anima", wyoming_steps(piper_server.host, piper_server.port))
         hub = await hass.config_flow("anima", [{"next_step_id": "hub"}])
-        await wait_for_state(hass, hub["result"]["entry_id"], "loaded")
+        for entry in (piper, hub):
+            await wait_for_state(hass, entry["result"]["entry_id"], "loaded")
+        voice = await hass.subentry_flow(
+            hub["result"]["entry_id"],
+            "voice",
+            lambda form: {"name": "Voice", "chain": [chain_options(form)[0][0]]},
+        )
+        assert voice["type"] == "create_entry", voice
         yield hass
 
 
@@ -99,9 +108,13 @@ async def test_a_satellite_announced_over_zeroconf_is_adopted_bound_and_shows_it
         bound = await hass.subentry_flow(
             hub["entry_id"],
             "endpoint",
-            lambda form: {"device_id": device["id"], "service_key": key},
+            lambda form: {
+                "device_id": device["id"],
+                "voice": select_options(form, "voice")[0][0],
+                "service_key": key,
+            },
         )
-        assert bound["type"] == "create_entry", bound  # the device and the key, nothing else
+        assert bound["type"] == "create_entry", bound  # the device, its voice and the key
 
         async def camera_frame() -> bytes | None:
             try:

@@ -57,7 +57,7 @@ async def test_openai_and_wyoming_connections_load(
     assert openai["type"] == "create_entry", openai
     wyoming = await hass.config_flow("anima", wyoming_steps(piper_server.host, piper_server.port))
     assert wyoming["type"] == "create_entry", wyoming
-    assert wyoming["title"] == f"{piper_server.host}:{piper_server.port}"
+    assert wyoming["title"] == f"Piper on {piper_server.host}:{piper_server.port}"
 
     await wait_for_state(hass, openai["result"]["entry_id"], "loaded")
     await wait_for_state(hass, wyoming["result"]["entry_id"], "loaded")
@@ -79,6 +79,6 @@ async def test_wrong_api_key_shows_invalid_auth(
     before = await hass.entries("anima")
     result = await hass.config_flow("anima", openai_steps(openai_server.base_url, "sk-wrong"))
     assert result["type"] == "form", result
-    assert result["step_id"] == "openai_details"
+    assert result["step_id"] == "openai_custom"
     assert result["errors"] == {"base": "invalid_auth"}
     assert await hass.entries("anima") == before

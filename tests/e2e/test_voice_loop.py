@@ -16,7 +16,7 @@ import pytest_asyncio
 
 from anima_satellite.satellite import SatelliteSettings, serve
 from custom_components.anima.core.speech.earcons import earcon_pcm
-from scripts.hassctl import HassProcess, free_port
+from scripts.hassctl import HassProcess, free_port, select_options
 from tests.e2e.test_smoke import wait_for_state
 from tests.e2e.voice_setup import setup_anima_voice
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
@@ -83,7 +83,13 @@ async def bind_endpoint(hass: HassProcess, wyoming_entry: str, **fields: Any) ->
     (device,) = [d for d in devices if d.get("primary_config_entry") == wyoming_entry]
     hub = next(e for e in await hass.entries("anima") if e["title"] == "Anima")
     bound = await hass.subentry_flow(
-        hub["entry_id"], "endpoint", lambda form: {"device_id": device["id"], **fields}
+        hub["entry_id"],
+        "endpoint",
+        lambda form: {  # an endpoint needs an agent or a voice: the hub's agent, unless given
+            "device_id": device["id"],
+            "agent": select_options(form, "agent")[0][0],
+            **fields,
+        },
     )
     assert bound["type"] == "create_entry", bound
     await wait_for_state(hass, hub["entry_id"], "loaded")

@@ -15,7 +15,7 @@ from homeassistant.const import (
     CONF_VERIFY_SSL,
 )
 from homeassistant.core import HomeAssistant
-from homeassistant.helpers import device_registry as dr, llm
+from homeassistant.helpers import device_registry as dr, entity_registry as er, llm
 from PIL import Image
 from pytest_homeassistant_custom_component.common import MockConfigEntry
 
@@ -150,14 +150,21 @@ async def _load(hass: HomeAssistant, entry: MockConfigEntry) -> MockConfigEntry:
 
 
 def satellite_device(hass: HomeAssistant, name: str, port: int = 10700) -> str:
-    """A device as Home Assistant's Wyoming integration adopts a satellite (at 127.0.0.1:port);
-    its id."""
+    """A device as Home Assistant's Wyoming integration adopts a satellite (at 127.0.0.1:port),
+    with its assist satellite entity; its id."""
     wyoming = MockConfigEntry(
         domain="wyoming", title=name, data={"host": "127.0.0.1", "port": port}
     )
     wyoming.add_to_hass(hass)
     device = dr.async_get(hass).async_get_or_create(
         config_entry_id=wyoming.entry_id, identifiers={("wyoming", name)}, name=name
+    )
+    er.async_get(hass).async_get_or_create(
+        "assist_satellite",
+        "wyoming",
+        f"{name}-satellite",
+        config_entry=wyoming,
+        device_id=device.id,
     )
     return device.id
 

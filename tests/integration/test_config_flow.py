@@ -48,7 +48,7 @@ async def _openai_details(hass: HomeAssistant, preset: str) -> dict[str, Any]:
     result = await _start(hass, KIND_OPENAI)
     assert result["step_id"] == "openai_compatible"
     result = await hass.config_entries.flow.async_configure(result["flow_id"], {PRESET: preset})
-    assert result["step_id"] == "openai_details"
+    assert result["step_id"] == ("openai_custom" if preset == "custom" else "openai_details")
     return result
 
 
@@ -67,7 +67,7 @@ async def test_custom_openai_service_is_added_and_loaded(
         result["flow_id"], {BASE_URL: openai_server.base_url + "/", API_KEY: openai_server.api_key}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "127.0.0.1"
+    assert result["title"] == f"OpenAI-compatible API on 127.0.0.1:{openai_server.port}"
     assert result["data"] == {
         KIND: KIND_OPENAI,
         PRESET: "custom",
@@ -102,7 +102,7 @@ async def test_local_preset_needs_no_key_and_uses_the_preset_name(
         result["flow_id"], {BASE_URL: openai_server.base_url}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == "Ollama"
+    assert result["title"] == f"Ollama on 127.0.0.1:{openai_server.port}"
 
 
 async def test_wrong_key_is_reported_and_the_user_can_fix_it(
@@ -187,7 +187,7 @@ async def test_wyoming_server_is_added_with_its_services(
         result["flow_id"], {HOST: piper_server.host, PORT: piper_server.port}
     )
     assert result["type"] is FlowResultType.CREATE_ENTRY
-    assert result["title"] == f"{piper_server.host}:{piper_server.port}"
+    assert result["title"] == f"Piper on {piper_server.host}:{piper_server.port}"
     await hass.async_block_till_done()
     entry = hass.config_entries.async_entries(DOMAIN)[0]
     assert entry.state is ConfigEntryState.LOADED
@@ -197,7 +197,11 @@ async def test_wyoming_server_is_added_with_its_services(
         (DOMAIN, entry.entry_id), entry.entry_id
     )
     assert device is not None
-    assert (device.name, device.manufacturer, device.model) == (entry.title, "Wyoming", "tts")
+    assert (device.name, device.manufacturer, device.model) == (
+        entry.title,
+        None,
+        "Wyoming text-to-speech (Piper)",
+    )
 
     # The same server again is refused.
     result = await _start(hass, KIND_WYOMING)

@@ -36,6 +36,7 @@ from anima_satellite.satellite import SatelliteSettings, play
 import custom_components.anima as anima_package
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.core.endpoints import (
+    AGENT,
     AREA,
     CAMERA,
     DAILY_BUDGET,
@@ -44,9 +45,15 @@ from custom_components.anima.core.endpoints import (
     SATELLITE,
     SERVICE,
     SERVICE_KEY,
+    VOICE,
     VisionMode,
 )
-from custom_components.anima.core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, Link
+from custom_components.anima.core.profiles import (
+    PROFILE_AGENT,
+    PROFILE_ENDPOINT,
+    PROFILE_VOICE,
+    Link,
+)
 from custom_components.anima.core.speech.earcons import Earcon, earcon_pcm
 from custom_components.anima.protocol import ZEROCONF_TYPE, new_key, parse_key
 from scripts.hassctl import free_port
@@ -84,17 +91,30 @@ def _satellite_device(hass: HomeAssistant) -> dr.DeviceEntry:
     return device
 
 
+def _endpoints(hub: config_entries.ConfigEntry) -> dict[str, config_entries.ConfigSubentry]:
+    """The hub's endpoints (its other subentries are profiles)."""
+    return {k: s for k, s in hub.subentries.items() if s.subentry_type == PROFILE_ENDPOINT}
+
+
+#: The voice of the hubs here: an endpoint needs an agent or a voice.
+VOICE_PROFILE = profile(PROFILE_VOICE, "Voice", [])
+
+
 async def _bind(hass: HomeAssistant, hub_id: str, form: dict[str, Any]) -> dict[str, Any]:
+    """Bind a device with the form's fields and, unless they name an agent, the hub's voice."""
     result = await hass.config_entries.subentries.async_init(
         (hub_id, PROFILE_ENDPOINT), context={"source": config_entries.SOURCE_USER}
     )
     assert result["type"] is FlowResultType.FORM
+    if AGENT not in form:
+        voices = next(key for key in result["data_schema"].schema if key == VOICE)
+        form = {VOICE: result["data_schema"].schema[voices].config["options"][0]["value"], **form}
     return dict(await hass.config_entries.subentries.async_configure(result["flow_id"], form))
 
 
 async def test_binding_a_device_finds_its_satellite_camera_and_area(hass: HomeAssistant) -> None:
     device = _satellite_device(hass)
-    hub = await add_hub(hass)
+    hub = await add_hub(hass, VOICE_PROFILE)
     result = await _bind(hass, hub.entry_id, {DEVICE: device.id})
     assert result["type"] is FlowResultType.CREATE_ENTRY
     assert result["title"] == "Kitchen satellite"
@@ -103,9 +123,11 @@ async def test_binding_a_device_finds_its_satellite_camera_and_area(hass: HomeAs
     assert data[CAMERA] == "camera.kitchen"
     assert data[AREA] == device.area_id
     assert data.get("vision_mode", VisionMode.ON_DEMAND) == VisionMode.ON_DEMAND
-    # One device, one endpoint.
-    again = await _bind(hass, hub.entry_id, {DEVICE: device.id})
-    assert again["errors"] == {DEVICE: "already_bound"}
+    # One device, one endpoint: it is offered no more (here, nothing is).
+    again = await hass.config_entries.subentries.async_init(
+        (hub.entry_id, PROFILE_ENDPOINT), context={"source": config_entries.SOURCE_USER}
+    )
+    assert again["step_id"] == "needs_device"
 
 
 async def test_a_turn_from_the_device_uses_its_persona_budget_and_cost(
@@ -114,7 +136,9 @@ async def test_a_turn_from_the_device_uses_its_persona_budget_and_cost(
     device = _satellite_device(hass)
     cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
     hub = await add_hub(
-        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+        hass,
+        profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
+        VOICE_PROFILE,
     )
     await _bind(
         hass,
@@ -150,10 +174,10 @@ async def test_an_endpoint_has_a_device_of_its_own_connected_through_the_bound_o
     hass: HomeAssistant,
 ) -> None:
     device = _satellite_device(hass)
-    hub = await add_hub(hass)
+    hub = await add_hub(hass, VOICE_PROFILE)
     await _bind(hass, hub.entry_id, {DEVICE: device.id})
     await hass.async_block_till_done()
-    subentry_id = next(iter(hub.subentries))
+    ((subentry_id, _),) = _endpoints(hub).items()
     own = dr.async_get(hass).async_get_device_by_identifier((DOMAIN, subentry_id), hub.entry_id)
     assert own is not None
     assert own.via_device_id == device.id
@@ -165,7 +189,7 @@ async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
     hass: HomeAssistant, hass_client: ClientSessionGenerator
 ) -> None:
     assert await async_setup_component(hass, "repairs", {})
-    hub = await add_hub(hass)
+    hub = await add_hub(hass, VOICE_PROFILE)
     device = _satellite_device(hass)  # adopted while the hub runs
     await hass.async_block_till_done()
     issue_id = f"new_satellite_{device.id}"
@@ -183,9 +207,10 @@ async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
     response = await client.post(f"/api/repairs/issues/fix/{flow['flow_id']}", json={})
     assert (await response.json())["type"] == "create_entry"
     await hass.async_block_till_done()
-    (endpoint,) = hub.subentries.values()
+    (voice, endpoint) = hub.subentries.values()
     assert endpoint.subentry_type == PROFILE_ENDPOINT
     assert endpoint.data[SATELLITE] == "assist_satellite.kitchen"
+    assert endpoint.data[VOICE] == voice.subentry_id  # the hub's voice: it needs one
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # offered no more
 
 
@@ -235,7 +260,7 @@ async def test_an_endpoint_service_answers_only_the_hub_that_has_its_key(
     Image.new("RGB", (320, 240), (200, 200, 10)).save(image, "JPEG")
     async with _endpoint_service(hass, _service("Hall", camera_image=image)) as port:
         device = satellite_device(hass, "Hall")
-        hub = await add_hub(hass)
+        hub = await add_hub(hass, VOICE_PROFILE)
         address = f"127.0.0.1:{port}"
         for form, error in (
             ({SERVICE: address}, "service_key_required"),
@@ -258,7 +283,7 @@ async def test_an_endpoint_service_answers_only_the_hub_that_has_its_key(
         await hass.async_block_till_done()
         with pytest.raises(HomeAssistantError):
             await camera.async_get_image(hass, "camera.hall_camera")
-        (bound,) = hub.subentries.values()
+        (bound,) = _endpoints(hub).values()
         issue_id = f"unpaired_endpoint_{bound.subentry_id}"
         assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is not None
         hass.config_entries.async_update_subentry(hub, bound, data={**bound.data, SERVICE_KEY: KEY})
@@ -314,15 +339,15 @@ async def test_an_endpoint_service_found_over_zeroconf_becomes_the_endpoints_cam
 async def test_a_service_found_before_its_satellite_is_bound_is_taken_when_bound(
     hass: HomeAssistant,
 ) -> None:
-    hub = await add_hub(hass)
+    hub = await add_hub(hass, VOICE_PROFILE)
     other = satellite_device(hass, "Attic", port=10800)
     device = satellite_device(hass, "Hall", port=10700)
     await _discover(hass, _announced(10701, {"satellite_port": "10700"}))
-    assert hub.subentries == {}  # found, but nothing to give it to yet
+    assert not _endpoints(hub)  # found, but nothing to give it to yet
     for device_id in (device, other):
         bound = await _bind(hass, hub.entry_id, {DEVICE: device_id})
         assert bound["type"] is FlowResultType.CREATE_ENTRY
-    services = {sub.title: sub.data.get(SERVICE) for sub in hub.subentries.values()}
+    services = {sub.title: sub.data.get(SERVICE) for sub in _endpoints(hub).values()}
     assert services == {"Hall": "127.0.0.1:10701", "Attic": None}
 
 

@@ -4,13 +4,16 @@ provider and each profile."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from decimal import Decimal
 
 from homeassistant.components import conversation, stt
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import issue_registry as ir
+from homeassistant.helpers import entity_registry as er, issue_registry as ir
+from homeassistant.util import dt as dt_util
 import pytest
 import pytest_asyncio
+from pytest_homeassistant_custom_component.common import async_fire_time_changed
 
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.core.ledger import Kind
@@ -62,7 +65,7 @@ async def test_a_turn_is_priced_and_shown_for_house_provider_and_profile(
         "sensor.anima_cost_today",
         "sensor.anima_cost_this_month",
         "sensor.openai_cost_today",
-        "sensor.assistant_cost_today",
+        "sensor.anima_assistant_cost_today",
     ):
         assert _value(hass, entity_id) == TURN_COST, entity_id
     state = hass.states.get("sensor.anima_cost_today")
@@ -177,9 +180,13 @@ async def test_a_connections_own_prices_apply_from_the_next_call(
         result["flow_id"], {"next_step_id": "prices"}
     )
     assert result["step_id"] == "prices"
+    assert er.async_get(hass).async_get("sensor.custom_cost_today").disabled  # nothing priced
     result = await hass.config_entries.options.async_configure(
         result["flow_id"], {"input_per_1m": 1.0, "output_per_1m": 2.0}
     )
+    await hass.async_block_till_done()
+    # Priced now: its cost sensors are enabled, and appear when Home Assistant reloads it.
+    async_fire_time_changed(hass, dt_util.utcnow() + timedelta(seconds=31))
     await hass.async_block_till_done()
     openai_server.reply(Reply.text("Hi.", usage=(1000, 1000)))
     await _converse(hass)

@@ -112,7 +112,7 @@ async def test_profile_flow_errors(hass: HomeAssistant, openai_server: FakeOpenA
     result = await hass.config_entries.subentries.async_init(
         (hub.entry_id, PROFILE_AGENT), context={"source": config_entries.SOURCE_USER}
     )
-    assert result == result | {"type": FlowResultType.ABORT, "reason": "no_connections"}
+    assert result == result | {"type": FlowResultType.FORM, "step_id": "needs_connection"}
     await add_openai(hass, openai_server, "Cloud")
     flow_id, _ = await _options(hass, hub.entry_id, PROFILE_AGENT)
     result = await hass.config_entries.subentries.async_configure(
@@ -211,4 +211,4 @@ async def test_removing_a_profile_removes_its_device_and_entities(
     await hass.async_block_till_done()
     assert devices.async_get_device_by_identifier((DOMAIN, subentry_id), hub.entry_id) is None
     assert hass.states.get("conversation.anima_assistant") is None
-    assert er.async_get(hass).async_get("sensor.assistant_cost_today") is None
+    assert er.async_get(hass).async_get("sensor.anima_assistant_cost_today") is None

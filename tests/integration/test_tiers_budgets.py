@@ -289,15 +289,15 @@ async def test_voice_policy_select_switches_to_quiet_and_back(
     hass: HomeAssistant, piper_server: SpeechServer, formant_server: SpeechServer
 ) -> None:
     hub, joe, _ = await _setup(hass, piper_server, formant_server)
-    state = hass.states.get("select.voice_voice_policy")
+    state = hass.states.get("select.anima_voice_policy")
     assert state.state == "standard"
     await hass.services.async_call(
         "select",
         "select_option",
-        {"entity_id": "select.voice_voice_policy", "option": "quiet"},
+        {"entity_id": "select.anima_voice_policy", "option": "quiet"},
         blocking=True,
     )
-    assert hass.states.get("select.voice_voice_policy").state == "quiet"
+    assert hass.states.get("select.anima_voice_policy").state == "quiet"
     _, by = await _say(hass, "Paris is the capital of France.")
     # quiet: answers compact; with no compact voice here, the expressive one (never robotic)
     assert by == joe
@@ -306,7 +306,7 @@ async def test_voice_policy_select_switches_to_quiet_and_back(
     await hass.services.async_call(
         "select",
         "select_option",
-        {"entity_id": "select.voice_voice_policy", "option": "standard"},
+        {"entity_id": "select.anima_voice_policy", "option": "standard"},
         blocking=True,
     )
     _, by = await _say(hass, "Paris is the capital of France.")

@@ -19,7 +19,6 @@ from custom_components.anima.protocol import new_key
 from custom_components.anima.providers.base import AudioFormat
 from custom_components.anima.providers.wyoming import WyomingClient
 from scripts.hassctl import HassProcess, free_port
-from tests.e2e.test_smoke import wait_for_state
 from tests.e2e.test_voice_loop import adopt_satellite, bind_endpoint, voice_hass
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
@@ -56,8 +55,9 @@ async def test_a_question_to_the_riscv64_satellite_is_answered_out_loud(
 
 
 async def test_the_riscv64_satellite_plays_earcons_and_serves_its_camera(
-    anima_hass: HassProcess, installed: InstalledSatellite
+    voice_hass: HassProcess, installed: InstalledSatellite
 ) -> None:
+    """On the hub with an agent and a voice (an endpoint needs one of them)."""
     board = installed.board
     image = board.share / "porch.jpg"
     Image.new("RGB", (640, 480), (30, 160, 90)).save(image, "JPEG")
@@ -76,19 +76,17 @@ async def test_the_riscv64_satellite_plays_earcons_and_serves_its_camera(
         "--camera-image",
         "/share/porch.jpg",
     ]
-    hub = await anima_hass.config_flow("anima", [{"next_step_id": "hub"}])
-    await wait_for_state(anima_hass, hub["result"]["entry_id"], "loaded")
     async with running(installed, "anima-satellite", *args, port=port, timing="satellite_start_s"):
-        wyoming_entry = await adopt_satellite(anima_hass, port)
+        wyoming_entry = await adopt_satellite(voice_hass, port)
         device = await bind_endpoint(
-            anima_hass,
+            voice_hass,
             wyoming_entry,
             service=f"127.0.0.1:{service_port}",
             service_key=key_file.read_text().strip(),
         )
-        frame = await anima_hass.request_bytes("GET", "/api/camera_proxy/camera.porch_camera")
+        frame = await voice_hass.request_bytes("GET", "/api/camera_proxy/camera.porch_camera")
         assert frame == image.read_bytes()
-        await anima_hass.request(
+        await voice_hass.request(
             "POST",
             "/api/services/anima/play_earcon",
             {"device_id": device["id"], "earcon": "confirm"},

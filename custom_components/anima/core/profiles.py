@@ -62,6 +62,26 @@ DEFAULT_MAX_TOKENS: Final = 400
 MAX_TOOL_ROUNDS: Final = 10
 
 _SEPARATOR = "|"  # between connection, model and voice in a selector value
+#: The words that already say a profile's kind in its name ("Kitchen voice", "Assistant").
+_KIND_WORDS: Final[Mapping[str, tuple[str, ...]]] = {
+    PROFILE_AGENT: ("agent", "assistant"),
+    PROFILE_LISTENER: ("listener",),
+    PROFILE_VOICE: ("voice",),
+}
+
+
+def profile_name(kind: str, title: str) -> str:
+    """Return what a profile's entities are called: Anima's, and what kind, with its name.
+
+    "Anima Voice" for the voice "Voice", "Anima Kitchen agent" for the agent "Kitchen": what the
+    pipeline editor's pickers list among other integrations' agents and voices.
+    """
+    said = title.casefold().split()
+    name = title if said[:1] == ["anima"] else f"Anima {title}"
+    words = _KIND_WORDS.get(kind, ())
+    if words and not any(word in said for word in words):
+        name = f"{name} {kind}"
+    return name
 
 
 @dataclass(frozen=True, slots=True)

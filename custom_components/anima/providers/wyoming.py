@@ -71,6 +71,9 @@ class WyomingServices:
     satellite: str | None = None
     #: Names of the installed speech-to-text programs (a program may list no models).
     asr_programs: tuple[str, ...] = ()
+    #: Names of the installed text-to-speech and wake word programs (what names the server).
+    tts_programs: tuple[str, ...] = ()
+    wake_programs: tuple[str, ...] = ()
 
     @property
     def capabilities(self) -> frozenset[Capability]:
@@ -88,26 +91,25 @@ class WyomingServices:
     def from_info(cls, info: Info) -> WyomingServices:
         """Keep the installed programs, models and voices of an `info` event."""
         asr = [program for program in info.asr if program.installed]
+        tts = [program for program in info.tts if program.installed]
+        wake = [program for program in info.wake if program.installed]
         models = [model for program in asr for model in program.models if model.installed]
         return cls(
             asr_models=tuple(str(model.name) for model in models),
             asr_languages=tuple(sorted({str(lang) for m in models for lang in m.languages})),
             tts_voices=tuple(
                 WyomingVoice(str(voice.name), tuple(map(str, voice.languages)), voice.description)
-                for program in info.tts
-                if program.installed
+                for program in tts
                 for voice in program.voices
                 if voice.installed
             ),
             wake_words=tuple(
-                str(model.name)
-                for program in info.wake
-                if program.installed
-                for model in program.models
-                if model.installed
+                str(model.name) for program in wake for model in program.models if model.installed
             ),
             satellite=info.satellite.name if info.satellite and info.satellite.installed else None,
             asr_programs=tuple(str(program.name) for program in asr),
+            tts_programs=tuple(str(program.name) for program in tts),
+            wake_programs=tuple(str(program.name) for program in wake),
         )
 
 

@@ -269,6 +269,14 @@ class Meter:
         if self.ledger.prices.currencies() - set(self.money.money.worth):
             self.money.configure(self._hub_options)  # a currency that needs a rate now
 
+    def charges(self, entry_id: str) -> bool:
+        """Whether anything a connection serves has a price: its own rates, its preset's, a plan."""
+        book = self.ledger.prices
+        tables = (book.overrides.get(entry_id), book.tables.get(self._preset(entry_id)))
+        return entry_id in self.ledger.plans or any(
+            not price.free for table in tables if table for price in table.models.values()
+        )
+
     def currencies_in_use(self) -> set[str]:
         """Return the currencies the house's connections are priced in (each needs a rate)."""
         book, used = self.ledger.prices, {LEDGER_CURRENCY}
