@@ -288,14 +288,19 @@ class HassProcess:
     async def websocket(self, message: Mapping[str, Any]) -> Any:
         """Send one websocket command; return its result (errors raise)."""
         url = self.base_url.replace("http", "ws", 1) + "/api/websocket"
-        async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
-            await ws.receive_json()  # auth_required
-            await ws.send_json({"type": "auth", "access_token": self.token})
-            if (await ws.receive_json()).get("type") != "auth_ok":
-                raise HassError("websocket authentication failed")
-            await ws.send_json({"id": 1, **message})
-            while (reply := await ws.receive_json()).get("id") != 1:
-                pass
+        for attempt in (1, 2):
+            async with aiohttp.ClientSession() as session, session.ws_connect(url) as ws:
+                await ws.receive_json()  # auth_required
+                await ws.send_json({"type": "auth", "access_token": self.token})
+                if (await ws.receive_json()).get("type") != "auth_ok":
+                    if attempt == 1:  # the access token expired (30 min)
+                        await self.login()
+                        continue
+                    raise HassError("websocket authentication failed")
+                await ws.send_json({"id": 1, **message})
+                while (reply := await ws.receive_json()).get("id") != 1:
+                    pass
+                break
         if not reply.get("success"):
             raise HassError(f"websocket {message.get('type')}: {reply.get('error')}")
         return reply.get("result")
