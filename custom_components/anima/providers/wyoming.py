@@ -250,8 +250,8 @@ class WyomingClient:
         """Stream PCM audio for `text` as the server produces it.
 
         Wyoming chooses speech by voice, so `model` is ignored, and speaks PCM whatever `codec`
-        is asked. Each chunk must arrive within
-        the time-out of the one before; the whole synthesis may take longer.
+        is asked. Each chunk must arrive within the time-out of the one before; the whole
+        synthesis may take longer.
         """
         chosen = SynthesizeVoice(name=voice, language=language) if voice or language else None
         async with self._open() as tcp:
