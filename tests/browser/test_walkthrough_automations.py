@@ -58,11 +58,12 @@ async def _add_device_automation(ui: HassUI, kind: str) -> Locator:
     return ui.page.get_by_role("button", name=re.compile(f"^{HA_TEXT[kind]} "))
 
 
-async def _expect_offered(ui: HassUI, picker: Locator, names: list[str]) -> None:
-    """Open the picker: each of `names` is among its options."""
+async def _choose_among(ui: HassUI, picker: Locator, offered: list[str], chosen: str) -> None:
+    """Open the picker, see each of `offered` among its options, choose `chosen`."""
     await picker.click()
-    for name in names:
+    for name in offered:
         await expect(ui.page.get_by_role("option", name=name, exact=True)).to_be_visible()
+    await ui.page.get_by_role("option", name=chosen, exact=True).click()
 
 
 async def test_an_endpoints_triggers_and_actions_make_an_automation_that_runs(
@@ -77,10 +78,8 @@ async def test_an_endpoints_triggers_and_actions_make_an_automation_that_runs(
 
     trigger = await _add_device_automation(ui, "trigger")
     triggers = [anima_text(f"device_automation.trigger_type.{t}") for t in TRIGGERS]
-    await _expect_offered(ui, trigger, triggers)
-    await ui.page.get_by_role(
-        "option", name=anima_text("device_automation.trigger_type.question_asked")
-    ).click()
+    question = anima_text("device_automation.trigger_type.question_asked")
+    await _choose_among(ui, trigger, triggers, question)
     sentence = anima_text("device_automation.extra_fields.sentence")
     await ui.page.get_by_role("textbox", name=sentence).fill(SENTENCE)
     await ui.shot("automation-trigger", ui.page.locator("ha-automation-sidebar"))
@@ -96,10 +95,8 @@ async def test_an_endpoints_triggers_and_actions_make_an_automation_that_runs(
 
     action = await _add_device_automation(ui, "action")
     actions = [anima_text(f"device_automation.action_type.{a}") for a in ACTIONS]
-    await _expect_offered(ui, action, actions)
-    await ui.page.get_by_role(
-        "option", name=anima_text("device_automation.action_type.announce")
-    ).click()
+    announce = anima_text("device_automation.action_type.announce")
+    await _choose_among(ui, action, actions, announce)
     message = anima_text("device_automation.extra_fields.message")
     class_field = anima_text("device_automation.extra_fields.message_class")
     classes = ui.page.get_by_role("radiogroup", name=class_field)
