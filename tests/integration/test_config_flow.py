@@ -10,8 +10,10 @@ from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
 from homeassistant.data_entry_flow import FlowResultType, UnknownHandler
 from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.anima.const import (
     API_KEY,
@@ -256,18 +258,25 @@ async def test_unexpected_errors_are_logged_not_hidden(
 
 
 async def test_only_the_hub_offers_profiles_and_endpoints(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
 ) -> None:
     cloud = await add_openai(hass, openai_server, "Cloud")
     hub = await add_hub(hass)
-    # What the frontend reads to offer "Add agent" and the like on an entry.
-    assert set(hub.supported_subentry_types) == {
+    # What the frontend reads to show "Configure" and "Add agent" (and the like) on an entry.
+    assert await async_setup_component(hass, "config", {})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "config_entries/get", "domain": DOMAIN})
+    entries = {entry["entry_id"]: entry for entry in (await client.receive_json())["result"]}
+    assert set(entries[hub.entry_id]["supported_subentry_types"]) == {
         PROFILE_AGENT,
         PROFILE_LISTENER,
         PROFILE_VOICE,
         PROFILE_ENDPOINT,
     }
-    assert cloud.supported_subentry_types == {}
+    assert entries[cloud.entry_id]["supported_subentry_types"] == {}
+    # Both have options: the hub its currency and budgets, a connection its prices.
+    assert entries[hub.entry_id]["supports_options"] is True
+    assert entries[cloud.entry_id]["supports_options"] is True
     # A client that asks anyway gets no flow, and the connection gets no subentry.
     with pytest.raises(UnknownHandler):
         await hass.config_entries.subentries.async_init(

@@ -167,7 +167,7 @@ async def test_a_connection_that_is_not_loaded_offers_nothing(
 async def test_changing_a_profile_without_connections_says_what_to_add_and_checks_again(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
-    hub = await add_hub(hass, profile(PROFILE_VOICE, "Voice", []))
+    hub = await add_hub(hass, profile(PROFILE_VOICE, "Hall voice", []))
     (voice,) = hub.subentries
     result = await hub.start_subentry_reconfigure_flow(hass, voice)
     assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "needs_connection")
@@ -176,7 +176,9 @@ async def test_changing_a_profile_without_connections_says_what_to_add_and_check
     await add_openai(hass, openai_server, "Cloud", preset="openai")
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
     assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "reconfigure")
-    assert hub.subentries[voice].title == "Voice"
+    # The form is the profile's: its name, not a new voice's.
+    name = next(key for key in result["data_schema"].schema if key == "name")
+    assert name.description == {"suggested_value": "Hall voice"}
 
 
 async def test_removing_a_used_connection_raises_a_repair_naming_the_profiles(
