@@ -141,7 +141,11 @@ async def test_wrong_key_is_reported_and_the_user_can_fix_it(
     ],
 )
 async def test_a_service_that_answers_wrongly_is_named_as_such(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer, models_reply: str | int, error: str
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    models_reply: str | int,
+    error: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     openai_server.models_reply = models_reply
     result = await _openai_details(hass, "custom")
@@ -150,6 +154,10 @@ async def test_a_service_that_answers_wrongly_is_named_as_such(
     )
     assert result["errors"] == {"base": error}
     assert not hass.config_entries.async_entries(DOMAIN)
+    if error == "unknown":  # the log it points to says what the service answered
+        assert "refused the connection check" in caplog.text
+        assert "400" in caplog.text
+        assert openai_server.api_key not in caplog.text
 
 
 async def test_unreachable_and_silent_services(hass: HomeAssistant) -> None:
