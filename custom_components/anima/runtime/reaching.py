@@ -28,7 +28,7 @@ from ..const import DOMAIN, LOGGER, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.endpoints import Endpoint
 from ..core.speech.tiers import MessageClass
 from ..protocol import EndpointError
-from .hub import service_client
+from .hub import LISTENING, service_client
 
 SATELLITE: Final = "assist_satellite"
 ESPHOME: Final = "esphome"
@@ -173,11 +173,27 @@ async def _through_satellite(
     data["question"] = prompt or ""
     if answers:
         data["answers"] = answers
+    listened = False
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        nonlocal listened
+        if (new := event.data["new_state"]) is not None and new.state == LISTENING:
+            listened = True
+
+    unsubscribe = async_track_state_change_event(hass, [data["entity_id"]], changed)
     try:
         async with asyncio.timeout(timeout):
             answer = await _act(hass, endpoint, SATELLITE, "ask_question", data, response=True)
     except TimeoutError as err:
         raise ReachError("not_heard", name=endpoint.name) from err
+    except ReachError as err:
+        # Home Assistant fails an ask that heard no words; the device was there: it listened.
+        if listened:
+            raise ReachError("not_heard", name=endpoint.name) from err
+        raise
+    finally:
+        unsubscribe()
     return dict(answer or {})
 
 
