@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+import struct
 from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.components.assist_pipeline import PipelineEventType
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import llm
 import pytest
 import pytest_asyncio
 from pytest_homeassistant_custom_component.common import MockConfigEntry
@@ -27,11 +29,13 @@ from yarl import URL
 from custom_components.anima.const import DOMAIN
 from custom_components.anima.core.endpoints import SATELLITE, VOICE
 from custom_components.anima.core.ledger import Kind
-from custom_components.anima.core.profiles import PROFILE_VOICE
+from custom_components.anima.core.profiles import LLM_HASS_API, PROFILE_AGENT, PROFILE_VOICE
 from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
+from tests.integration.anima_setup import satellite_device
 from tests.integration.satellites import anima_with_pipeline, bind, transcribe, words
+from tests.integration.typed import converse
 from tests.integration.voice_device import Microphone, piper_says, voice_device
 
 AGENT = "conversation.anima_assistant"
@@ -193,6 +197,41 @@ async def test_handoff_starts_a_conversation_there_that_carries_the_history(
     state = hass.states.get(office.satellite)
     assert state is not None
     assert state.state == "idle"
+
+
+async def test_an_agent_hands_its_conversation_over_and_it_continues_there(
+    hass: HomeAssistant,
+    hass_client: ClientSessionGenerator,
+    office: Office,
+    piper_server: SpeechServer,
+    openai_server: FakeOpenAIServer,
+) -> None:
+    agent = next(s for s in office.hub.subentries.values() if s.subentry_type == PROFILE_AGENT)
+    hass.config_entries.async_update_subentry(  # its tools: the Assist API and Anima's
+        office.hub, agent, data={**agent.data, LLM_HASS_API: [llm.LLM_API_ASSIST]}
+    )
+    kitchen = satellite_device(hass, "Kitchen")  # typed at, from the kitchen
+    bind(hass, office.hub, "Kitchen", kitchen)
+    await hass.async_block_till_done()
+    openai_server.reply(
+        Reply.tool_call("anima__handoff", {"endpoint": "office"}),
+        Reply.text("Let's go on in the office."),
+        Reply.text("Two biscuits, then."),
+    )
+    office.mic.answer = await piper_says(piper_server, "And two biscuits please.")
+    await converse(hass, "I'm walking to the office, I'd like some green tea.", kitchen)
+    async with asyncio.timeout(90):  # the kitchen's turn over, the office listens and answers
+        while PipelineEventType.RUN_END not in office.mic.events:
+            await asyncio.sleep(0.1)
+    (start,) = office.mic.started
+    assert start.message == ""  # the reply was said in the kitchen; the office just listens
+    *_, chime = await _fetched(hass_client, start.media_id)  # but it shows it listens
+    assert max(abs(sample) for (sample,) in struct.iter_unpack("<h", chime)) > 1000
+    chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == 3
+    said = [words(str(m.get("content") or "")) for m in chats[2].json["messages"]]
+    assert "i'm walking to the office i'd like some green tea" in said
+    assert "biscuits" in said[-1]
 
 
 async def test_a_device_gone_away_did_not_answer_and_silence_is_not_heard(

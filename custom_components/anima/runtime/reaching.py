@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from homeassistant.components import tts
 from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
+from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
 from homeassistant.const import ATTR_SUPPORTED_FEATURES
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -167,7 +168,10 @@ async def _through_satellite(
     """Start a conversation, or ask a question, through Home Assistant's satellite actions."""
     data: dict[str, Any] = {"entity_id": endpoint.satellite, "preannounce": False}
     if respond:
-        data["start_message"] = prompt or ""
+        if prompt:
+            data["start_message"] = prompt
+        else:  # Home Assistant would synthesize nothing (a broken file): the chime instead
+            data["start_media_id"] = PREANNOUNCE_URL
         await _act(hass, endpoint, SATELLITE, "start_conversation", data)
         return {"sentence": "", "id": None, "slots": {}}
     data["question"] = prompt or ""
