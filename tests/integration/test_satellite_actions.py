@@ -116,9 +116,9 @@ async def test_announce_plays_the_message_in_the_tier_of_its_class(
 ) -> None:
     ledger = AnimaData.of(hass).meter.ledger
     spoken_by: list[str] = []
-    for message, message_class in (
-        ("Dinner is ready.", "notification"),  # the formant tier
-        ("Paris is the capital of France.", "answer"),  # Piper
+    for message, message_class, gist in (
+        ("Dinner is ready.", "notification", "dinner is ready"),  # the formant tier
+        ("Paris is the capital of France.", "answer", "capital of france"),  # Piper
     ):
         before = len(ledger.records())
         response = await _act(
@@ -129,7 +129,7 @@ async def test_announce_plays_the_message_in_the_tier_of_its_class(
         assert announcement.message == message
         assert announcement.media_id_source == "media_id"  # Anima's voice, not the pipeline's
         heard = await transcribe(whisper_server, await _fetched(hass_client, announcement.media_id))
-        assert words(message) in heard
+        assert gist in heard  # (Whisper hears "Harris" now and then)
         (record,) = [r for r in ledger.records()[before:] if r.kind is Kind.TTS]
         spoken_by.append(record.provider)
     assert spoken_by == [_connection(hass, "Formant"), _connection(hass, "Piper")]
