@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from homeassistant.components import tts
 from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
+from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
 from homeassistant.const import ATTR_SUPPORTED_FEATURES
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -28,7 +29,7 @@ from ..const import DOMAIN, LOGGER, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.endpoints import Endpoint
 from ..core.speech.tiers import MessageClass
 from ..protocol import EndpointError
-from .hub import service_client
+from .hub import LISTENING, service_client
 
 SATELLITE: Final = "assist_satellite"
 ESPHOME: Final = "esphome"
@@ -167,17 +168,36 @@ async def _through_satellite(
     """Start a conversation, or ask a question, through Home Assistant's satellite actions."""
     data: dict[str, Any] = {"entity_id": endpoint.satellite, "preannounce": False}
     if respond:
-        data["start_message"] = prompt or ""
+        if prompt:
+            data["start_message"] = prompt
+        else:  # Home Assistant would synthesize nothing (a broken file): the chime instead
+            data["start_media_id"] = PREANNOUNCE_URL
         await _act(hass, endpoint, SATELLITE, "start_conversation", data)
         return {"sentence": "", "id": None, "slots": {}}
     data["question"] = prompt or ""
     if answers:
         data["answers"] = answers
+    listened = False
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        nonlocal listened
+        if (new := event.data["new_state"]) is not None and new.state == LISTENING:
+            listened = True
+
+    unsubscribe = async_track_state_change_event(hass, [data["entity_id"]], changed)
     try:
         async with asyncio.timeout(timeout):
             answer = await _act(hass, endpoint, SATELLITE, "ask_question", data, response=True)
     except TimeoutError as err:
         raise ReachError("not_heard", name=endpoint.name) from err
+    except ReachError as err:
+        # Home Assistant fails an ask that heard no words; the device was there: it listened.
+        if listened:
+            raise ReachError("not_heard", name=endpoint.name) from err
+        raise
+    finally:
+        unsubscribe()
     return dict(answer or {})
 
 
