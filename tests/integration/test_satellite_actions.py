@@ -231,6 +231,7 @@ async def test_an_agent_hands_its_conversation_over_and_it_continues_there(
     assert len(chats) == 3
     said = [words(str(m.get("content") or "")) for m in chats[2].json["messages"]]
     assert "i'm walking to the office i'd like some green tea" in said
+    assert "let's go on in the office" in said  # the kitchen's reply, spoken after the tool
     assert "biscuits" in said[-1]
 
 
