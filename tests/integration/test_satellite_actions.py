@@ -194,6 +194,10 @@ async def test_handoff_starts_a_conversation_there_that_carries_the_history(
     assert "shall i make you a cup of tea" in said  # and what the office said first
     assert "kettle" in said[-1]  # the answer heard there
     assert PipelineEventType.TTS_END in office.mic.events  # the reply was spoken there
+    # The question was said by the office's own voice, and booked to the office.
+    spoken = [r for r in AnimaData.of(hass).meter.ledger.records() if r.kind is Kind.TTS]
+    asked = [r for r in spoken if r.characters == len("Shall I make you a cup of tea?")]
+    assert [r.endpoint for r in asked] == [office.device]
     state = hass.states.get(office.satellite)
     assert state is not None
     assert state.state == "idle"

@@ -101,14 +101,10 @@ async def async_say(
         raise ReachError("cannot_speak", name=endpoint.name)
     if earcon:
         await async_play_earcon(hass, endpoint, earcon)
-    voice = voice_entity(hass, endpoint)
-    options = {MESSAGE_CLASS: str(message_class), TTS_ENDPOINT: endpoint.device_id}
     if endpoint.satellite and _features(hass, endpoint) & AssistSatelliteEntityFeature.ANNOUNCE:
         data: dict[str, Any] = {"entity_id": endpoint.satellite, "message": message}
-        if voice is not None:
-            data["media_id"] = tts.generate_media_source_id(
-                hass, message, engine=voice, options=options
-            )
+        if (media := _in_voice(hass, endpoint, message, message_class)) is not None:
+            data["media_id"] = media
         if earcon:
             data["preannounce"] = False  # the earcon was the chime
         await _act(hass, endpoint, SATELLITE, "announce", data)
@@ -119,12 +115,31 @@ async def async_say(
         "tts",
         "speak",
         {
-            "entity_id": voice,
+            "entity_id": voice_entity(hass, endpoint),
             "media_player_entity_id": endpoint.speaker,
             "message": message,
-            "options": options,
+            "options": _voice_options(endpoint, message_class),
         },
     )
+
+
+@callback
+def _in_voice(
+    hass: HomeAssistant, endpoint: Endpoint, text: str, message_class: MessageClass
+) -> str | None:
+    """Return the media of `text` in the endpoint's voice, in the tier of its class.
+
+    None: the endpoint has no voice of Anima's; Home Assistant's satellite uses its pipeline's.
+    """
+    if (voice := voice_entity(hass, endpoint)) is None:
+        return None
+    options = _voice_options(endpoint, message_class)
+    return tts.generate_media_source_id(hass, text, engine=voice, options=options)
+
+
+def _voice_options(endpoint: Endpoint, message_class: MessageClass) -> dict[str, str]:
+    """Return what Anima's voice needs to speak for the endpoint: the class, whom to bill."""
+    return {MESSAGE_CLASS: str(message_class), TTS_ENDPOINT: endpoint.device_id}
 
 
 async def async_listen(
@@ -167,14 +182,19 @@ async def _through_satellite(
 ) -> dict[str, Any]:
     """Start a conversation, or ask a question, through Home Assistant's satellite actions."""
     data: dict[str, Any] = {"entity_id": endpoint.satellite, "preannounce": False}
+    spoken = _in_voice(hass, endpoint, prompt, MessageClass.CONVERSATION) if prompt else None
     if respond:
         if prompt:
             data["start_message"] = prompt
+            if spoken is not None:
+                data["start_media_id"] = spoken
         else:  # Home Assistant would synthesize nothing (a broken file): the chime instead
             data["start_media_id"] = PREANNOUNCE_URL
         await _act(hass, endpoint, SATELLITE, "start_conversation", data)
         return {"sentence": "", "id": None, "slots": {}}
     data["question"] = prompt or ""
+    if spoken is not None:
+        data["question_media_id"] = spoken
     if answers:
         data["answers"] = answers
     listened = False
