@@ -275,10 +275,6 @@ async def test_an_answer_of_silence_is_not_heard(hass: HomeAssistant, office: Of
     assert PipelineEventType.STT_START in office.mic.events  # it was reached, and listened
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="Whisper hears 'You' in 15 s of silence and Anima's listener passes it on",
-)
 async def test_nobody_answering_within_home_assistants_own_limit_is_not_heard(
     hass: HomeAssistant, office: Office
 ) -> None:
