@@ -152,7 +152,9 @@ class AnimaConfigFlow(ConfigFlow, domain=DOMAIN):
                 async_get_clientsession(self.hass), data, timeout=VALIDATION_TIMEOUT
             )
         except ProviderError as err:
-            return None, {"base": _error_key(err, data[KIND])}
+            if (key := _error_key(err, data[KIND])) == "unknown":  # the form says: see the log
+                LOGGER.warning("The service refused the connection check: %s", err)
+            return None, {"base": key}
         except Exception:  # noqa: BLE001 - a bug must not hide behind a form error: log it
             LOGGER.exception("Unexpected error while checking a provider connection")
             return None, {"base": "unknown"}

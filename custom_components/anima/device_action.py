@@ -12,7 +12,8 @@ from typing import Any, Final
 from homeassistant.const import CONF_DEVICE_ID, CONF_DOMAIN, CONF_TYPE
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import config_validation as cv
+from homeassistant.helpers import config_validation as cv, selector
+from homeassistant.helpers.translation import async_get_translations
 from homeassistant.helpers.typing import ConfigType
 import probatio as vol
 
@@ -27,11 +28,12 @@ ASK: Final = "ask"
 MESSAGE: Final = "message"
 MESSAGE_CLASS: Final = "message_class"
 QUESTION: Final = "question"
+ACTIONS: Final = (ANNOUNCE, ASK)
 CLASSES: Final = [message_class.value for message_class in MessageClass]
 
 ACTION_SCHEMA = cv.DEVICE_ACTION_BASE_SCHEMA.extend(
     {
-        vol.Required(CONF_TYPE): vol.In([ANNOUNCE, ASK]),
+        vol.Required(CONF_TYPE): vol.In(ACTIONS),
         vol.Optional(MESSAGE): vol.All(cv.string, vol.Length(min=1, max=1000)),
         vol.Optional(MESSAGE_CLASS, default=MessageClass.NOTIFICATION.value): vol.In(CLASSES),
         vol.Optional(QUESTION): vol.All(cv.string, vol.Length(min=1, max=1000)),
@@ -43,10 +45,7 @@ async def async_get_actions(hass: HomeAssistant, device_id: str) -> list[dict[st
     """List the actions of an endpoint's device."""
     if anima_device_kind(hass, device_id) != "endpoint":
         return []
-    return [
-        {CONF_DOMAIN: DOMAIN, CONF_DEVICE_ID: device_id, CONF_TYPE: kind}
-        for kind in (ANNOUNCE, ASK)
-    ]
+    return [{CONF_DOMAIN: DOMAIN, CONF_DEVICE_ID: device_id, CONF_TYPE: kind} for kind in ACTIONS]
 
 
 async def async_get_action_capabilities(
@@ -56,11 +55,25 @@ async def async_get_action_capabilities(
     if config[CONF_TYPE] == ANNOUNCE:
         fields = {
             vol.Required(MESSAGE): cv.string,
-            vol.Optional(MESSAGE_CLASS, default=MessageClass.NOTIFICATION.value): vol.In(CLASSES),
+            vol.Optional(MESSAGE_CLASS, default=MessageClass.NOTIFICATION.value): (
+                selector.SelectSelector(
+                    selector.SelectSelectorConfig(options=await _class_options(hass))
+                )
+            ),
         }
     else:
         fields = {vol.Required(QUESTION): cv.string}
     return {"extra_fields": vol.Schema(fields)}
+
+
+async def _class_options(hass: HomeAssistant) -> list[selector.SelectOptionDict]:
+    """Return the message classes named in the house's language.
+
+    The automation editor does not translate a device action's options itself.
+    """
+    names = await async_get_translations(hass, hass.config.language, "selector", {DOMAIN})
+    key = f"component.{DOMAIN}.selector.{MESSAGE_CLASS}.options."
+    return [selector.SelectOptionDict(value=c, label=names.get(key + c, c)) for c in CLASSES]
 
 
 async def async_call_action_from_config(

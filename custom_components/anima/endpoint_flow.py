@@ -71,7 +71,7 @@ def endpoint_devices(hass: HomeAssistant, bound: set[str]) -> dict[str, str]:
         if entity.domain not in DEVICE_ENTITIES.values() or entity.device_id in bound:
             continue
         device = devices.async_get(entity.device_id) if entity.device_id else None
-        if device is None or device.disabled or anima & device.config_entries:
+        if device is None or device.disabled or device.config_entry_id in anima:
             continue
         found[device.id] = device.name_by_user or device.name or device.id
     return dict(sorted(found.items(), key=lambda item: item[1].casefold()))

@@ -15,7 +15,7 @@ from .core.ledger import Kind
 from .core.profiles import LANGUAGE, PROFILE_LISTENER
 from .core.routing import Route
 from .entity import AnimaProfileEntity, async_add_per_subentry
-from .providers.audio import ReplayableStream
+from .providers.audio import ReplayableStream, holds_sound
 from .providers.base import AudioFormat, Capability, ProviderError, Transcript
 from .runtime.calls import CallSpec
 from .runtime.connections import chain_languages
@@ -113,4 +113,7 @@ class AnimaSpeechToTextEntity(stt.SpeechToTextEntity, AnimaProfileEntity):
         except ProviderError as err:
             LOGGER.warning("%s could not transcribe: %s", self.entity_id, err)
             return stt.SpeechResult(None, stt.SpeechResultState.ERROR)
+        if not holds_sound(audio.kept, PIPELINE_FORMAT):  # what a model hears there is made up
+            LOGGER.debug("%s heard only silence", self.entity_id)
+            return stt.SpeechResult("", stt.SpeechResultState.SUCCESS)
         return stt.SpeechResult(transcript.text, stt.SpeechResultState.SUCCESS)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import Any
 
@@ -9,7 +10,7 @@ from homeassistant.config_entries import SOURCE_USER, ConfigSubentryFlow, Subent
 from homeassistant.const import CONF_NAME
 
 
-class SubentryFormFlow(ConfigSubentryFlow):
+class SubentryFormFlow(ConfigSubentryFlow, ABC):
     """Add a subentry or change one through the same form (`_async_form`)."""
 
     async def async_step_user(self, user_input: dict[str, Any] | None = None) -> SubentryFlowResult:
@@ -57,8 +58,8 @@ class SubentryFormFlow(ConfigSubentryFlow):
             self._get_entry(), self._get_reconfigure_subentry(), title=name, data=data
         )
 
+    @abstractmethod
     async def _async_form(
         self, user_input: dict[str, Any] | None, current: dict[str, Any]
     ) -> SubentryFlowResult:
         """Show the form with `current` values, or check and save what the user entered."""
-        raise NotImplementedError

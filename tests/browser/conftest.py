@@ -46,6 +46,7 @@ CHROMIUM_ARGS = [  # as root (CI) it needs --no-sandbox; offline: no GPU, update
     "--disable-sync",
     "--no-first-run",
 ]
+AUTOMATIONS = "automation: !include automations.yaml\n"  # as default_config's new install has
 VIEWPORT = {"width": 1280, "height": 800}
 ONBOARDED_BUT_USER = {  # Home Assistant's onboarding store, version 4
     "version": 4,
@@ -105,7 +106,10 @@ async def ui_hass(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Has
     config_dir = tmp_path_factory.mktemp("browser_hass") / "config"
     (config_dir / ".storage").mkdir(parents=True)
     (config_dir / ".storage" / "onboarding").write_text(json.dumps(ONBOARDED_BUT_USER))
-    async with HassProcess(config_dir, port=free_port(), start_timeout=240) as hass:
+    (config_dir / "automations.yaml").write_text("[]\n")  # where the automation editor saves
+    async with HassProcess(
+        config_dir, port=free_port(), extra_config=AUTOMATIONS, start_timeout=240
+    ) as hass:
         yield hass
         pytest_socket.enable_socket()  # for the stop request
 

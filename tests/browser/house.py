@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from scripts.hassctl import HassError, HassProcess, chain_options
+from scripts.hassctl import HassError, HassProcess, chain_options, select_options
 from tests.browser.conftest import SATELLITE_NAME
 from tests.browser.ui import NAMES
 from tests.e2e.test_smoke import wyoming_steps
@@ -99,4 +99,34 @@ async def ensure_adopted(hass: HassProcess, port: int) -> None:
         while (entry := await adopted_satellite(hass)) is None or entry["state"] != "loaded":
             if entry is None:
                 await hass.config_flow("wyoming", [{"host": "127.0.0.1", "port": port}])
+            await asyncio.sleep(0.5)
+
+
+async def ensure_endpoint(
+    hass: HassProcess, openai: FakeOpenAIServer, piper: SpeechServer, port: int
+) -> str:
+    """The session's satellite adopted and bound as an endpoint with the walk's agent and
+    voice; the id of the endpoint's own Anima device (where its triggers and actions are)."""
+    hub = await ensure_hub(hass, openai, piper)
+    await ensure_adopted(hass, port)
+    subentries = await hass.websocket({"type": "config_entries/subentries/list", "entry_id": hub})
+    if not any(s["subentry_type"] == "endpoint" for s in subentries):
+        satellite = await adopted_satellite(hass)
+        assert satellite is not None
+        devices = await hass.websocket({"type": "config/device_registry/list"})
+        (bound,) = [d for d in devices if d["primary_config_entry"] == satellite["entry_id"]]
+
+        def choose(form: dict[str, Any]) -> dict[str, Any]:
+            agent, voice = (select_options(form, kind)[0][0] for kind in ("agent", "voice"))
+            return {"device_id": bound["id"], "agent": agent, "voice": voice}
+
+        result = await hass.subentry_flow(hub, "endpoint", choose)
+        if result["type"] != "create_entry":
+            raise HassError(f"endpoint not bound: {result}")
+    async with asyncio.timeout(30):  # the hub reloads with its new endpoint
+        while True:
+            devices = await hass.websocket({"type": "config/device_registry/list"})
+            ours = [d for d in devices if d["model"] == "Endpoint" and hub in d["config_entries"]]
+            if ours:
+                return str(ours[0]["id"])
             await asyncio.sleep(0.5)

@@ -50,6 +50,21 @@ HA_TEXT = {
     "set_preferred": "Set as preferred",
     "assist": "Assist (A)",
     "enter_request": "Enter a request",
+    "add_trigger": "Add trigger",
+    "add_action": "Add action",
+    "by_type": "By type",
+    "device": "Device",
+    "select_device": "Device Select a device",
+    "trigger": "Trigger",
+    "action": "Action",
+    "search": "Search",
+    "save": "Save",
+    "required_name": "Name*",
+    "import_blueprint": "Import blueprint",
+    "blueprint_address": "Blueprint address",
+    "preview": "Preview",
+    "overflow_menu": "Overflow menu",
+    "create_automation": "Create automation",
 }
 
 # The names the walk gives its profiles and its pipeline.

@@ -8,10 +8,12 @@ from unittest.mock import patch
 from homeassistant import config_entries
 from homeassistant.config_entries import ConfigEntryState
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, UnknownHandler
 from homeassistant.helpers import device_registry as dr
+from homeassistant.setup import async_setup_component
 import pytest
 from pytest_homeassistant_custom_component.common import MockConfigEntry
+from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from custom_components.anima.const import (
     API_KEY,
@@ -19,10 +21,17 @@ from custom_components.anima.const import (
     DOMAIN,
     HOST,
     KIND,
+    KIND_HUB,
     KIND_OPENAI,
     KIND_WYOMING,
     PORT,
     PRESET,
+)
+from custom_components.anima.core.profiles import (
+    PROFILE_AGENT,
+    PROFILE_ENDPOINT,
+    PROFILE_LISTENER,
+    PROFILE_VOICE,
 )
 from custom_components.anima.providers.base import Capability
 from tests.fakes.openai_server import FakeOpenAIServer
@@ -33,6 +42,7 @@ from tests.fakes.wyoming_servers import (
     closed_port,
 )
 from tests.fixtures.speech_servers import SpeechServer
+from tests.integration.anima_setup import add_hub, add_openai
 
 
 async def _start(hass: HomeAssistant, kind: str) -> dict[str, Any]:
@@ -127,10 +137,15 @@ async def test_wrong_key_is_reported_and_the_user_can_fix_it(
         ("not_openai_json", "not_openai_compatible"),
         (429, "rate_limited"),
         (503, "server_error"),
+        (400, "unknown"),  # a refusal no other error names: "see the log"
     ],
 )
 async def test_a_service_that_answers_wrongly_is_named_as_such(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer, models_reply: str | int, error: str
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    models_reply: str | int,
+    error: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     openai_server.models_reply = models_reply
     result = await _openai_details(hass, "custom")
@@ -139,6 +154,10 @@ async def test_a_service_that_answers_wrongly_is_named_as_such(
     )
     assert result["errors"] == {"base": error}
     assert not hass.config_entries.async_entries(DOMAIN)
+    if error == "unknown":  # the log it points to says what the service answered
+        assert "refused the connection check" in caplog.text
+        assert "400" in caplog.text
+        assert openai_server.api_key not in caplog.text
 
 
 async def test_unreachable_and_silent_services(hass: HomeAssistant) -> None:
@@ -244,3 +263,42 @@ async def test_unexpected_errors_are_logged_not_hidden(
         )
     assert result["errors"] == {"base": "unknown"}
     assert "Unexpected error while checking a provider connection" in caplog.text
+
+
+async def test_only_the_hub_offers_profiles_and_endpoints(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    hub = await add_hub(hass)
+    # What the frontend reads to show "Configure" and "Add agent" (and the like) on an entry.
+    assert await async_setup_component(hass, "config", {})
+    client = await hass_ws_client(hass)
+    await client.send_json_auto_id({"type": "config_entries/get", "domain": DOMAIN})
+    entries = {entry["entry_id"]: entry for entry in (await client.receive_json())["result"]}
+    assert set(entries[hub.entry_id]["supported_subentry_types"]) == {
+        PROFILE_AGENT,
+        PROFILE_LISTENER,
+        PROFILE_VOICE,
+        PROFILE_ENDPOINT,
+    }
+    assert entries[cloud.entry_id]["supported_subentry_types"] == {}
+    # Both have options: the hub its currency and budgets, a connection its prices.
+    assert entries[hub.entry_id]["supports_options"] is True
+    assert entries[cloud.entry_id]["supports_options"] is True
+    # A client that asks anyway gets no flow, and the connection gets no subentry.
+    with pytest.raises(UnknownHandler):
+        await hass.config_entries.subentries.async_init(
+            (cloud.entry_id, PROFILE_AGENT), context={"source": config_entries.SOURCE_USER}
+        )
+    assert not cloud.subentries
+
+
+async def test_reconfiguring_the_hub_says_there_is_nothing_to_change(
+    hass: HomeAssistant,
+) -> None:
+    hub = await add_hub(hass)
+    result = await hub.start_reconfigure_flow(hass)
+    assert result["type"] is FlowResultType.ABORT
+    assert result["reason"] == "hub_not_reconfigurable"
+    assert hub.data == {KIND: KIND_HUB}
+    assert hub.state is ConfigEntryState.LOADED

@@ -120,3 +120,41 @@ async def test_without_profiles_or_devices_the_form_says_what_to_add_first(
     result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
     assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "user")
     assert AGENT in {str(key) for key in result["data_schema"].schema}
+
+
+@pytest.mark.parametrize(
+    ("meanwhile", "error"),
+    [
+        ("deleted", "device_not_found"),
+        ("bound", "already_bound"),
+        ("disabled", "not_endpoint_device"),
+    ],
+)
+async def test_a_device_chosen_from_a_stale_form_is_refused(
+    hass: HomeAssistant, meanwhile: str, error: str
+) -> None:
+    """The form was shown; before it is sent, the device went, became an endpoint or was
+    disabled. The choice passes the old form's list, the check refuses it."""
+    kitchen = _device(hass, "wyoming", "Kitchen satellite", "assist_satellite")
+    _device(hass, "cast", "Living room speaker", "media_player")  # so the form stays a form
+    hub = await add_hub(hass, profile(PROFILE_VOICE, "Voice", []))
+    form = await _start(hass, hub.entry_id)
+    (voice,) = _choices(form, VOICE)
+    devices = dr.async_get(hass)
+    if meanwhile == "deleted":
+        devices.async_remove_device(kitchen)
+    elif meanwhile == "disabled":
+        devices.async_update_device(kitchen, disabled_by=dr.DeviceEntryDisabler.USER)
+    else:
+        other = await _start(hass, hub.entry_id)
+        bound = await hass.config_entries.subentries.async_configure(
+            other["flow_id"], {DEVICE: kitchen, VOICE: voice}
+        )
+        assert bound["type"] is FlowResultType.CREATE_ENTRY
+        await hass.async_block_till_done()
+    endpoints = [s for s in hub.subentries.values() if s.subentry_type == PROFILE_ENDPOINT]
+    result = await hass.config_entries.subentries.async_configure(
+        form["flow_id"], {DEVICE: kitchen, VOICE: voice}
+    )
+    assert (result["type"], result["errors"]) == (FlowResultType.FORM, {DEVICE: error})
+    assert [s for s in hub.subentries.values() if s.subentry_type == PROFILE_ENDPOINT] == endpoints

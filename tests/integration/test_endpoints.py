@@ -243,12 +243,15 @@ async def test_a_satellites_endpoint_service_becomes_its_camera(
     Image.new("RGB", (320, 240), (200, 200, 10)).save(image, "JPEG")
     async with _endpoint_service(hass, _service("Hall", camera_image=image)) as port:
         device = satellite_device(hass, "Hall")
+        hub = await add_hub(hass, VOICE_PROFILE)
+        # Typed in the form: the service takes the key, so the device is bound with it.
         service = {SERVICE: f"127.0.0.1:{port}", SERVICE_KEY: KEY}
-        hub = await add_hub(hass, endpoint("Hall", device, **service))
+        result = await _bind(hass, hub.entry_id, {DEVICE: device, **service})
+        assert result["type"] is FlowResultType.CREATE_ENTRY
         await hass.async_block_till_done()
         frame = await camera.async_get_image(hass, "camera.hall_camera")
         assert frame.content == image.read_bytes()
-        (bound,) = hub.subentries.values()
+        (bound,) = _endpoints(hub).values()
         assert bound.data[CAMERA] == "camera.hall_camera"  # the endpoint looks through it
 
 
@@ -267,6 +270,7 @@ async def test_an_endpoint_service_answers_only_the_hub_that_has_its_key(
             ({SERVICE: address, SERVICE_KEY: new_key()}, "service_key_rejected"),
             ({SERVICE: address, SERVICE_KEY: "not a key"}, "invalid_service_key"),
             ({SERVICE: "127.0.0.1:1", SERVICE_KEY: KEY}, "service_unreachable"),
+            ({SERVICE: "hall.local", SERVICE_KEY: KEY}, "service_unreachable"),  # no port
         ):
             refused = await _bind(hass, hub.entry_id, {DEVICE: device, **form})
             assert refused["errors"] == {SERVICE_KEY: error}

@@ -9,7 +9,7 @@ from typing import Any
 
 from homeassistant.components import conversation
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.data_entry_flow import InvalidData
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import issue_registry as ir, llm
 import pytest
 
@@ -26,9 +26,11 @@ from custom_components.anima.core.profiles import (
 from custom_components.anima.runtime.data import AnimaData
 from custom_components.anima.tts import AnimaTextToSpeechEntity
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
+from tests.fixtures.speech_servers import SpeechServer
 from tests.integration.anima_setup import (
     add_hub,
     add_openai,
+    add_wyoming,
     endpoint,
     porch_camera,
     profile,
@@ -131,6 +133,42 @@ async def test_a_currency_without_a_rate_is_refused_in_the_form(
         await hass.config_entries.options.async_configure(
             flow["flow_id"], {"currency": "euro", "warning_percent": 80}
         )
+
+
+async def test_a_rate_of_zero_is_refused_and_the_currency_stays(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    hass.config.currency = "EUR"
+    await add_openai(hass, openai_server, "Cloud", preset="openai")  # priced in dollars
+    hub = await add_hub(hass)
+    flow = await hass.config_entries.options.async_init(hub.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"currency": "ISK", "usd_rate": 0, "warning_percent": 80}
+    )
+    assert result["errors"] == {"base": "invalid_rate"}
+    assert hub.options == {}
+    assert AnimaData.of(hass).meter.currency == "EUR"
+
+
+async def test_a_wyoming_connection_has_prices_in_a_currency_anima_can_count(
+    hass: HomeAssistant, piper_server: SpeechServer
+) -> None:
+    hass.config.currency = "EUR"
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    await add_hub(hass)
+    # No first token to wait for: its options are its prices, without the menu.
+    result = await hass.config_entries.options.async_init(piper.entry_id)
+    assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "prices")
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"price_currency": "ISK", "characters_per_1m": 2000}
+    )
+    assert result["errors"] == {"price_currency": "price_currency_without_rate"}
+    assert piper.options == {}
+    result = await hass.config_entries.options.async_configure(
+        result["flow_id"], {"price_currency": "USD", "characters_per_1m": 15}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+    assert piper.options == {"price_currency": "USD", "characters_per_1m": 15}
 
 
 async def test_a_prepaid_package_makes_calls_free_until_its_quota_and_compares_plans(

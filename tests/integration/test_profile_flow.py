@@ -119,6 +119,65 @@ async def test_profile_flow_errors(hass: HomeAssistant, openai_server: FakeOpenA
         flow_id, {"name": "Empty", CHAIN: []}
     )
     assert result["errors"] == {CHAIN: "chain_required"}
+    (link, _) = (await _options(hass, hub.entry_id, PROFILE_AGENT))[1].popitem()
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "   ", CHAIN: [link]}
+    )
+    assert result["errors"] == {"name": "name_required"}
+    assert not hub.subentries
+
+
+async def test_a_model_whose_id_cannot_be_a_link_is_refused_not_misread(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    # The service lists an id holding the selector's separator: its link cannot be read back
+    # from the form, which refuses it (rather than failing).
+    openai_server.models = ["gpt-4.1-mini", "team|assistant"]
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    hub = await add_hub(hass)
+    flow_id, options = await _options(hass, hub.entry_id, PROFILE_AGENT)
+    odd = next(value for value, label in options.items() if label == "Cloud · team|assistant")
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Assistant", CHAIN: [odd]}
+    )
+    assert result["errors"] == {CHAIN: "invalid_link"}
+    assert not hub.subentries
+    fine = Link(cloud.entry_id, "gpt-4.1-mini").option()
+    result = await hass.config_entries.subentries.async_configure(
+        flow_id, {"name": "Assistant", CHAIN: [fine]}
+    )
+    assert result["type"] is FlowResultType.CREATE_ENTRY
+
+
+async def test_a_connection_that_is_not_loaded_offers_nothing(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, piper_server: SpeechServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud", preset="openai")
+    piper = await add_wyoming(hass, piper_server, "Piper")
+    hub = await add_hub(hass)
+    _, voices = await _options(hass, hub.entry_id, PROFILE_VOICE)
+    assert {label.split(" · ")[0] for label in voices.values()} == {"Cloud", "Piper"}
+    assert await hass.config_entries.async_unload(piper.entry_id)
+    _, voices = await _options(hass, hub.entry_id, PROFILE_VOICE)
+    assert {label.split(" · ")[0] for label in voices.values()} == {"Cloud"}
+    assert cloud.state is config_entries.ConfigEntryState.LOADED
+
+
+async def test_changing_a_profile_without_connections_says_what_to_add_and_checks_again(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    hub = await add_hub(hass, profile(PROFILE_VOICE, "Hall voice", []))
+    (voice,) = hub.subentries
+    result = await hub.start_subentry_reconfigure_flow(hass, voice)
+    assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "needs_connection")
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert result["step_id"] == "needs_connection"  # checked again: still none
+    await add_openai(hass, openai_server, "Cloud", preset="openai")
+    result = await hass.config_entries.subentries.async_configure(result["flow_id"], {})
+    assert (result["type"], result["step_id"]) == (FlowResultType.FORM, "reconfigure")
+    # The form is the profile's: its name, not a new voice's.
+    name = next(key for key in result["data_schema"].schema if key == "name")
+    assert name.description == {"suggested_value": "Hall voice"}
 
 
 async def test_removing_a_used_connection_raises_a_repair_naming_the_profiles(

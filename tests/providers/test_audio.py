@@ -11,9 +11,11 @@ import numpy as np
 import pytest
 
 from custom_components.anima.providers.audio import (
+    SILENT_RMS,
     PcmConverter,
     ReplayableStream,
     convert,
+    holds_sound,
     wav_bytes,
     wav_stream_header,
 )
@@ -119,3 +121,17 @@ async def test_replayable_stream_gives_every_reader_the_whole_utterance() -> Non
     assert b"".join([chunk async for chunk in audio.read()]) == bytes(range(5))
     assert b"".join([chunk async for chunk in audio.read()]) == bytes(range(5))
     assert pulled == list(range(5))  # the microphone was read once
+
+
+MICROPHONE = AudioFormat(rate=16000)
+
+
+def test_silence_and_a_quiet_rooms_noise_hold_no_sound_but_a_word_does() -> None:
+    rng = np.random.default_rng(7)
+    room = rng.normal(0, SILENT_RMS / 3, 16000 * 3).astype("<i2").tobytes()  # about -65 dBFS
+    assert not holds_sound(bytes(16000 * 2 * 15), MICROPHONE)  # 15 s of a muted microphone
+    assert not holds_sound(room, MICROPHONE)
+    assert not holds_sound(b"", MICROPHONE)
+    word = _sine(0.05, MICROPHONE)  # 50 ms as loud as speech, in 3 s of room noise
+    assert holds_sound(room[:32000] + word + room[32000:], MICROPHONE)
+    assert holds_sound(word[:7], MICROPHONE)  # an odd byte count is read, not refused

@@ -13,6 +13,18 @@ import numpy as np
 from .base import PCM, AudioChunk, AudioFormat
 
 _UNKNOWN_SIZE = 0xFFFFFFFF  # RIFF and data sizes of a stream whose length is not known yet
+#: The RMS of 16-bit samples below which 30 ms hold no voice (about -55 dBFS: a quiet room's
+#: noise or a muted microphone; speech at the microphone is 20-30 dB louder).
+SILENT_RMS = 58
+_FRAME_SECONDS = 0.03
+
+
+def holds_sound(pcm: bytes, audio_format: AudioFormat) -> bool:
+    """Whether any 30 ms of 16-bit PCM is louder than silence (Whisper hears words in silence)."""
+    samples = np.frombuffer(pcm[: len(pcm) // 2 * 2], dtype="<i2").astype(np.float32)
+    frame = max(1, int(audio_format.rate * audio_format.channels * _FRAME_SECONDS))
+    padded = np.pad(samples, (0, -len(samples) % frame)).reshape(-1, frame)
+    return bool(padded.size) and float(np.sqrt((padded**2).mean(axis=1)).max()) >= SILENT_RMS
 
 
 def wav_bytes(pcm: bytes, audio_format: AudioFormat) -> bytes:
@@ -160,6 +172,11 @@ class ReplayableStream:
         self._chunks: list[bytes] = []
         self._done = False
         self._lock = asyncio.Lock()
+
+    @property
+    def kept(self) -> bytes:
+        """Return the audio read so far."""
+        return b"".join(self._chunks)
 
     async def read(self) -> AsyncIterator[bytes]:
         """Yield every chunk from the first, then what the source still brings."""

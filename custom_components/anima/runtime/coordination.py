@@ -126,6 +126,10 @@ class Coordinator:
             and can_listen(self.hass, endpoint)
         ):
             target = endpoint
+        handoff = self._handoffs.get(target.device_id) if target is not None else None
+        if target is not None and handoff is not None and record.answer:  # said after the tool
+            history = (*handoff.history, ("assistant", record.answer))[-MAX_HISTORY:]
+            self._handoffs[target.device_id] = Handoff(history, handoff.at)
         if target is not None and hub is not None:
             hub.async_create_background_task(
                 self.hass, self._listen_quietly(target), f"anima listen on {target.name}"

@@ -18,6 +18,7 @@ from typing import Any, Final
 
 from homeassistant.components import tts
 from homeassistant.components.assist_satellite import AssistSatelliteEntityFeature
+from homeassistant.components.assist_satellite.const import PREANNOUNCE_URL
 from homeassistant.const import ATTR_SUPPORTED_FEATURES
 from homeassistant.core import Event, EventStateChangedData, HomeAssistant, callback
 from homeassistant.exceptions import HomeAssistantError
@@ -28,7 +29,7 @@ from ..const import DOMAIN, LOGGER, MESSAGE_CLASS, TTS_ENDPOINT
 from ..core.endpoints import Endpoint
 from ..core.speech.tiers import MessageClass
 from ..protocol import EndpointError
-from .hub import service_client
+from .hub import LISTENING, service_client
 
 SATELLITE: Final = "assist_satellite"
 ESPHOME: Final = "esphome"
@@ -100,14 +101,10 @@ async def async_say(
         raise ReachError("cannot_speak", name=endpoint.name)
     if earcon:
         await async_play_earcon(hass, endpoint, earcon)
-    voice = voice_entity(hass, endpoint)
-    options = {MESSAGE_CLASS: str(message_class), TTS_ENDPOINT: endpoint.device_id}
     if endpoint.satellite and _features(hass, endpoint) & AssistSatelliteEntityFeature.ANNOUNCE:
         data: dict[str, Any] = {"entity_id": endpoint.satellite, "message": message}
-        if voice is not None:
-            data["media_id"] = tts.generate_media_source_id(
-                hass, message, engine=voice, options=options
-            )
+        if (media := _in_voice(hass, endpoint, message, message_class)) is not None:
+            data["media_id"] = media
         if earcon:
             data["preannounce"] = False  # the earcon was the chime
         await _act(hass, endpoint, SATELLITE, "announce", data)
@@ -118,12 +115,31 @@ async def async_say(
         "tts",
         "speak",
         {
-            "entity_id": voice,
+            "entity_id": voice_entity(hass, endpoint),
             "media_player_entity_id": endpoint.speaker,
             "message": message,
-            "options": options,
+            "options": _voice_options(endpoint, message_class),
         },
     )
+
+
+@callback
+def _in_voice(
+    hass: HomeAssistant, endpoint: Endpoint, text: str, message_class: MessageClass
+) -> str | None:
+    """Return the media of `text` in the endpoint's voice, in the tier of its class.
+
+    None: the endpoint has no voice of Anima's; Home Assistant's satellite uses its pipeline's.
+    """
+    if (voice := voice_entity(hass, endpoint)) is None:
+        return None
+    options = _voice_options(endpoint, message_class)
+    return tts.generate_media_source_id(hass, text, engine=voice, options=options)
+
+
+def _voice_options(endpoint: Endpoint, message_class: MessageClass) -> dict[str, str]:
+    """Return what Anima's voice needs to speak for the endpoint: the class, whom to bill."""
+    return {MESSAGE_CLASS: str(message_class), TTS_ENDPOINT: endpoint.device_id}
 
 
 async def async_listen(
@@ -166,18 +182,42 @@ async def _through_satellite(
 ) -> dict[str, Any]:
     """Start a conversation, or ask a question, through Home Assistant's satellite actions."""
     data: dict[str, Any] = {"entity_id": endpoint.satellite, "preannounce": False}
+    spoken = _in_voice(hass, endpoint, prompt, MessageClass.CONVERSATION) if prompt else None
     if respond:
-        data["start_message"] = prompt or ""
+        if prompt:
+            data["start_message"] = prompt
+            if spoken is not None:
+                data["start_media_id"] = spoken
+        else:  # Home Assistant would synthesize nothing (a broken file): the chime instead
+            data["start_media_id"] = PREANNOUNCE_URL
         await _act(hass, endpoint, SATELLITE, "start_conversation", data)
         return {"sentence": "", "id": None, "slots": {}}
     data["question"] = prompt or ""
+    if spoken is not None:
+        data["question_media_id"] = spoken
     if answers:
         data["answers"] = answers
+    listened = False
+
+    @callback
+    def changed(event: Event[EventStateChangedData]) -> None:
+        nonlocal listened
+        if (new := event.data["new_state"]) is not None and new.state == LISTENING:
+            listened = True
+
+    unsubscribe = async_track_state_change_event(hass, [data["entity_id"]], changed)
     try:
         async with asyncio.timeout(timeout):
             answer = await _act(hass, endpoint, SATELLITE, "ask_question", data, response=True)
     except TimeoutError as err:
         raise ReachError("not_heard", name=endpoint.name) from err
+    except ReachError as err:
+        # Home Assistant fails an ask that heard no words; the device was there: it listened.
+        if listened:
+            raise ReachError("not_heard", name=endpoint.name) from err
+        raise
+    finally:
+        unsubscribe()
     return dict(answer or {})
 
 
