@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Callable
+import math
+import struct
 import time
 from typing import Any
 
@@ -21,6 +23,11 @@ METADATA = stt.SpeechMetadata(
     stt.AudioBitRates.BITRATE_16,
     stt.AudioSampleRates.SAMPLERATE_16000,
     stt.AudioChannels.CHANNEL_MONO,
+)
+#: One second of a 220 Hz tone at -20 dBFS, 16 kHz: the providers are simulated, but a listener
+#: gives no transcript for silence, so the request must hold sound.
+SOUND: bytes = struct.pack(
+    "<16000h", *(int(3277 * math.sin(2 * math.pi * 220 * n / 16000)) for n in range(16000))
 )
 
 
@@ -61,7 +68,7 @@ async def timed_turn(
 
     async def audio() -> AsyncIterator[bytes]:
         nonlocal ended
-        pcm = audio_pcm if audio_pcm is not None else b"\0" * 32000
+        pcm = audio_pcm if audio_pcm is not None else SOUND
         for start in range(0, len(pcm), 3200):
             yield pcm[start : start + 3200]
         ended = time.perf_counter()
