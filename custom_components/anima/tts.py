@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
 import hashlib
-import logging
 from typing import Any, Final, override
 
 from homeassistant.components import tts
@@ -18,9 +17,9 @@ from homeassistant.config_entries import ConfigSubentry
 from homeassistant.core import HomeAssistant, callback
 from homeassistant.helpers.entity_platform import AddConfigEntryEntitiesCallback
 
-from .const import MESSAGE_CLASS, TTS_ENDPOINT
+from .const import LOGGER, MESSAGE_CLASS, TTS_ENDPOINT
 from .core.profiles import LANGUAGE, PROFILE_VOICE, profile_name
-from .core.speech.stream import EARCON_FORMAT, Output, wav_stream
+from .core.speech.stream import EARCON_FORMAT, Output, prepended, wav_stream
 from .core.speech.tiers import MessageClass
 from .core.turn_notes import Note
 from .entity import AnimaProfileEntity, async_add_per_subentry
@@ -31,7 +30,6 @@ from .runtime.hub import HubConfigEntry
 from .runtime.speaking import once, plan_speech, speak, voices_of
 
 PARALLEL_UPDATES = 0
-_LOGGER = logging.getLogger(__name__)
 WAV: Final = "wav"
 RAW: Final = "raw"
 #: What a pipeline may ask of the audio (Wyoming satellites: WAV, 22,050 Hz, mono, 16-bit).
@@ -136,7 +134,7 @@ class AnimaTextToSpeechEntity(tts.TextToSpeechEntity, AnimaProfileEntity):
         audio = aiter(self._speak(message, request.language, request.options, note))
         # The first audio tells what the stream is: MP3 a voice spoke, or PCM.
         first = await anext(audio, None)
-        chunks = _prepend(first, audio)
+        chunks = prepended(first, audio)
         if first is not None and first.format.codec == MP3:
             return TTSAudioResponse(MP3, (chunk.audio async for chunk in chunks))
         if _container(request.options) == RAW:
@@ -188,7 +186,7 @@ def _plausible(options: Mapping[str, Any], key: str, low: int, high: int) -> int
     except (TypeError, ValueError):
         number = low - 1
     if not low <= number <= high:
-        _LOGGER.warning("Ignoring %s %r: the voice's own is used", key, str(value)[:20])
+        LOGGER.warning("Ignoring %s %r: the voice's own is used", key, str(value)[:20])
         return None
     return number
 
@@ -196,12 +194,3 @@ def _plausible(options: Mapping[str, Any], key: str, low: int, high: int) -> int
 def _container(options: Mapping[str, Any]) -> str:
     """RAW when headerless PCM is asked for, else WAV (which Home Assistant may encode)."""
     return RAW if options.get(tts.ATTR_PREFERRED_FORMAT) == RAW else WAV
-
-
-async def _prepend(
-    first: AudioChunk | None, rest: AsyncIterator[AudioChunk]
-) -> AsyncIterator[AudioChunk]:
-    if first is not None:
-        yield first
-    async for chunk in rest:
-        yield chunk

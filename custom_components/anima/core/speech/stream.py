@@ -215,7 +215,7 @@ async def speak_audio(
             return
         dropped = False
         try:
-            async for chunk in _prepend(first_chunk, rest):
+            async for chunk in prepended(first_chunk, rest):
                 if (audio := joined(chunk)) is not None and not dropped:
                     yield audio
                 elif not dropped:  # the rest is read all the same: the provider is paid for it
@@ -233,8 +233,12 @@ async def played_alone(chunk: AudioChunk, output: Output) -> AsyncIterator[Audio
     yield AudioChunk(convert(chunk.audio, chunk.format, target), target)
 
 
-async def _prepend(first: AudioChunk, rest: AsyncIterator[AudioChunk]) -> AsyncIterator[AudioChunk]:
-    yield first
+async def prepended(
+    first: AudioChunk | None, rest: AsyncIterator[AudioChunk]
+) -> AsyncIterator[AudioChunk]:
+    """Yield `first` (when there is one), then the rest of the stream it was read from."""
+    if first is not None:
+        yield first
     async for chunk in rest:
         yield chunk
 
