@@ -77,6 +77,8 @@ async def office(
         bound = bind(hass, hub, "Office", device, **{VOICE: voice})
         await hass.async_block_till_done()
         yield Office(hub, device, bound.data[SATELLITE], mic)
+        # A reply the device played may still be filling Home Assistant's TTS cache.
+        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def _act(hass: HomeAssistant, action: str, **data: Any) -> dict[str, Any]:

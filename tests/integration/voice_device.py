@@ -11,7 +11,7 @@ message has played it runs the pipeline from speech-to-text with what its microp
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncGenerator, AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 
@@ -104,12 +104,18 @@ class VoiceDevice(AssistSatelliteEntity):
         self.mic.started.append(start_announcement)
         assert self.platform.config_entry is not None
         self.platform.config_entry.async_create_background_task(
-            self.hass,
-            self.async_accept_pipeline_from_satellite(self._heard()),
-            f"{self.entity_id} listens",
+            self.hass, self._listen(), f"{self.entity_id} listens"
         )
 
-    async def _heard(self) -> AsyncIterator[bytes]:
+    async def _listen(self) -> None:
+        """Stream the microphone into a pipeline run; stop streaming when it ends."""
+        microphone = self._heard()
+        try:
+            await self.async_accept_pipeline_from_satellite(microphone)
+        finally:
+            await microphone.aclose()  # not left for the garbage collector's finalizer
+
+    async def _heard(self) -> AsyncGenerator[bytes]:
         """The microphone: the answer then silence, or silence until nobody listens."""
         pcm = self.mic.answer
         if pcm is None:
