@@ -10,10 +10,11 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from scripts.hassctl import HassError, HassProcess, chain_options, select_options
+from scripts.hassctl import HassError, HassProcess, chain_options
 from tests.browser.conftest import SATELLITE_NAME
 from tests.browser.ui import NAMES
 from tests.e2e.test_smoke import wyoming_steps
+from tests.e2e.test_voice_loop import bind_endpoint
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
 from tests.integration.anima_setup import anima_pipeline
@@ -113,20 +114,8 @@ async def ensure_endpoint(
     if not any(s["subentry_type"] == "endpoint" for s in subentries):
         satellite = await adopted_satellite(hass)
         assert satellite is not None
-        devices = await hass.websocket({"type": "config/device_registry/list"})
-        (bound,) = [d for d in devices if d["primary_config_entry"] == satellite["entry_id"]]
-
-        def choose(form: dict[str, Any]) -> dict[str, Any]:
-            agent, voice = (select_options(form, kind)[0][0] for kind in ("agent", "voice"))
-            return {"device_id": bound["id"], "agent": agent, "voice": voice}
-
-        result = await hass.subentry_flow(hub, "endpoint", choose)
-        if result["type"] != "create_entry":
-            raise HassError(f"endpoint not bound: {result}")
-    async with asyncio.timeout(30):  # the hub reloads with its new endpoint
-        while True:
-            devices = await hass.websocket({"type": "config/device_registry/list"})
-            ours = [d for d in devices if d["model"] == "Endpoint" and hub in d["config_entries"]]
-            if ours:
-                return str(ours[0]["id"])
-            await asyncio.sleep(0.5)
+        (voice,) = [s["subentry_id"] for s in subentries if s["subentry_type"] == "voice"]
+        await bind_endpoint(hass, satellite["entry_id"], voice=voice)  # waits for the reload
+    devices = await hass.websocket({"type": "config/device_registry/list"})
+    (ours,) = [d for d in devices if d["model"] == "Endpoint" and hub in d["config_entries"]]
+    return str(ours["id"])
