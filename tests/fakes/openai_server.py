@@ -139,6 +139,10 @@ class Reply:
     line_bytes: int = 100 * 1024 * 1024
     #: A web page answered with HTTP 200 instead of the stream (a captive portal, a proxy).
     page: str | None = None
+    #: Before stream event `paused_at`, wait until `resume` is set: a model still writing
+    #: while a test watches what happens meanwhile.
+    paused_at: int | None = None
+    resume: asyncio.Event | None = None
 
     @classmethod
     def text(
@@ -589,6 +593,8 @@ class FakeOpenAIServer:
                 delay = reply.first_token_delay if n == 0 else reply.chunk_delay
                 if delay:
                     await asyncio.sleep(delay)
+                if n == reply.paused_at and reply.resume is not None:
+                    await reply.resume.wait()
                 if isinstance(event, bytes):
                     await send(event)
                 elif isinstance(event, tuple):  # a typed event, as the Responses API sends

@@ -43,8 +43,16 @@ async def test_first_sentence_is_heard_before_the_agent_finishes(
         profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
         profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice="en_US-joe-medium")]),
     )
-    # About 25 words at 0.15 s each: the model writes for almost 4 s.
-    openai_server.reply(dataclasses.replace(Reply.text(ANSWER), chunk_delay=0.15))
+    # The model stops writing after the first sentence (and a few words) until the first
+    # audio is heard, or for at most 30 s: a voice that waits for the whole answer is late.
+    resume = asyncio.Event()
+    hass.loop.call_later(30, resume.set)
+    first_sentence_events = len(ANSWER.split(".")[0].split()) + 1
+    openai_server.reply(
+        dataclasses.replace(
+            Reply.text(ANSWER), chunk_delay=0.01, paused_at=first_sentence_events + 3, resume=resume
+        )
+    )
     ws = await hass_ws_client(hass)
     http = await hass_client()
     # Text in (no speech-to-text), speech out.
@@ -74,6 +82,7 @@ async def test_first_sentence_is_heard_before_the_agent_finishes(
             received += len(data)
             if received > 44 + 4410 and not first_audio_at:  # header, then 0.1 s of speech
                 first_audio_at.append(time.monotonic())
+                resume.set()
 
     listener: asyncio.Task[None] | None = None
     intent_end_at = 0.0
