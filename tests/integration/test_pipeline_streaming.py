@@ -43,14 +43,15 @@ async def test_first_sentence_is_heard_before_the_agent_finishes(
         profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
         profile(PROFILE_VOICE, "Voice", [Link(piper.entry_id, voice="en_US-joe-medium")]),
     )
-    # The model stops writing after the first sentence (and a few words) until the first
-    # audio is heard, or for at most 30 s: a voice that waits for the whole answer is late.
+    # The model stops writing after 80 characters (Home Assistant streams to the voice after
+    # 60) until the first audio is heard, or for at most 30 s: a voice that waits for the whole
+    # answer is heard late.
     resume = asyncio.Event()
-    hass.loop.call_later(30, resume.set)
-    first_sentence_events = len(ANSWER.split(".")[0].split()) + 1
+    give_up = hass.loop.call_later(30, resume.set)
+    words_in_80_chars = len(ANSWER[:80].split())
     openai_server.reply(
         dataclasses.replace(
-            Reply.text(ANSWER), chunk_delay=0.01, paused_at=first_sentence_events + 3, resume=resume
+            Reply.text(ANSWER), chunk_delay=0.01, paused_at=words_in_80_chars, resume=resume
         )
     )
     ws = await hass_ws_client(hass)
@@ -98,5 +99,6 @@ async def test_first_sentence_is_heard_before_the_agent_finishes(
             assert event["data"]["intent_output"]["response"]["speech"]["plain"]["speech"] == ANSWER
     assert listener is not None, "the pipeline never started streaming to the voice"
     await asyncio.wait_for(listener, 60)
+    give_up.cancel()
     assert first_audio_at, "no audio came"
     assert first_audio_at[0] < intent_end_at  # heard while the model was still writing
