@@ -475,14 +475,22 @@ async def test_a_conversation_too_long_for_the_model_is_asked_again_with_less_hi
     assert shorter.json["messages"][0]["role"] == "system"
 
 
+@pytest.mark.parametrize(
+    "pieces",
+    [
+        ("Here:\n", "```json\n{", '"a": '),  # broken inside a code block: the block is closed
+        ("Say ```json", " {", '"a": '),  # backticks inside a line open no block: none is closed
+    ],
+)
 async def test_an_answer_broken_inside_a_code_block_still_says_its_apology(
-    hass: HomeAssistant, openai_server: FakeOpenAIServer, backup: FakeOpenAIServer
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    backup: FakeOpenAIServer,
+    pieces: tuple[str, ...],
 ) -> None:
     await _setup(hass, openai_server, backup)
-    openai_server.reply(
-        dataclasses.replace(
-            Reply.error_event(after_chunks=2), pieces=("Here:", " ```json\\n{", '"a": ')
-        )
-    )
+    # The role chunk, two pieces, then the error: the third piece is never sent.
+    openai_server.reply(dataclasses.replace(Reply.error_event(after_chunks=3), pieces=pieces))
     said = _speech(await _converse(hass, "Give me JSON"))
+    assert said.startswith("".join(pieces[:2]))
     assert "Sorry, I got muddled there." in shape(said).text  # what the voice says

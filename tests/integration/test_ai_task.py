@@ -116,3 +116,34 @@ async def test_an_optional_field_left_null_by_a_strict_answer_still_fits(
     assert result.data == {"people": 0}
     schema = openai_server.requests[-1].json["response_format"]["json_schema"]["schema"]
     assert schema["required"] == ["people", "summary"]  # what strict mode asks
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("notes.txt", b"Buy milk.", "Attachments of type text/plain are not supported"),
+        ("door.jpg", b"not a picture", "door.jpg could not be read as an image"),
+    ],
+)
+async def test_an_attachment_that_is_not_a_picture_is_refused_by_name(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    tmp_path: Path,
+    name: str,
+    content: bytes,
+    message: str,
+) -> None:
+    """A file from the media folder: a text file, or a "JPEG" that is none. No model is asked."""
+    (tmp_path / name).write_bytes(content)
+    hass.config.media_dirs = {"local": str(tmp_path)}
+    assert await async_setup_component(hass, "media_source", {})
+    await _hub(hass, openai_server, "gpt-4.1-mini")
+    with pytest.raises(HomeAssistantError, match=message):
+        await ai_task.async_generate_data(
+            hass,
+            task_name="t",
+            entity_id=TASK,
+            instructions="Describe",
+            attachments=[{"media_content_id": f"media-source://media_source/local/{name}"}],
+        )
+    assert not [r for r in openai_server.requests if r.path.endswith("/chat/completions")]

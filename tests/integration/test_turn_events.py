@@ -21,7 +21,10 @@ from homeassistant.components.device_automation import (
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Event, HomeAssistant
 from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers.trigger import async_validate_trigger_config
 from homeassistant.setup import async_setup_component
+import probatio as vol
+import pytest
 from pytest_homeassistant_custom_component.common import (
     async_capture_events,
 )
@@ -169,6 +172,7 @@ async def test_device_triggers_fire_on_answers_questions_and_failures(
             "id": "weather",
         },
         {"type": "question_asked", "sentence": "is the door locked", "id": "door"},
+        {"type": "question_asked", "sentence": "remind me to {task}", "id": "reminder"},
         {"type": "camera_answered"},
         {"type": "answer_failed"},
     )
@@ -184,6 +188,22 @@ async def test_device_triggers_fire_on_answers_questions_and_failures(
     await converse(hass, "Is the door locked?", kitchen)
     assert _fired(hass, "answer_failed")
     assert _fired(hass, "door")
+
+    assert not _fired(hass, "reminder")
+    openai_server.reply(Reply.text("I will."))
+    await converse(hass, "Remind me to water the plants.", kitchen)  # {task}: any words
+    assert _fired(hass, "reminder")
+
+
+async def test_a_question_trigger_whose_sentence_does_not_parse_is_refused(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    _, _, device = await typed_kitchen(hass, openai_server)
+    trigger = {"platform": "device", "domain": DOMAIN, "device_id": device}
+    with pytest.raises(vol.Invalid, match="invalid sentence"):
+        await async_validate_trigger_config(
+            hass, [{**trigger, "type": "question_asked", "sentence": "is the [door locked"}]
+        )
 
 
 async def test_a_budget_changing_level_fires_the_hubs_triggers(

@@ -8,6 +8,7 @@ and streamed deltas as chat log deltas.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
+import re
 from typing import Any
 
 from homeassistant.components import conversation
@@ -24,6 +25,8 @@ from ..core.vision import FrameError, prepare_frame
 from ..providers.base import ChatDelta, ChatMessage, ImagePart, ToolCall, ToolSpec
 
 type Delta = conversation.AssistantContentDeltaDict
+#: A fence opens or closes a code block only at the start of a line (Markdown; shaping's rule).
+_FENCE = re.compile(r"^[ \t]{0,3}```", re.M)
 
 
 async def to_deltas(stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch) -> AsyncIterator[Delta]:
@@ -34,12 +37,12 @@ async def to_deltas(stream: AsyncIterator[ChatDelta], stopwatch: Stopwatch) -> A
     apology with the code.
     """
     yield {"role": "assistant"}
-    fences = 0
+    said: list[str] = []
     async for delta in stream:
         if delta.text:
-            if delta.finish_reason == FINISH_INTERRUPTED and fences % 2:
+            if delta.finish_reason == FINISH_INTERRUPTED and len(_FENCE.findall("".join(said))) % 2:
                 yield {"content": "\n```\n"}
-            fences += delta.text.count("```")
+            said.append(delta.text)
             yield {"content": delta.text}
             stopwatch.deliver()
         if delta.tool_calls:
