@@ -10,26 +10,43 @@ from __future__ import annotations
 import asyncio
 from contextlib import AsyncExitStack
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import Context, HomeAssistant
-from homeassistant.helpers import device_registry as dr
+from homeassistant.exceptions import HomeAssistantError
+from homeassistant.helpers import device_registry as dr, entity_registry as er
+import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
 from anima_satellite.satellite import SatelliteSettings
 from anima_satellite.wake import LocalWakeWord
-from custom_components.anima.core.endpoints import AREA, Permission
+from custom_components.anima.const import DOMAIN
+from custom_components.anima.core.endpoints import (
+    AGENT as AGENT_OF_ENDPOINT,
+    AREA,
+    DEVICE,
+    SATELLITE as SATELLITE_OF_ENDPOINT,
+    SERVICE,
+    SERVICE_KEY,
+    Permission,
+)
 from custom_components.anima.core.profiles import (
     LLM_HASS_API,
     PROFILE_AGENT,
+    PROFILE_ENDPOINT,
     Link,
 )
+from custom_components.anima.protocol import new_key
+from scripts.hassctl import free_port
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
 from tests.integration.anima_setup import add_hub, add_openai, endpoint, profile, satellite_device
 from tests.integration.satellites import adopted, anima_with_pipeline, bind, satellite_of, words
+from tests.integration.typed import converse
 
 AGENT = "conversation.anima_assistant"
 
@@ -135,3 +152,115 @@ async def test_two_satellites_of_one_room_hearing_one_question_give_one_answer(
     assert len(chats) == 1  # the agent answered one of them
     assert "time is it" in words(chats[0].json["messages"][-1]["content"])
     assert sorted(len(s.played) for s in satellites) == [0, 1]  # one spoke, the other stayed quiet
+
+
+def _satellite_entity(hass: HomeAssistant, device: str) -> str:
+    """The assist_satellite entity registered for a typed satellite's device (not loaded)."""
+    (entity,) = er.async_entries_for_device(er.async_get(hass), device)
+    return entity.entity_id
+
+
+async def test_an_agent_asks_the_agent_of_another_endpoint_and_hears_its_answer(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """The garage's own agent profile answers (its model), not the kitchen's."""
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    kitchen, garage = satellite_device(hass, "Kitchen"), satellite_device(hass, "Garage", 10701)
+    hub = await add_hub(
+        hass,
+        profile(
+            PROFILE_AGENT,
+            "Assistant",
+            [Link(cloud.entry_id, "gpt-4.1-mini")],
+            **{LLM_HASS_API: ["assist"]},
+        ),
+        profile(PROFILE_AGENT, "Garage", [Link(cloud.entry_id, "gpt-4o-mini")]),
+        endpoint("Kitchen", kitchen),
+    )
+    garage_agent = next(s.subentry_id for s in hub.subentries.values() if s.title == "Garage")
+    hass.config_entries.async_add_subentry(
+        hub,
+        ConfigSubentry(
+            data=MappingProxyType({DEVICE: garage, AGENT_OF_ENDPOINT: garage_agent}),
+            subentry_type=PROFILE_ENDPOINT,
+            title="Garage",
+            unique_id=None,
+        ),
+    )
+    await hass.async_block_till_done()
+    openai_server.reply(
+        Reply.tool_call("anima__ask_agent", {"endpoint": "garage", "question": "Is the car in?"}),
+        Reply.text("Yes, the car is in the garage."),
+        Reply.text("The garage says the car is in."),
+    )
+    result = await conversation.async_converse(
+        hass, "Is the car in the garage?", None, Context(), "en", agent_id=AGENT, device_id=kitchen
+    )
+    assert result.response.speech["plain"]["speech"] == "The garage says the car is in."
+    asked, garage_turn, answered = [
+        r for r in openai_server.requests if r.path.endswith("/chat/completions")
+    ]
+    assert (asked.json["model"], garage_turn.json["model"]) == ("gpt-4.1-mini", "gpt-4o-mini")
+    assert garage_turn.json["messages"][-1]["content"] == "Is the car in?"
+    (result_message,) = [m for m in answered.json["messages"] if m["role"] == "tool"]
+    assert "Yes, the car is in the garage." in result_message["content"]
+
+
+async def test_what_an_endpoint_cannot_do_is_refused_in_a_sentence(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """A satellite that is not loaded cannot speak; one without a service cannot listen; no
+    agent profile, no agent to ask."""
+    kitchen = satellite_device(hass, "Kitchen")
+    hall = satellite_device(hass, "Hall", 10701)
+    hub = await add_hub(
+        hass,
+        endpoint("Kitchen", kitchen),
+        endpoint(
+            "Hall",
+            hall,
+            **{
+                SATELLITE_OF_ENDPOINT: _satellite_entity(hass, hall),
+                SERVICE: f"127.0.0.1:{free_port()}",
+                SERVICE_KEY: new_key(),
+            },
+        ),
+    )
+    assert hub.state is ConfigEntryState.LOADED
+    for action, data, message in (
+        ("announce", {"device_id": kitchen, "message": "Hi."}, "Kitchen cannot say anything"),
+        ("handoff", {"device_id": kitchen}, "Kitchen cannot listen without its wake word"),
+        # It could listen (a service and a satellite), but cannot ask: it cannot say a thing.
+        ("ask_endpoint", {"device_id": hall, "question": "Tea?"}, "Hall cannot say anything"),
+        ("ask_agent", {"device_id": kitchen, "question": "Hi?"}, "There is no agent to answer"),
+    ):
+        with pytest.raises(HomeAssistantError, match=message):
+            await hass.services.async_call(
+                DOMAIN, action, data, blocking=True, return_response=True
+            )
+
+
+async def test_a_follow_up_the_endpoint_cannot_hear_is_one_log_line(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The answer is a question: the hub has the satellite listen again; its service is down."""
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    kitchen = satellite_device(hass, "Kitchen")
+    await add_hub(
+        hass,
+        profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
+        endpoint(
+            "Kitchen",
+            kitchen,
+            **{
+                SATELLITE_OF_ENDPOINT: _satellite_entity(hass, kitchen),
+                SERVICE: f"127.0.0.1:{free_port()}",
+                SERVICE_KEY: new_key(),
+            },
+        ),
+    )
+    openai_server.reply(Reply.text("Do you want tea?"))
+    await converse(hass, "I am thirsty.", kitchen)
+    await hass.async_block_till_done(wait_background_tasks=True)
+    assert "Kitchen did not hear a reply: I didn't hear an answer at Kitchen" in caplog.text
+    assert "Traceback" not in caplog.text
