@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from homeassistant.components import conversation
+from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
 from homeassistant.helpers import llm
@@ -279,3 +280,38 @@ async def test_a_camera_that_gives_no_picture_is_said_not_crashed(
     )
     assert await _ask(hass, "What do you see?", device) == "Sorry."
     assert "did not give me a picture" in _chats(openai_server)[-1].json["messages"][-1]["content"]
+
+
+async def test_a_camera_of_no_endpoint_exposed_to_assist_is_looked_through_by_name(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """camera.porch belongs to no endpoint: exposed to Assist, any agent may look through it."""
+    device = await _setup(hass, openai_server, tmp_path)
+    async_expose_entity(hass, conversation.DOMAIN, "camera.porch", True)
+    look = Reply.tool_call("anima__look", {"question": "Anyone there?", "camera": "camera.porch"})
+    openai_server.reply(look, Reply.text("Nobody."), Reply.text("Nobody is there."))
+    assert await _ask(hass, "Is anyone on the porch?", device) == "Nobody is there."
+    asked, looked, _ = _chats(openai_server)
+    assert not asked.images
+    assert len(looked.images) == 1
+
+
+async def test_describe_says_why_no_model_looked(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, tmp_path: Path
+) -> None:
+    """Before the hub exists no agent can see; with it, a vision model that fails is said."""
+    await porch_camera(hass, tmp_path)
+    cloud = await add_openai(hass, openai_server, "OpenAI", preset="openai")
+    describe = {"camera": "camera.porch"}
+    with pytest.raises(HomeAssistantError, match="None of my agents has a model that can see"):
+        await hass.services.async_call(
+            DOMAIN, "describe", describe, blocking=True, return_response=True
+        )
+    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    await add_hub(hass, agent)
+    openai_server.reply(*[Reply.error(500)] * 3)
+    with pytest.raises(HomeAssistantError, match="couldn't reach a model to look at the picture"):
+        await hass.services.async_call(
+            DOMAIN, "describe", describe, blocking=True, return_response=True
+        )
+    assert len(_chats(openai_server)[-1].images) == 1  # the picture was sent; no answer came
