@@ -20,7 +20,7 @@ from homeassistant.components.device_automation import (
 )
 from homeassistant.components.homeassistant.exposed_entities import async_expose_entity
 from homeassistant.core import Event, HomeAssistant
-from homeassistant.helpers import entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er
 from homeassistant.helpers.trigger import async_validate_trigger_config
 from homeassistant.setup import async_setup_component
 import probatio as vol
@@ -41,11 +41,12 @@ from custom_components.anima.const import (
     EVENT_TURN,
     HOUSE_DAILY,
 )
+from custom_components.anima.core.profiles import PROFILE_AGENT, Link
 from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import anima_pipeline
+from tests.integration.anima_setup import add_hub, add_openai, anima_pipeline, profile
 from tests.integration.satellites import adopted, anima_with_pipeline, bind
 from tests.integration.typed import AGENT, anima_device, converse, typed_kitchen
 
@@ -247,6 +248,29 @@ async def test_the_device_actions_are_offered_on_endpoints_only(
     hub_device = anima_device(hass, hub.entry_id)
     actions = await async_get_device_automations(hass, DeviceAutomationType.ACTION, [hub_device])
     assert [a for a in actions[hub_device] if a["domain"] == DOMAIN] == []
+
+
+async def test_connections_and_profiles_have_no_triggers_or_actions(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """A connection's device (before the hub exists, and after) and a profile's offer none."""
+    cloud = await add_openai(hass, openai_server, "Cloud", preset="openai")
+    (connection,) = dr.async_entries_for_config_entry(dr.async_get(hass), cloud.entry_id)
+
+    async def offered(device: str) -> list[dict[str, Any]]:
+        found = []
+        for kind in (DeviceAutomationType.TRIGGER, DeviceAutomationType.ACTION):
+            listed = await async_get_device_automations(hass, kind, [device])
+            found += [item for item in listed[device] if item["domain"] == DOMAIN]
+        return found
+
+    assert await offered(connection.id) == []
+    hub = await add_hub(
+        hass, profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    )
+    (agent,) = hub.subentries
+    assert await offered(connection.id) == []
+    assert await offered(anima_device(hass, agent)) == []
 
 
 async def test_a_command_home_assistant_answers_itself_is_a_turn_too(

@@ -29,10 +29,8 @@ def anima_device_id(hass: HomeAssistant, key: str) -> str | None:
 
 
 @callback
-def endpoint_of_device(hass: HomeAssistant, device_id: str | None) -> Endpoint | None:
+def endpoint_of_device(hass: HomeAssistant, device_id: str) -> Endpoint | None:
     """Return the endpoint a device id names: the bound device's, or the endpoint's own."""
-    if device_id is None:
-        return None
     registry = endpoint_registry(hub_entry(hass))
     if (endpoint := registry.for_device(device_id)) is not None:
         return endpoint
@@ -50,14 +48,13 @@ def anima_device_kind(hass: HomeAssistant, device_id: str) -> Literal["endpoint"
     hub = hub_entry(hass)
     if device is None or hub is None:
         return None
-    for domain, key in device.identifiers:
-        if domain != DOMAIN:
-            continue
-        if key == hub.entry_id:
-            return "hub"
-        if (sub := hub.subentries.get(key)) is not None and sub.subentry_type == PROFILE_ENDPOINT:
-            return "endpoint"
-    return None
+    ids = {key for domain, key in device.identifiers if domain == DOMAIN}
+    if hub.entry_id in ids:
+        return "hub"
+    endpoints = {
+        s.subentry_id for s in hub.subentries.values() if s.subentry_type == PROFILE_ENDPOINT
+    }
+    return "endpoint" if ids & endpoints else None
 
 
 @callback
