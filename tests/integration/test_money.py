@@ -135,6 +135,34 @@ async def test_a_currency_without_a_rate_is_refused_in_the_form(
         )
 
 
+async def test_a_house_currency_anima_has_no_rate_for_shows_dollars_and_says_why_once(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Home Assistant counts in krónur, with no rate given: costs in dollars, one warning.
+    A rate of dollars given, a connection priced in yuan added later: its costs are left out."""
+    hass.config.currency = "ISK"
+    _, hub = await _agent(hass, openai_server)
+    await _turn(hass, openai_server, (1200, 300))
+    state = hass.states.get("sensor.anima_cost_today")
+    assert state is not None
+    assert state.attributes["unit_of_measurement"] == "USD"
+    assert Decimal(state.state) == TURN_COST
+    hass.config_entries.async_update_entry(hub, options={**hub.options})  # shown again
+    await hass.async_block_till_done()
+    assert caplog.text.count("No rate of USD in ISK is known; showing dollars") == 1
+
+    flow = await hass.config_entries.options.async_init(hub.entry_id)
+    result = await hass.config_entries.options.async_configure(
+        flow["flow_id"], {"currency": "ISK", "usd_rate": 138, "warning_percent": 80}
+    )
+    assert result["type"] == "create_entry"
+    await hass.async_block_till_done()
+    assert AnimaData.of(hass).meter.currency == "ISK"
+    openai_server.models = ["doubao-seed-1-6-flash-250828"]
+    await add_openai(hass, openai_server, "Doubao", preset="doubao")  # priced in yuan
+    assert caplog.text.count("No rate of CNY in ISK: its costs are not counted") == 1
+
+
 async def test_a_rate_of_zero_is_refused_and_the_currency_stays(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
