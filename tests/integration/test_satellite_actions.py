@@ -268,6 +268,16 @@ async def test_a_device_gone_away_did_not_answer_and_silence_is_not_heard(
     assert office.mic.announced[-1].message == "Never mind."
 
 
+async def test_an_earcon_the_device_cannot_play_is_refused_before_anything_is_said(
+    hass: HomeAssistant, office: Office
+) -> None:
+    """No endpoint service, no ESPHome play_earcon action: no earcon, and no message either."""
+    with pytest.raises(HomeAssistantError) as failed:
+        await _act(hass, "announce", device_id=office.device, message="Hi.", earcon="alert")
+    assert failed.value.translation_key == "no_earcon_player"
+    assert office.mic.announced == []
+
+
 async def test_an_answer_of_silence_is_not_heard(hass: HomeAssistant, office: Office) -> None:
     """The person says nothing; Home Assistant hears no words: not a device gone away."""
     office.mic.answer = b""  # a second and a half of silence

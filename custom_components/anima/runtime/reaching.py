@@ -239,8 +239,6 @@ async def _act(
         return await hass.services.async_call(
             domain, action, data, blocking=True, return_response=response
         )
-    except ReachError:
-        raise
     except (HomeAssistantError, OSError) as err:  # ConnectionError is an OSError
         LOGGER.info("%s: %s.%s failed: %s", endpoint.name, domain, action, err)
         raise ReachError("unreachable", name=endpoint.name) from err
