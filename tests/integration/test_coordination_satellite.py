@@ -59,8 +59,6 @@ class Kitchen:
     device: str
     satellite: str
     settings: SatelliteSettings
-    #: It hears this when first spoken to (its microphone file speaks once `speak` is set).
-    speak: asyncio.Event
     #: What the satellite hears each time it is asked to listen, in turn.
     answers: list[str] = field(default_factory=list)
     #: Whenever it was asked: its state, how many replies it had played, and `respond`.
@@ -82,12 +80,8 @@ async def kitchen(
     )
     client = await hass_client()  # announcements are fetched from Home Assistant's own URL
     await hass.config.async_update(internal_url=str(client.make_url("")).rstrip("/"))
-    speak = asyncio.Event()
-    settings = SatelliteSettings(
-        name="Kitchen",
-        mic_file=spoken(tmp_path, "What time is it?"),
-        speak_when=speak,
-        played=[],
+    settings = SatelliteSettings(  # nobody speaks to it unasked: the wake word never comes
+        name="Kitchen", mic_file=spoken(tmp_path, "unused"), speak_when=asyncio.Event(), played=[]
     )
     key = new_key()  # as `anima-satellite --print-key` shows it
     place: list[Kitchen] = []
@@ -114,7 +108,7 @@ async def kitchen(
                 **{SERVICE: f"127.0.0.1:{service_port}", SERVICE_KEY: key, VOICE: voice},
             )
             await hass.async_block_till_done()
-            place.append(Kitchen(hub, device, satellite_of(hass, device), settings, speak))
+            place.append(Kitchen(hub, device, satellite_of(hass, device), settings))
             yield place[0]
     finally:
         serving.cancel()
