@@ -44,11 +44,7 @@ from tests.integration.satellites import (
     bind,
     satellite_of,
 )
-
-TEA = [
-    {"id": "yes", "sentences": ["yes [please]", "sure"]},
-    {"id": "no", "sentences": ["no [thanks]", "not now"]},
-]
+from tests.integration.test_satellite_actions import TEA
 
 
 @dataclass
