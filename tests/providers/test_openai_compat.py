@@ -746,3 +746,22 @@ async def test_the_api_key_never_appears_in_connection_errors(
     with pytest.raises(ProviderConnectionError) as raised:
         await collect(client)
     assert SECRET not in "".join(traceback.format_exception(raised.value)) + repr(raised.value)
+
+
+async def test_speech_of_an_id3_tag_and_no_frame_is_no_audio(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    async def tag_only(request: web.Request) -> web.Response:
+        return web.Response(body=b"ID3\x04\x00\x00" + bytes([0, 0, 0, 20]) + b"T" * 20)
+
+    app = web.Application()
+    app.router.add_post("/v1/audio/speech", tag_only)
+    server = TestServer(app, host="127.0.0.1")
+    await server.start_server()
+    try:
+        liar = OpenAICompatClient(session, str(server.make_url("/v1")), None)
+        with pytest.raises(ProviderResponseError, match="no audio"):
+            async for _ in liar.synthesize("Hi", codec=MP3):
+                pass
+    finally:
+        await server.close()
