@@ -207,7 +207,7 @@ async def test_handoff_starts_a_conversation_there_that_carries_the_history(
     assert state.state == "idle"
 
 
-def _with_tools(hass: HomeAssistant, office: Office) -> str:
+async def _with_tools(hass: HomeAssistant, office: Office) -> str:
     """The agent with the Assist API and Anima's tools; a Kitchen device typed at: its id."""
     agent = next(s for s in office.hub.subentries.values() if s.subentry_type == PROFILE_AGENT)
     hass.config_entries.async_update_subentry(
@@ -215,6 +215,7 @@ def _with_tools(hass: HomeAssistant, office: Office) -> str:
     )
     kitchen = satellite_device(hass, "Kitchen")
     bind(hass, office.hub, "Kitchen", kitchen)
+    await hass.async_block_till_done()
     return kitchen
 
 
@@ -225,8 +226,7 @@ async def test_an_agent_hands_its_conversation_over_and_it_continues_there(
     piper_server: SpeechServer,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    kitchen = _with_tools(hass, office)
-    await hass.async_block_till_done()
+    kitchen = await _with_tools(hass, office)
     openai_server.reply(
         Reply.tool_call("anima__handoff", {"endpoint": "office"}),
         Reply.text("Let's go on in the office."),
@@ -270,8 +270,7 @@ async def test_an_agent_announces_and_asks_the_person_at_another_endpoint(
     piper_server: SpeechServer,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    kitchen = _with_tools(hass, office)
-    await hass.async_block_till_done()
+    kitchen = await _with_tools(hass, office)
     openai_server.reply(
         Reply.tool_calls(
             [
@@ -295,8 +294,7 @@ async def test_an_agent_announces_and_asks_the_person_at_another_endpoint(
 async def test_an_agent_asks_another_endpoints_agent_and_hears_its_answer(
     hass: HomeAssistant, office: Office, openai_server: FakeOpenAIServer
 ) -> None:
-    kitchen = _with_tools(hass, office)
-    await hass.async_block_till_done()
+    kitchen = await _with_tools(hass, office)
     openai_server.reply(
         Reply.tool_call("anima__ask_agent", {"endpoint": "office", "question": "Is Sam in?"}),
         Reply.text("Sam is at the desk."),  # the office's agent, asked from the office

@@ -19,6 +19,7 @@ from custom_components.anima import protocol
 from custom_components.anima.protocol import EndpointError, EndpointInfo, Frame, new_key, parse_key
 from custom_components.anima.providers.endpoint import EndpointClient
 from scripts.hassctl import free_port
+from tests.satellite.helpers import until_listening
 
 KEY = new_key()
 
@@ -32,15 +33,7 @@ async def _satellite(listen: Callable[[bool], Awaitable[str]]) -> AsyncIterator[
     settings = ServiceSettings("Office", parse_key(KEY), listen=listen)
     task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
     try:
-        async with asyncio.timeout(10):
-            while True:  # until it accepts connections
-                try:
-                    _, writer = await asyncio.open_connection("127.0.0.1", port)
-                except OSError:
-                    await asyncio.sleep(0.05)
-                    continue
-                writer.close()
-                break
+        await until_listening(port)
         yield EndpointClient("127.0.0.1", port, key=KEY)
     finally:
         task.cancel()
