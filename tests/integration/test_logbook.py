@@ -67,7 +67,10 @@ async def test_each_turn_is_a_line_on_the_endpoints_device(
     assert answered["message"].startswith('answered "What is the weather like?": "Sunny."; ')
     assert "; 0.0005 USD; " in answered["message"]
     assert answered["message"].endswith("; Cloud gpt-4.1-mini")
-    assert (failed["name"], failed["message"]) == ("Kitchen", 'could not answer "Is the door locked?"')
+    assert (failed["name"], failed["message"]) == (
+        "Kitchen",
+        'could not answer "Is the door locked?"',
+    )
 
 
 async def test_the_house_budget_changing_level_is_a_line_on_the_hubs_device(
