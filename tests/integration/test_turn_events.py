@@ -1,7 +1,6 @@
 """Each turn visible: one `anima_turn` event and the endpoint's last-turn sensor, from one
-record (the logbook entry made of the same event is checked in tests/e2e/test_coordination.py:
-the logbook needs the frontend, which this environment lacks); device triggers on turns and
-budgets; the device actions.
+record (the logbook entry made of the same event: test_logbook.py); device triggers on turns and
+budgets; the device actions offered (what they do: test_actions.py).
 
 The spoken turn is real end to end: Anima's satellite adopted by Home Assistant's Wyoming
 integration, Whisper listening, the fake cloud LLM answering, Piper speaking.
@@ -38,11 +37,19 @@ from custom_components.anima.const import (
     EVENT_TURN,
     HOUSE_DAILY,
 )
+from custom_components.anima.core.profiles import PROFILE_AGENT, Link
 from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import anima_pipeline
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    anima_pipeline,
+    endpoint,
+    profile,
+    satellite_device,
+)
 from tests.integration.satellites import adopted, anima_with_pipeline, bind
 from tests.integration.typed import AGENT, anima_device, converse, typed_kitchen
 
@@ -184,6 +191,50 @@ async def test_device_triggers_fire_on_answers_questions_and_failures(
     await converse(hass, "Is the door locked?", kitchen)
     assert _fired(hass, "answer_failed")
     assert _fired(hass, "door")
+
+
+async def test_a_trigger_fires_on_its_own_endpoints_turns_only(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    kitchen, hall = satellite_device(hass, "Kitchen"), satellite_device(hass, "Hall", 10701)
+    hub = await add_hub(
+        hass,
+        profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
+        endpoint("Kitchen", kitchen),
+        endpoint("Hall", hall),
+    )
+    (sub,) = [s for s in hub.subentries.values() if s.title == "Kitchen"]
+    await _automations(hass, anima_device(hass, sub.subentry_id), {"type": "turn_answered"})
+    openai_server.reply(Reply.text("Sunny."), Reply.text("Still sunny."))
+    await converse(hass, "What is the weather like?", hall)
+    assert not _fired(hass, "turn_answered")  # the hall's turn
+    await converse(hass, "What is the weather like?", kitchen)
+    assert _fired(hass, "turn_answered")
+
+
+async def test_only_the_question_trigger_asks_for_more_in_the_automation_editor(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    _, _, device = await typed_kitchen(hass, openai_server)
+    assert await async_setup_component(hass, "device_automation", {})
+    ws = await hass_ws_client(hass)
+    fields = {}
+    for kind in ("question_asked", "turn_answered", "budget_warning"):
+        trigger = {"platform": "device", "domain": DOMAIN, "device_id": device, "type": kind}
+        await ws.send_json_auto_id(
+            {"type": "device_automation/trigger/capabilities", "trigger": trigger}
+        )
+        response = await ws.receive_json()
+        assert response["success"], response
+        fields[kind] = response["result"]["extra_fields"]
+    assert fields == {
+        "question_asked": [
+            {"name": "sentence", "optional": True, "required": False, "type": "string"}
+        ],
+        "turn_answered": [],
+        "budget_warning": [],
+    }
 
 
 async def test_a_budget_changing_level_fires_the_hubs_triggers(
