@@ -1,16 +1,14 @@
 """Anima's actions (services.py) and its device actions (device_action.py), as automations and
 scripts call them: what they answer, what they say on an endpoint, and the sentence a mistake
-in a call comes back as. The speaking endpoint is a voice device as ESPHome's
-(tests/integration/voice_device.py) with Anima's voice (real Piper); the models are the fake
-OpenAI-compatible server. Describing camera frames: test_vision.py; the coordination actions on
-a device that answers: test_satellite_actions.py.
+in a call comes back as. The speaking endpoint is test_satellite_actions.py's Office, a voice
+device as ESPHome's with Anima's voice (real Piper); the models are the fake OpenAI-compatible
+server. Describing camera frames: test_vision.py; the coordination actions on that device:
+test_satellite_actions.py; the device actions' fields in the editor: test_turn_events.py.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -19,21 +17,20 @@ from homeassistant.core import HomeAssistant
 from homeassistant.exceptions import HomeAssistantError, ServiceValidationError
 from homeassistant.setup import async_setup_component
 import pytest
-import pytest_asyncio
-from pytest_homeassistant_custom_component.typing import ClientSessionGenerator, WebSocketGenerator
 
 from custom_components.anima.const import DOMAIN
-from custom_components.anima.core.endpoints import VOICE
 from custom_components.anima.core.ledger import Kind
 from custom_components.anima.core.profiles import PROFILE_AGENT, PROFILE_VOICE, Link
 from custom_components.anima.runtime.data import AnimaData
 from custom_components.anima.services import ASK_INSTRUCTIONS
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
+from tests.integration import test_satellite_actions as satellite_actions
 from tests.integration.anima_setup import add_hub, add_openai, porch_camera, profile
-from tests.integration.satellites import anima_with_pipeline, bind, words
+from tests.integration.satellites import words
+from tests.integration.test_satellite_actions import Office
 from tests.integration.typed import anima_device, typed_kitchen
-from tests.integration.voice_device import Microphone, piper_says, voice_device
+from tests.integration.voice_device import piper_says
 
 
 async def _act(hass: HomeAssistant, action: str, **data: Any) -> dict[str, Any]:
@@ -146,38 +143,15 @@ async def test_ask_agent_answers_with_the_endpoints_agent(
 # --- what they say on an endpoint -----------------------------------------------------------
 
 
-@dataclass
-class Office:
-    """The Office endpoint, a voice device with Anima's voice: its device, Anima's, its mic."""
-
-    satellite: str
-    anima: str
-    mic: Microphone
+#: The Office endpoint: a voice device (as ESPHome's) bound with Anima's voice.
+office = satellite_actions.office
 
 
-@pytest_asyncio.fixture
-async def office(
-    hass: HomeAssistant,
-    hass_client: ClientSessionGenerator,
-    hass_ws_client: WebSocketGenerator,
-    openai_server: FakeOpenAIServer,
-    piper_server: SpeechServer,
-    whisper_server: SpeechServer,
-) -> AsyncIterator[Office]:
-    """Anima's pipeline and voice (Whisper, the fake cloud LLM, Piper); the device bound."""
-    hub = await anima_with_pipeline(
-        hass, hass_ws_client, openai_server, piper_server, whisper_server
+def _anima_device(hass: HomeAssistant, office: Office) -> str:
+    """Anima's device of the Office endpoint (the one its device actions are listed on)."""
+    return anima_device(
+        hass, next(s.subentry_id for s in office.hub.subentries.values() if s.title == "Office")
     )
-    client = await hass_client()  # announcements are fetched from Home Assistant's own URL
-    await hass.config.async_update(internal_url=str(client.make_url("")).rstrip("/"))
-    mic = Microphone()
-    voice = next(s.subentry_id for s in hub.subentries.values() if s.subentry_type == PROFILE_VOICE)
-    async with voice_device(hass, "Office", mic) as device:
-        bound = bind(hass, hub, "Office", device, **{VOICE: voice})
-        await hass.async_block_till_done()
-        yield Office(device, anima_device(hass, bound.subentry_id), mic)
-        # What was announced may still be filling Home Assistant's TTS cache.
-        await hass.async_block_till_done(wait_background_tasks=True)
 
 
 async def _spoken(hass: HomeAssistant) -> list[tuple[int, str | None]]:
@@ -191,12 +165,14 @@ async def test_ask_says_its_answer_on_the_endpoints_asked(
     hass: HomeAssistant, office: Office, openai_server: FakeOpenAIServer
 ) -> None:
     openai_server.reply(Reply.text("The garage is closed."))
-    response = await _act(hass, "ask", prompt="Is the garage open?", speak_on=[office.anima])
+    response = await _act(
+        hass, "ask", prompt="Is the garage open?", speak_on=[_anima_device(hass, office)]
+    )
     assert response == {"response": "The garage is closed."}
     (announced,) = office.mic.announced
     assert announced.message == "The garage is closed."
     assert announced.media_id_source == "media_id"  # Anima's voice, not the pipeline's
-    assert await _spoken(hass) == [(len("The garage is closed."), office.satellite)]
+    assert await _spoken(hass) == [(len("The garage is closed."), office.device)]
 
 
 async def _script(hass: HomeAssistant, action: dict[str, Any], *, valid: bool = True) -> None:
@@ -221,7 +197,7 @@ async def test_the_announce_device_action_says_the_message_in_the_tier_of_its_cl
     await _script(
         hass,
         {
-            "device_id": office.anima,
+            "device_id": _anima_device(hass, office),
             "type": "announce",
             "message": message,
             "message_class": message_class,
@@ -229,7 +205,7 @@ async def test_the_announce_device_action_says_the_message_in_the_tier_of_its_cl
     )
     (announced,) = office.mic.announced
     assert announced.message == message
-    assert await _spoken(hass) == ([(len(message), office.satellite)] if voiced else [])
+    assert await _spoken(hass) == ([(len(message), office.device)] if voiced else [])
 
 
 async def test_the_ask_device_action_hears_the_answer_as_an_answer_to_its_question(
@@ -238,7 +214,9 @@ async def test_the_ask_device_action_hears_the_answer_as_an_answer_to_its_questi
     office.mic.answer = await piper_says(piper_server, "Yes please.")
     openai_server.reply(Reply.text("Closing the blinds."))
     question = "Shall I close the blinds?"
-    await _script(hass, {"device_id": office.anima, "type": "ask", "question": question})
+    await _script(
+        hass, {"device_id": _anima_device(hass, office), "type": "ask", "question": question}
+    )
     (start,) = office.mic.started
     assert start.message == question
     async with asyncio.timeout(90):  # the office heard the answer; the agent answers it
@@ -277,31 +255,3 @@ async def test_a_device_action_without_its_text_is_refused_when_the_script_is_lo
     (refusal,) = [r for r in caplog.records if r.levelname == "ERROR"]
     assert f"required key not provided at '{needs}'" in refusal.getMessage()
     assert refusal.exc_info is None  # one line, no traceback
-
-
-async def test_the_device_actions_ask_for_their_fields_in_the_houses_language(
-    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
-) -> None:
-    _, _, device = await typed_kitchen(hass, openai_server)
-    assert await async_setup_component(hass, "device_automation", {})
-    ws = await hass_ws_client(hass)
-    fields = {}
-    for kind in ("announce", "ask"):
-        action = {"domain": DOMAIN, "device_id": device, "type": kind}
-        await ws.send_json_auto_id(
-            {"type": "device_automation/action/capabilities", "action": action}
-        )
-        response = await ws.receive_json()
-        assert response["success"], response
-        fields[kind] = {field["name"]: field for field in response["result"]["extra_fields"]}
-    assert fields["ask"] == {"question": {"name": "question", "required": True, "type": "string"}}
-    assert fields["announce"]["message"]["required"] is True
-    choices = fields["announce"]["message_class"]["selector"]["select"]["options"]
-    assert {choice["value"]: choice["label"] for choice in choices} == {
-        "confirmation": "Confirmation",
-        "notification": "Notification",
-        "alert": "Alert (always spoken)",
-        "answer": "Answer",
-        "conversation": "Conversation",
-    }
-    assert fields["announce"]["message_class"]["default"] == "notification"

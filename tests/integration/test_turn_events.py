@@ -213,27 +213,42 @@ async def test_a_trigger_fires_on_its_own_endpoints_turns_only(
     assert _fired(hass, "turn_answered")
 
 
+async def _editor_fields(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    kind: str,
+    automations: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The extra fields the automation editor shows for each of Anima's device `kind`s
+    ("trigger" or "action"), by name."""
+    assert await async_setup_component(hass, "device_automation", {})
+    ws = await hass_ws_client(hass)
+    fields = {}
+    for name, automation in automations.items():
+        await ws.send_json_auto_id(
+            {"type": f"device_automation/{kind}/capabilities", kind: automation}
+        )
+        response = await ws.receive_json()
+        assert response["success"], response
+        fields[name] = {field["name"]: field for field in response["result"]["extra_fields"]}
+    return fields
+
+
 async def test_only_the_question_trigger_asks_for_more_in_the_automation_editor(
     hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
 ) -> None:
     _, _, device = await typed_kitchen(hass, openai_server)
-    assert await async_setup_component(hass, "device_automation", {})
-    ws = await hass_ws_client(hass)
-    fields = {}
-    for kind in ("question_asked", "turn_answered", "budget_warning"):
-        trigger = {"platform": "device", "domain": DOMAIN, "device_id": device, "type": kind}
-        await ws.send_json_auto_id(
-            {"type": "device_automation/trigger/capabilities", "trigger": trigger}
-        )
-        response = await ws.receive_json()
-        assert response["success"], response
-        fields[kind] = response["result"]["extra_fields"]
+    base = {"platform": "device", "domain": DOMAIN, "device_id": device}
+    kinds = ("question_asked", "turn_answered", "budget_warning")
+    fields = await _editor_fields(
+        hass, hass_ws_client, "trigger", {kind: base | {"type": kind} for kind in kinds}
+    )
     assert fields == {
-        "question_asked": [
-            {"name": "sentence", "optional": True, "required": False, "type": "string"}
-        ],
-        "turn_answered": [],
-        "budget_warning": [],
+        "question_asked": {
+            "sentence": {"name": "sentence", "optional": True, "required": False, "type": "string"}
+        },
+        "turn_answered": {},
+        "budget_warning": {},
     }
 
 
@@ -278,6 +293,31 @@ async def test_the_device_actions_are_offered_on_endpoints_only(
     hub_device = anima_device(hass, hub.entry_id)
     actions = await async_get_device_automations(hass, DeviceAutomationType.ACTION, [hub_device])
     assert [a for a in actions[hub_device] if a["domain"] == DOMAIN] == []
+
+
+async def test_the_device_actions_ask_for_their_fields_in_the_houses_language(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    _, _, device = await typed_kitchen(hass, openai_server)
+    base = {"domain": DOMAIN, "device_id": device}
+    fields = await _editor_fields(
+        hass,
+        hass_ws_client,
+        "action",
+        {kind: base | {"type": kind} for kind in ("announce", "ask")},
+    )
+    assert fields["ask"] == {"question": {"name": "question", "required": True, "type": "string"}}
+    assert fields["announce"]["message"]["required"] is True
+    message_class = fields["announce"]["message_class"]
+    assert message_class["default"] == "notification"
+    choices = message_class["selector"]["select"]["options"]
+    assert {choice["value"]: choice["label"] for choice in choices} == {
+        "confirmation": "Confirmation",
+        "notification": "Notification",
+        "alert": "Alert (always spoken)",
+        "answer": "Answer",
+        "conversation": "Conversation",
+    }
 
 
 async def test_a_command_home_assistant_answers_itself_is_a_turn_too(
