@@ -68,8 +68,8 @@ async def test_describe_needs_a_picture_it_may_read(
     gone = tmp_path / "allowed" / "porch.jpg"  # allowed, but there is no such file
     with pytest.raises(HomeAssistantError) as failed:
         await _act(hass, "describe", image_file=str(gone))
-    assert failed.value.translation_key == "camera_not_found"
-    assert str(failed.value) == f"I can't find a camera called {gone}"
+    assert failed.value.translation_key == "image_not_read"
+    assert str(failed.value) == f"I can't read the image file {gone}: No such file or directory"
     assert _chats(openai_server) == []  # no model was asked
 
 
