@@ -140,6 +140,17 @@ async def test_announce_plays_the_message_in_the_tier_of_its_class(
     assert office.mic.started == []  # nothing was asked of anybody
 
 
+async def test_an_announcement_with_an_earcon_the_device_cannot_play_says_why_and_is_not_made(
+    hass: HomeAssistant, office: Office
+) -> None:
+    """The Office device has no Anima endpoint service and no ESPHome play_earcon action."""
+    with pytest.raises(HomeAssistantError) as refused:
+        await _act(hass, "announce", device_id=office.device, message="Hi.", earcon="notify")
+    assert refused.value.translation_key == "no_earcon_player"
+    assert str(refused.value).startswith("Office cannot play earcons on request")
+    assert office.mic.announced == []
+
+
 async def test_ask_endpoint_returns_the_spoken_answer_and_the_answer_matched(
     hass: HomeAssistant,
     office: Office,
