@@ -56,4 +56,4 @@ async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
     """Return the fix flow of an issue: satellite offers, the only fixable ones, name a device."""
-    return BindSatelliteFlow(str((data or {}).get(DEVICE)))
+    return BindSatelliteFlow(str(data.get(DEVICE, "")) if data else "")
