@@ -22,7 +22,8 @@ profile). Its hands inside Home Assistant are bench/hass_component/anima_bench.
   command. fast_cloud and typical_cloud, short and long.
 - scale: 1, 10 and 50 satellites asking at the same moment (fast_cloud, Anima).
 - local: real Whisper, the real local model (scripts/local-llm) and Piper, one satellite;
-  turn 1 (a cold prompt) and the turns after it, with the floor each server's own time makes.
+  turn 1 (a cold prompt) and the turns after it (each a new question, so Piper speaks every
+  answer), with the floor each server's own time makes.
 - ha_2026_10: the matrix's short answers (zero, fast_cloud) in Home Assistant 2026.10.4, the
   test harness's (bench/scenarios/test_latency.py), whose TTS manager converts differently.
 """
@@ -70,6 +71,8 @@ OUTPUTS: dict[str, Any] = {
 }
 LENGTHS = ("short", "long")
 SCALE = (1, 10, 50)
+#: The local section's later questions (its first is QUESTIONS["short"], about France).
+LOCAL_COUNTRIES = ("Spain", "Italy", "Germany", "Japan", "Canada", "Egypt", "Peru", "Norway")
 _LLAMA_TOTAL = re.compile(r"total time =\s*([\d.]+) ms")
 
 
@@ -220,7 +223,8 @@ class Bench:
                     await self.providers.script(name, length)
                     await satellites.ask(0)
                     await satellites.ask(1)  # warm up
-                    anima, core = [], []
+                    anima: list[float] = []
+                    core: list[float] = []
                     for turn in range(turns):
                         for index in (1, 0) if turn % 2 else (0, 1):
                             (ms,) = await satellites.ask(index)
@@ -291,7 +295,11 @@ class Bench:
             try:
                 async with self.satellites(["Local"]) as satellites:
                     speaker.append(satellites.adoption[0])  # turn 1: a cold prompt
-                    for _ in range(max(5, turns // 5)):
+                    for turn in range(max(5, turns // 5)):
+                        # A new question each turn: a repeated answer would be the speech
+                        # caches' (Anima's, Home Assistant's), not Piper's.
+                        country = LOCAL_COUNTRIES[turn % len(LOCAL_COUNTRIES)]
+                        spoken(self.folder, f"What is the capital of {country}?")
                         marks.append((time.time(), model.log_path.stat().st_size))
                         (ms,) = await satellites.ask(0, timeout=900)
                         speaker.append(ms)

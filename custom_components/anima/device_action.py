@@ -31,13 +31,27 @@ QUESTION: Final = "question"
 ACTIONS: Final = (ANNOUNCE, ASK)
 CLASSES: Final = [message_class.value for message_class in MessageClass]
 
-ACTION_SCHEMA = cv.DEVICE_ACTION_BASE_SCHEMA.extend(
-    {
-        vol.Required(CONF_TYPE): vol.In(ACTIONS),
-        vol.Optional(MESSAGE): vol.All(cv.string, vol.Length(min=1, max=1000)),
-        vol.Optional(MESSAGE_CLASS, default=MessageClass.NOTIFICATION.value): vol.In(CLASSES),
-        vol.Optional(QUESTION): vol.All(cv.string, vol.Length(min=1, max=1000)),
-    }
+#: The text each action cannot do without.
+NEEDS: Final = {ANNOUNCE: MESSAGE, ASK: QUESTION}
+
+
+def _with_its_text(config: ConfigType) -> ConfigType:
+    """Refuse an announcement without its message, a question without its question."""
+    if (needed := NEEDS[config[CONF_TYPE]]) not in config:
+        raise vol.Invalid("required key not provided", path=[needed])
+    return config
+
+
+ACTION_SCHEMA = vol.All(
+    cv.DEVICE_ACTION_BASE_SCHEMA.extend(
+        {
+            vol.Required(CONF_TYPE): vol.In(ACTIONS),
+            vol.Optional(MESSAGE): vol.All(cv.string, vol.Length(min=1, max=1000)),
+            vol.Optional(MESSAGE_CLASS, default=MessageClass.NOTIFICATION.value): vol.In(CLASSES),
+            vol.Optional(QUESTION): vol.All(cv.string, vol.Length(min=1, max=1000)),
+        }
+    ),
+    _with_its_text,
 )
 
 

@@ -12,6 +12,7 @@ a refusal) comes back as a sentence the model can say.
 
 from __future__ import annotations
 
+from abc import abstractmethod
 from dataclasses import dataclass
 from typing import Any, override
 
@@ -74,10 +75,11 @@ class _CameraTool(llm.Tool):
         )
         return llm.ToolResult({"camera": target.camera, **self._about(frames), "answer": answer})
 
+    @abstractmethod
     async def _frames(
         self, hass: HomeAssistant, camera: str, model: str, args: dict[str, Any]
     ) -> list[PreparedFrame]:
-        raise NotImplementedError
+        """Take the frames to ask about from `camera`, prepared for `model`."""
 
     def _question(self, args: dict[str, Any], frames: list[PreparedFrame]) -> str:
         return str(args[QUESTION])
@@ -177,8 +179,9 @@ class _EndpointTool(llm.Tool):
             return llm.ToolResult({"error": err.translation_key, "error_text": str(err)}, True)
         return llm.ToolResult(data)
 
+    @abstractmethod
     async def _act(self, act: _Act) -> dict[str, Any]:
-        raise NotImplementedError
+        """Do it on `act.targets`; return what the model hears, or raise `ReachError`."""
 
 
 class AnnounceTool(_EndpointTool):
@@ -297,8 +300,6 @@ def async_get_tools(
     hass: HomeAssistant, llm_context: llm.LLMContext, api_id: str
 ) -> LLMTools | None:
     """Offer the tools a turn from the asking device can use now."""
-    if hub_entry(hass) is None:
-        return None
     tools: list[llm.Tool] = []
     if can_look(hass, llm_context.device_id):
         tools += [LookTool(), WatchTool()]

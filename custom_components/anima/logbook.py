@@ -32,10 +32,14 @@ def async_describe_events(
     @callback
     def budget(event: Event[Mapping[str, Any]]) -> dict[str, str]:
         data = event.data
-        spent = f"{data.get('spent', 0):.4f} of {data.get('limit', 0):.4f} {data.get('currency')}"
+        spent, limit = data.get("spent"), data.get("limit")
+        if spent is None or limit is None:  # its limit was removed: nothing to measure by
+            measure = "no limit"
+        else:
+            measure = f"{data.get('period')}: {spent:.4f} of {limit:.4f} {data.get('currency')}"
         return {
             LOGBOOK_ENTRY_NAME: str(data.get("endpoint") or "House"),
-            LOGBOOK_ENTRY_MESSAGE: f"budget {data.get('level')} ({data.get('period')}: {spent})",
+            LOGBOOK_ENTRY_MESSAGE: f"budget {data.get('level')} ({measure})",
         }
 
     async_describe_event(DOMAIN, EVENT_TURN, turn)

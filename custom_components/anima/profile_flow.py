@@ -76,12 +76,9 @@ class ProfileFlow(SubentryFormFlow):
         if user_input is not None:
             data = dict(user_input)
             name = str(data.pop(CONF_NAME)).strip()
-            for key in chain_keys:
-                try:
-                    data[key] = [Link.from_option(v).as_data() for v in data.get(key) or []]
-                except ValueError:
-                    errors[key] = "invalid_link"
-            if not data.get(CHAIN) and not errors:
+            for key in chain_keys:  # the selector took only values it offered
+                data[key] = [Link.from_option(v).as_data() for v in data.get(key) or []]
+            if not data.get(CHAIN):
                 errors[CHAIN] = "chain_required"
             if not name:
                 errors[CONF_NAME] = "name_required"

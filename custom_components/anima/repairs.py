@@ -12,7 +12,6 @@ from homeassistant.helpers import device_registry as dr
 from .core.endpoints import AGENT, DEVICE, VOICE
 from .core.profiles import PROFILE_AGENT, PROFILE_ENDPOINT, PROFILE_VOICE
 from .endpoint_flow import endpoint_data
-from .runtime.discovery import OFFER_PREFIX
 from .runtime.hub import hub_entry
 
 
@@ -56,7 +55,5 @@ class BindSatelliteFlow(ConfirmRepairFlow):
 async def async_create_fix_flow(
     hass: HomeAssistant, issue_id: str, data: dict[str, str | int | float | None] | None
 ) -> RepairsFlow:
-    """Return the fix flow of an issue (only satellite offers are fixable)."""
-    if not issue_id.startswith(OFFER_PREFIX) or not data:
-        raise ValueError(f"Issue {issue_id} has no fix flow")
-    return BindSatelliteFlow(str(data[DEVICE]))
+    """Return the fix flow of an issue: satellite offers, the only fixable ones, name a device."""
+    return BindSatelliteFlow(str(data.get(DEVICE, "")) if data else "")

@@ -263,7 +263,7 @@ async def _file_frame(hass: HomeAssistant, image_file: str, model: str) -> Prepa
     try:
         data = await hass.async_add_executor_job(Path(image_file).read_bytes)
     except OSError as err:
-        raise LookError("camera_not_found", name=image_file) from err
+        raise LookError("image_not_read", path=image_file, error=err.strerror or "") from err
     return await async_prepare(hass, data, model, image_file)
 
 

@@ -17,7 +17,7 @@ from homeassistant.components import conversation
 from homeassistant.config_entries import ConfigEntryState, ConfigSubentry
 from homeassistant.core import Context, HomeAssistant
 from homeassistant.exceptions import HomeAssistantError
-from homeassistant.helpers import device_registry as dr, entity_registry as er
+from homeassistant.helpers import device_registry as dr, entity_registry as er, llm
 import pytest
 from pytest_homeassistant_custom_component.typing import WebSocketGenerator
 
@@ -108,6 +108,34 @@ async def test_tools_are_offered_where_they_work_and_refusals_are_sentences(
         results = [m["content"] for m in second.json["messages"] if m["role"] == "tool"]
         assert any("Office doesn't take announcements from other devices" in r for r in results)
         assert any("I don't know a device or room called garage" in r for r in results)
+
+
+async def test_with_the_hub_removed_an_assist_agent_is_offered_no_anima_tools(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The connections stay (Anima stays loaded); any Assist agent still asks it for tools."""
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    kitchen, hall = satellite_device(hass, "Kitchen"), satellite_device(hass, "Hall", port=10800)
+    agent = profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")])
+    hub = await add_hub(hass, agent, endpoint("Kitchen", kitchen), endpoint("Hall", hall))
+    context = llm.LLMContext(
+        platform="test",
+        context=None,
+        language="en",
+        assistant=conversation.DOMAIN,
+        device_id=kitchen,
+    )
+
+    async def anima_tools() -> set[str]:
+        api = await llm.async_get_api(hass, llm.LLM_API_ASSIST, context)
+        return {tool.name for tool in api.tools if tool.name.startswith("anima__")}
+
+    assert "anima__ask_agent" in await anima_tools()  # the hall's agent can be asked
+    assert await hass.config_entries.async_remove(hub.entry_id)
+    await hass.async_block_till_done()
+    assert await anima_tools() == set()
+    assert cloud.state is ConfigEntryState.LOADED
+    assert "Error getting tools" not in caplog.text
 
 
 async def test_two_satellites_of_one_room_hearing_one_question_give_one_answer(

@@ -214,6 +214,52 @@ async def test_an_adopted_satellite_is_offered_and_bound_from_the_repair(
     assert ir.async_get(hass).async_get_issue(DOMAIN, issue_id) is None  # offered no more
 
 
+async def _fix_offer(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator, device: dr.DeviceEntry
+) -> tuple[Any, str]:
+    """Open the repair of the offer of `device` as the Repairs dialog does; client, flow id."""
+    client = await hass_client()
+    response = await client.post(
+        "/api/repairs/issues/fix",
+        json={"handler": DOMAIN, "issue_id": f"new_satellite_{device.id}"},
+    )
+    flow = await response.json()
+    assert flow["step_id"] == "confirm"
+    return client, flow["flow_id"]
+
+
+async def test_binding_from_the_repair_needs_a_profile_on_the_hub(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    hub = await add_hub(hass)  # no agent, no voice yet
+    device = _satellite_device(hass)
+    await hass.async_block_till_done()
+    client, flow_id = await _fix_offer(hass, hass_client, device)
+    response = await client.post(f"/api/repairs/issues/fix/{flow_id}", json={})
+    result = await response.json()
+    assert (result["type"], result["reason"]) == ("abort", "needs_profile")
+    assert _endpoints(hub) == {}
+    offer = ir.async_get(hass).async_get_issue(DOMAIN, f"new_satellite_{device.id}")
+    assert offer is not None  # still offered, for once a profile is added
+
+
+async def test_a_satellite_deleted_while_its_repair_is_open_is_not_bound(
+    hass: HomeAssistant, hass_client: ClientSessionGenerator
+) -> None:
+    assert await async_setup_component(hass, "repairs", {})
+    hub = await add_hub(hass, VOICE_PROFILE)
+    device = _satellite_device(hass)
+    await hass.async_block_till_done()
+    client, flow_id = await _fix_offer(hass, hass_client, device)
+    dr.async_get(hass).async_remove_device(device.id)
+    await hass.async_block_till_done()
+    response = await client.post(f"/api/repairs/issues/fix/{flow_id}", json={})
+    result = await response.json()
+    assert (result["type"], result["reason"]) == ("abort", "satellite_gone")
+    assert _endpoints(hub) == {}
+
+
 #: The pairing key of the satellites' endpoint services in these tests.
 KEY = new_key()
 

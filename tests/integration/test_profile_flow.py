@@ -6,13 +6,14 @@ from typing import Any
 
 from homeassistant import config_entries
 from homeassistant.core import HomeAssistant
-from homeassistant.data_entry_flow import FlowResultType
+from homeassistant.data_entry_flow import FlowResultType, InvalidData
 from homeassistant.helpers import (
     device_registry as dr,
     entity_registry as er,
     issue_registry as ir,
     llm,
 )
+import pytest
 from pytest_homeassistant_custom_component.components.diagnostics import (
     get_diagnostics_for_config_entry,
 )
@@ -27,6 +28,7 @@ from custom_components.anima.core.profiles import (
     PROFILE_LISTENER,
     PROFILE_VOICE,
     Link,
+    chain_of,
 )
 from tests.fakes.openai_server import FakeOpenAIServer
 from tests.fixtures.speech_servers import SpeechServer
@@ -127,26 +129,27 @@ async def test_profile_flow_errors(hass: HomeAssistant, openai_server: FakeOpenA
     assert not hub.subentries
 
 
-async def test_a_model_whose_id_cannot_be_a_link_is_refused_not_misread(
+async def test_a_model_whose_id_holds_the_separator_can_be_chosen_and_lies_are_refused(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
-    # The service lists an id holding the selector's separator: its link cannot be read back
-    # from the form, which refuses it (rather than failing).
+    # The service lists an id holding the selector value's separator ("|"): it reads back whole.
     openai_server.models = ["gpt-4.1-mini", "team|assistant"]
     cloud = await add_openai(hass, openai_server, "Cloud")
     hub = await add_hub(hass)
     flow_id, options = await _options(hass, hub.entry_id, PROFILE_AGENT)
+    # A client that sends a link the form did not offer is refused by the form's schema.
+    with pytest.raises(InvalidData):
+        await hass.config_entries.subentries.async_configure(
+            flow_id, {"name": "Assistant", CHAIN: [Link(cloud.entry_id, "gpt-5").option()]}
+        )
+    assert not hub.subentries
     odd = next(value for value, label in options.items() if label == "Cloud · team|assistant")
     result = await hass.config_entries.subentries.async_configure(
         flow_id, {"name": "Assistant", CHAIN: [odd]}
     )
-    assert result["errors"] == {CHAIN: "invalid_link"}
-    assert not hub.subentries
-    fine = Link(cloud.entry_id, "gpt-4.1-mini").option()
-    result = await hass.config_entries.subentries.async_configure(
-        flow_id, {"name": "Assistant", CHAIN: [fine]}
-    )
     assert result["type"] is FlowResultType.CREATE_ENTRY
+    (agent,) = hub.subentries.values()
+    assert chain_of(agent.data) == (Link(cloud.entry_id, "team|assistant"),)
 
 
 async def test_a_connection_that_is_not_loaded_offers_nothing(

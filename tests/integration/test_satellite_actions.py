@@ -1,4 +1,5 @@
-"""Anima's coordination actions on a device that starts conversations (as ESPHome's do).
+"""Anima's coordination actions, and the agent's tools, on a device that starts conversations
+(as ESPHome's do).
 
 Such an endpoint is reached through Home Assistant's own satellite actions
 (runtime/reaching.py): `assist_satellite.announce`, `start_conversation` and `ask_question`. The
@@ -12,6 +13,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+import json
 import struct
 from typing import Any
 
@@ -138,6 +140,17 @@ async def test_announce_plays_the_message_in_the_tier_of_its_class(
     assert office.mic.started == []  # nothing was asked of anybody
 
 
+async def test_an_announcement_with_an_earcon_the_device_cannot_play_says_why_and_is_not_made(
+    hass: HomeAssistant, office: Office
+) -> None:
+    """The Office device has no Anima endpoint service and no ESPHome play_earcon action."""
+    with pytest.raises(HomeAssistantError) as refused:
+        await _act(hass, "announce", device_id=office.device, message="Hi.", earcon="notify")
+    assert refused.value.translation_key == "no_earcon_player"
+    assert str(refused.value).startswith("Office cannot play earcons on request")
+    assert office.mic.announced == []
+
+
 async def test_ask_endpoint_returns_the_spoken_answer_and_the_answer_matched(
     hass: HomeAssistant,
     office: Office,
@@ -205,6 +218,18 @@ async def test_handoff_starts_a_conversation_there_that_carries_the_history(
     assert state.state == "idle"
 
 
+async def _with_tools(hass: HomeAssistant, office: Office) -> str:
+    """The agent with the Assist API and Anima's tools; a Kitchen device typed at: its id."""
+    agent = next(s for s in office.hub.subentries.values() if s.subentry_type == PROFILE_AGENT)
+    hass.config_entries.async_update_subentry(
+        office.hub, agent, data={**agent.data, LLM_HASS_API: [llm.LLM_API_ASSIST]}
+    )
+    kitchen = satellite_device(hass, "Kitchen")
+    bind(hass, office.hub, "Kitchen", kitchen)
+    await hass.async_block_till_done()
+    return kitchen
+
+
 async def test_an_agent_hands_its_conversation_over_and_it_continues_there(
     hass: HomeAssistant,
     hass_client: ClientSessionGenerator,
@@ -212,13 +237,7 @@ async def test_an_agent_hands_its_conversation_over_and_it_continues_there(
     piper_server: SpeechServer,
     openai_server: FakeOpenAIServer,
 ) -> None:
-    agent = next(s for s in office.hub.subentries.values() if s.subentry_type == PROFILE_AGENT)
-    hass.config_entries.async_update_subentry(  # its tools: the Assist API and Anima's
-        office.hub, agent, data={**agent.data, LLM_HASS_API: [llm.LLM_API_ASSIST]}
-    )
-    kitchen = satellite_device(hass, "Kitchen")  # typed at, from the kitchen
-    bind(hass, office.hub, "Kitchen", kitchen)
-    await hass.async_block_till_done()
+    kitchen = await _with_tools(hass, office)
     openai_server.reply(
         Reply.tool_call("anima__handoff", {"endpoint": "office"}),
         Reply.text("Let's go on in the office."),
@@ -239,6 +258,67 @@ async def test_an_agent_hands_its_conversation_over_and_it_continues_there(
     assert "i'm walking to the office i'd like some green tea" in said
     assert "let's go on in the office" in said  # the kitchen's reply, spoken after the tool
     assert "biscuits" in said[-1]
+
+
+def _tool_results(request: Any) -> dict[str, Any]:
+    """What the model heard back from each tool it called, by tool name."""
+    messages = request.json["messages"]
+    names = {
+        call["id"]: call["function"]["name"]
+        for message in messages
+        for call in message.get("tool_calls") or []
+    }
+    return {
+        names[m["tool_call_id"]]: json.loads(m["content"])["data"]
+        for m in messages
+        if m["role"] == "tool"
+    }
+
+
+async def test_an_agent_announces_and_asks_the_person_at_another_endpoint(
+    hass: HomeAssistant,
+    office: Office,
+    piper_server: SpeechServer,
+    openai_server: FakeOpenAIServer,
+) -> None:
+    kitchen = await _with_tools(hass, office)
+    openai_server.reply(
+        Reply.tool_calls(
+            [
+                ("anima__announce", {"endpoint": "office", "message": "Tea is coming."}),
+                ("anima__ask_endpoint", {"endpoint": "office", "question": "Milk in it?"}),
+            ]
+        ),
+        Reply.text("Tea with milk for the office."),
+    )
+    office.mic.answer = await piper_says(piper_server, "Yes please.")
+    await converse(hass, "Tell the office tea is coming and ask if they want milk.", kitchen)
+    chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    results = _tool_results(chats[-1])
+    assert results["anima__announce"] == {"spoken_on": ["Office"]}
+    assert results["anima__ask_endpoint"]["endpoint"] == "Office"
+    assert words(results["anima__ask_endpoint"]["answer"]) == "yes please"
+    assert [a.message for a in office.mic.announced] == ["Tea is coming."]
+    assert [a.message for a in office.mic.started] == ["Milk in it?"]
+
+
+async def test_an_agent_asks_another_endpoints_agent_and_hears_its_answer(
+    hass: HomeAssistant, office: Office, openai_server: FakeOpenAIServer
+) -> None:
+    kitchen = await _with_tools(hass, office)
+    openai_server.reply(
+        Reply.tool_call("anima__ask_agent", {"endpoint": "office", "question": "Is Sam in?"}),
+        Reply.text("Sam is at the desk."),  # the office's agent, asked from the office
+        Reply.text("Sam is in the office."),
+    )
+    await converse(hass, "Ask the office assistant whether Sam is in.", kitchen)
+    chats = [r for r in openai_server.requests if r.path.endswith("/chat/completions")]
+    assert len(chats) == 3
+    assert chats[1].json["messages"][-1]["content"] == "Is Sam in?"  # a turn of its own
+    assert _tool_results(chats[2]) == {
+        "anima__ask_agent": {"endpoint": "Office", "answer": "Sam is at the desk."}
+    }
+    assert office.mic.announced == office.mic.started == []  # nobody there was disturbed
 
 
 async def test_a_device_gone_away_did_not_answer_and_silence_is_not_heard(
@@ -266,16 +346,6 @@ async def test_a_device_gone_away_did_not_answer_and_silence_is_not_heard(
     # It was not left listening: it says the next thing at once.
     await _act(hass, "announce", device_id=office.device, message="Never mind.")
     assert office.mic.announced[-1].message == "Never mind."
-
-
-async def test_an_earcon_the_device_cannot_play_is_refused_before_anything_is_said(
-    hass: HomeAssistant, office: Office
-) -> None:
-    """No endpoint service, no ESPHome play_earcon action: no earcon, and no message either."""
-    with pytest.raises(HomeAssistantError) as failed:
-        await _act(hass, "announce", device_id=office.device, message="Hi.", earcon="alert")
-    assert failed.value.translation_key == "no_earcon_player"
-    assert office.mic.announced == []
 
 
 async def test_an_answer_of_silence_is_not_heard(hass: HomeAssistant, office: Office) -> None:

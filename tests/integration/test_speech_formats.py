@@ -11,8 +11,10 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+import io
 import struct
 from typing import Any
+import wave
 
 from homeassistant.components import tts
 from homeassistant.components.tts.entity import TTSAudioRequest
@@ -185,3 +187,47 @@ async def test_a_browser_gets_piper_as_mp3_that_plays(
     assert extension == "mp3"
     played = (await _decoded(data)).tobytes()
     assert "garage door is open" in await _heard(whisper_server, played, AudioFormat(SPEECH_RATE))
+
+
+async def test_a_listener_that_asks_for_raw_pcm_gets_samples_without_a_header(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    """Half a second of the cloud's 440 Hz tone at 16 kHz, whole and streamed."""
+    await _cloud_voice(hass, openai_server)
+    raw = _options(16000, 1, 2) | {tts.ATTR_PREFERRED_FORMAT: "raw"}
+    openai_server.reply(Reply.audio(tone(0.5)), endpoint="speech")
+    whole = await _entity(hass).async_get_tts_audio("The door is open.", "en", raw)
+    openai_server.reply(Reply.audio(tone(0.5)), endpoint="speech")
+    streamed = await _streamed(hass, "The door is open.", raw)
+    for extension, data in (whole, streamed):
+        assert extension == "raw"
+        samples = np.frombuffer(data, dtype="<i2")  # every byte a sample: no RIFF header
+        assert abs(len(samples) - 8000) <= 1
+        spectrum = np.abs(np.fft.rfft(samples))
+        assert np.argmax(spectrum) * 16000 / len(samples) == pytest.approx(440, abs=2)
+
+
+@pytest.mark.parametrize("rate", ["fast", 1_000_000], ids=["not-a-number", "implausible"])
+async def test_a_sample_rate_that_cannot_be_is_ignored_with_one_warning(
+    hass: HomeAssistant,
+    openai_server: FakeOpenAIServer,
+    caplog: pytest.LogCaptureFixture,
+    rate: object,
+) -> None:
+    """A lying pipeline's sample rate: the voice's own (the cloud's 24 kHz) is used."""
+    await _cloud_voice(hass, openai_server)
+    openai_server.reply(Reply.audio(tone(0.5)), endpoint="speech")
+    extension, data = await _entity(hass).async_get_tts_audio(
+        "The door is open.", "en", _options(16000, 1, 2) | {tts.ATTR_PREFERRED_SAMPLE_RATE: rate}
+    )
+    assert extension == "wav"
+    with wave.open(io.BytesIO(data)) as played:
+        layout = (played.getframerate(), played.getnchannels(), played.getsampwidth())
+        assert layout == (SPEECH_RATE, 1, 2)
+        assert played.getnframes() == SPEECH_RATE // 2
+    warnings = [
+        r.getMessage()
+        for r in caplog.records
+        if r.name == "custom_components.anima" and r.levelname == "WARNING"
+    ]
+    assert warnings == [f"Ignoring preferred_sample_rate {str(rate)!r}: the voice's own is used"]

@@ -1,7 +1,6 @@
 """Each turn visible: one `anima_turn` event and the endpoint's last-turn sensor, from one
-record (the logbook entry made of the same event is checked in tests/e2e/test_coordination.py:
-the logbook needs the frontend, which this environment lacks); device triggers on turns and
-budgets; the device actions.
+record (the logbook entry made of the same event: test_logbook.py); device triggers on turns and
+budgets; the device actions offered (what they do: test_actions.py).
 
 The spoken turn is real end to end: Anima's satellite adopted by Home Assistant's Wyoming
 integration, Whisper listening, the fake cloud LLM answering, Piper speaking.
@@ -46,7 +45,14 @@ from custom_components.anima.runtime.data import AnimaData
 from tests.fakes.openai_server import FakeOpenAIServer, Reply
 from tests.fixtures.speech_servers import SpeechServer
 from tests.fixtures.spoken import spoken
-from tests.integration.anima_setup import add_hub, add_openai, anima_pipeline, profile
+from tests.integration.anima_setup import (
+    add_hub,
+    add_openai,
+    anima_pipeline,
+    endpoint,
+    profile,
+    satellite_device,
+)
 from tests.integration.satellites import adopted, anima_with_pipeline, bind
 from tests.integration.typed import AGENT, anima_device, converse, typed_kitchen
 
@@ -207,6 +213,65 @@ async def test_a_question_trigger_whose_sentence_does_not_parse_is_refused(
         )
 
 
+async def test_a_trigger_fires_on_its_own_endpoints_turns_only(
+    hass: HomeAssistant, openai_server: FakeOpenAIServer
+) -> None:
+    cloud = await add_openai(hass, openai_server, "Cloud")
+    kitchen, hall = satellite_device(hass, "Kitchen"), satellite_device(hass, "Hall", 10701)
+    hub = await add_hub(
+        hass,
+        profile(PROFILE_AGENT, "Assistant", [Link(cloud.entry_id, "gpt-4.1-mini")]),
+        endpoint("Kitchen", kitchen),
+        endpoint("Hall", hall),
+    )
+    (sub,) = [s for s in hub.subentries.values() if s.title == "Kitchen"]
+    await _automations(hass, anima_device(hass, sub.subentry_id), {"type": "turn_answered"})
+    openai_server.reply(Reply.text("Sunny."), Reply.text("Still sunny."))
+    await converse(hass, "What is the weather like?", hall)
+    assert not _fired(hass, "turn_answered")  # the hall's turn
+    await converse(hass, "What is the weather like?", kitchen)
+    assert _fired(hass, "turn_answered")
+
+
+async def _editor_fields(
+    hass: HomeAssistant,
+    hass_ws_client: WebSocketGenerator,
+    kind: str,
+    automations: dict[str, dict[str, Any]],
+) -> dict[str, dict[str, dict[str, Any]]]:
+    """The extra fields the automation editor shows for each of Anima's device `kind`s
+    ("trigger" or "action"), by name."""
+    assert await async_setup_component(hass, "device_automation", {})
+    ws = await hass_ws_client(hass)
+    fields = {}
+    for name, automation in automations.items():
+        await ws.send_json_auto_id(
+            {"type": f"device_automation/{kind}/capabilities", kind: automation}
+        )
+        response = await ws.receive_json()
+        assert response["success"], response
+        fields[name] = {field["name"]: field for field in response["result"]["extra_fields"]}
+    return fields
+
+
+async def test_only_the_question_trigger_asks_for_more_in_the_automation_editor(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    _, _, device = await typed_kitchen(hass, openai_server)
+    base = {"platform": "device", "domain": DOMAIN, "device_id": device}
+    kinds = ("question_asked", "turn_answered", "budget_warning")
+    fields = await _editor_fields(
+        hass, hass_ws_client, "trigger", {kind: base | {"type": kind} for kind in kinds}
+    )
+    assert fields == {
+        "question_asked": {
+            "sentence": {"name": "sentence", "optional": True, "required": False, "type": "string"}
+        },
+        "turn_answered": {},
+        "budget_warning": {},
+    }
+
+
 async def test_a_budget_changing_level_fires_the_hubs_triggers(
     hass: HomeAssistant, openai_server: FakeOpenAIServer
 ) -> None:
@@ -271,6 +336,31 @@ async def test_connections_and_profiles_have_no_triggers_or_actions(
     (agent,) = hub.subentries
     assert await offered(connection.id) == []
     assert await offered(anima_device(hass, agent)) == []
+
+
+async def test_the_device_actions_ask_for_their_fields_in_the_houses_language(
+    hass: HomeAssistant, hass_ws_client: WebSocketGenerator, openai_server: FakeOpenAIServer
+) -> None:
+    _, _, device = await typed_kitchen(hass, openai_server)
+    base = {"domain": DOMAIN, "device_id": device}
+    fields = await _editor_fields(
+        hass,
+        hass_ws_client,
+        "action",
+        {kind: base | {"type": kind} for kind in ("announce", "ask")},
+    )
+    assert fields["ask"] == {"question": {"name": "question", "required": True, "type": "string"}}
+    assert fields["announce"]["message"]["required"] is True
+    message_class = fields["announce"]["message_class"]
+    assert message_class["default"] == "notification"
+    choices = message_class["selector"]["select"]["options"]
+    assert {choice["value"]: choice["label"] for choice in choices} == {
+        "confirmation": "Confirmation",
+        "notification": "Notification",
+        "alert": "Alert (always spoken)",
+        "answer": "Answer",
+        "conversation": "Conversation",
+    }
 
 
 async def test_a_command_home_assistant_answers_itself_is_a_turn_too(

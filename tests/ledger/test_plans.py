@@ -22,6 +22,7 @@ from custom_components.anima.core.ledger import (
     plan_in_use,
     plans_from_options,
 )
+from custom_components.anima.core.ledger.plans import covers
 
 from . import at, book, chat, reopen
 
@@ -33,6 +34,11 @@ def tts(when: float, characters: int, **kwargs: Any) -> UsageRecord:
     return UsageRecord(
         when, "cloud", "openai", Kind.TTS, model="tts-standard", characters=characters, **kwargs
     )
+
+
+def stt(when: float, seconds: float) -> UsageRecord:
+    """A call of the speech-to-text model on "cloud" (0.006 a minute)."""
+    return UsageRecord(when, "cloud", "openai", Kind.STT, model="stt-model", audio_seconds=seconds)
 
 
 def _month(ledger: Ledger) -> Totals:
@@ -158,3 +164,61 @@ def test_options_offer_plans_and_name_what_is_missing() -> None:
     with pytest.raises(PlanError) as caught:
         plans_from_options({"plan": "per_device"}, "EUR")
     assert caught.value.translation_key == "per_device_fee_required"
+
+
+def test_a_package_of_minutes_covers_the_speech_heard_until_its_quota() -> None:
+    package = Plan(
+        PlanKind.PACKAGE,
+        "USD",
+        fee=Decimal(2),
+        included=Decimal(1),  # one minute a month
+        unit=PlanUnit.MINUTES,
+        overage=Decimal("0.01"),  # per minute beyond
+    )
+    ledger = _ledger(package)
+    assert covers(package, _month(ledger))  # budgets rank the connection as free
+    assert ledger.record(stt(NOW, 45)).cost == 0
+    assert covers(package, _month(ledger))
+    # 15 of these 45 seconds are inside the minute, 30 beyond: half a minute at 0.01.
+    assert ledger.record(stt(NOW + 1, 45)).cost == Decimal("0.005")
+    assert not covers(package, _month(ledger))  # used up: the next call costs
+    # A chat call hears no audio: the price list prices it.
+    assert ledger.record(chat(NOW + 2)).cost == Decimal("0.00056")
+    assert month_costs({PlanKind.PACKAGE: package}, _month(ledger), 1, book().to_ledger) == {
+        PlanKind.METERED: Decimal("0.00056") + Decimal("0.009"),  # 1.5 minutes x 0.006
+        PlanKind.PACKAGE: Decimal("2.005"),  # the fee, and the half minute beyond at 0.01
+    }
+    assert not covers(None, _month(ledger))  # metered: never free
+    assert covers(Plan(PlanKind.PER_DEVICE, "USD", fee=Decimal(1)), _month(ledger))
+
+
+def test_a_plan_whose_fee_has_no_exchange_rate_has_no_cost_this_month() -> None:
+    ledger = _ledger(None)
+    ledger.record(chat(NOW))
+    offers = {
+        PlanKind.PER_DEVICE: Plan(PlanKind.PER_DEVICE, "CNY", fee=Decimal(20)),
+        PlanKind.PACKAGE: Plan(
+            PlanKind.PACKAGE, "USD", fee=Decimal(1), included=Decimal(1), overage=Decimal(1)
+        ),
+    }
+    rates_unknown = month_costs(offers, _month(ledger), 1, book().to_ledger)
+    assert rates_unknown == {
+        PlanKind.METERED: Decimal("0.00056"),
+        PlanKind.PER_DEVICE: None,  # no CNY rate: unknown, not free
+        PlanKind.PACKAGE: Decimal(1) + Decimal(1099) / Decimal(1_000_000),
+    }
+
+
+def test_a_package_named_without_its_fee_is_refused() -> None:
+    with pytest.raises(PlanError) as caught:
+        plans_from_options({"package_included": 1000, "package_unit": "characters"}, "EUR")
+    assert (caught.value.key, caught.value.translation_key) == (
+        "package_fee",
+        "package_fee_required",
+    )
+
+
+def test_a_connection_on_the_metered_plan_pays_the_price_list() -> None:
+    ledger = _ledger(Plan(PlanKind.METERED, "USD"))
+    assert ledger.record(chat(NOW)).cost == Decimal("0.00056")
+    assert _month(ledger).discount == 0

@@ -60,3 +60,19 @@ def test_a_tag_larger_than_allowed_is_refused() -> None:
     synchsafe = bytes((size >> shift) & 0x7F for shift in (21, 14, 7, 0))
     with pytest.raises(ValueError, match="ID3"):
         Mp3Splitter().feed(b"ID3\x04\x00\x00" + synchsafe)
+
+
+def test_a_stream_arriving_a_byte_at_a_time_waits_for_the_tag_and_each_frame() -> None:
+    """A slow service: nothing comes out until a frame is whole, then exactly the frames."""
+    mp3 = _mp3(0.3)  # it starts with ffmpeg's ID3 tag
+    whole = Mp3Splitter().feed(mp3)
+    assert whole is not None
+    splitter, frames, seconds, nothing = Mp3Splitter(), b"", 0.0, 0
+    for byte in mp3:
+        if (got := splitter.feed(bytes([byte]))) is None:
+            nothing += 1
+            continue
+        frames += got.data
+        seconds += got.seconds
+    assert (frames, seconds) == (whole.data, pytest.approx(whole.seconds))
+    assert nothing > len(mp3) - 100  # a frame came out only when its last byte had

@@ -646,23 +646,37 @@ async def test_speech_in_mp3_streams_whole_frames_as_the_service_encoded_them(
     assert 1.0 <= sum(chunk.seconds for chunk in chunks) <= 1.2
 
 
-async def test_speech_that_is_not_the_mp3_asked_for_is_a_bad_answer(
-    socket_enabled: None, session: aiohttp.ClientSession
-) -> None:
-    async def pcm_anyway(request: web.Request) -> web.Response:
-        return web.Response(body=tone(0.2), content_type="audio/pcm")
+async def _mp3_speech_of(session: aiohttp.ClientSession, body: bytes, content_type: str) -> None:
+    """Ask for MP3 speech from a service that answers `body`, whatever was asked."""
+
+    async def answer(request: web.Request) -> web.Response:
+        return web.Response(body=body, content_type=content_type)
 
     app = web.Application()
-    app.router.add_post("/v1/audio/speech", pcm_anyway)
+    app.router.add_post("/v1/audio/speech", answer)
     server = TestServer(app, host="127.0.0.1")
     await server.start_server()
     try:
         liar = OpenAICompatClient(session, str(server.make_url("/v1")), None)
-        with pytest.raises(ProviderResponseError, match="not MP3"):
-            async for _ in liar.synthesize("Hi", codec=MP3):
-                pass
+        async for _ in liar.synthesize("Hi", codec=MP3):
+            pass
     finally:
         await server.close()
+
+
+async def test_speech_that_is_not_the_mp3_asked_for_is_a_bad_answer(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    with pytest.raises(ProviderResponseError, match="not MP3"):
+        await _mp3_speech_of(session, tone(0.2), "audio/pcm")
+
+
+async def test_speech_of_an_id3_tag_and_no_frame_is_no_audio(
+    socket_enabled: None, session: aiohttp.ClientSession
+) -> None:
+    tag = b"ID3\x04\x00\x00" + bytes([0, 0, 0, 20]) + b"T" * 20
+    with pytest.raises(ProviderResponseError, match="no audio"):
+        await _mp3_speech_of(session, tag, "audio/mpeg")
 
 
 async def test_speech_and_transcription_errors_map_like_chat(

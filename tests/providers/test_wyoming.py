@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager, suppress
 import json
 import re
+import socket
+import struct
 from typing import Any
 
 import pytest
+from wyoming.audio import AudioStop
+from wyoming.event import Event
+from wyoming.server import AsyncEventHandler
 
+from anima_satellite.satellite import SatelliteSettings, serve
+from anima_satellite.wake import LocalWakeWord
 from custom_components.anima.providers.base import (
     AudioChunk,
     AudioFormat,
@@ -22,6 +30,7 @@ from custom_components.anima.providers.base import (
     Transcriber,
 )
 from custom_components.anima.providers.wyoming import WyomingClient, WyomingVoice
+from scripts.hassctl import free_port
 from tests.fakes.wyoming_servers import (
     HTTP_400,
     EmptyWyomingServer,
@@ -198,12 +207,11 @@ async def _describe(client: WyomingClient) -> None:
 async def test_silent_server_times_out(
     socket_enabled: None, call: Callable[[WyomingClient], Awaitable[None]]
 ) -> None:
-    async with SilentServer() as silent:
-        loop = asyncio.get_running_loop()
-        started = loop.time()
+    # The client's own 0.5 s ends the call; without it the silent server would keep it (the
+    # outer bound then fails the test, with no timing asserted).
+    async with SilentServer() as silent, asyncio.timeout(60):
         with pytest.raises(ProviderTimeoutError):
             await call(WyomingClient(silent.host, silent.port, timeout=0.5))
-        assert loop.time() - started < 2
 
 
 @pytest.mark.parametrize(
@@ -248,3 +256,122 @@ async def test_server_without_services_has_no_capabilities(socket_enabled: None)
         services = await WyomingClient(empty.host, empty.port).describe()
     assert services.capabilities == frozenset()
     assert services.satellite is None
+
+
+async def test_a_satellite_offers_its_wake_word_and_itself(socket_enabled: None) -> None:
+    """Anima's own satellite, waking on the board: its describe names the wake word and it."""
+    settings = SatelliteSettings(name="Hall", wake_word=LocalWakeWord.load("okay_nabu"))
+    port = free_port()
+    task = asyncio.create_task(serve(f"tcp://127.0.0.1:{port}", settings))
+    try:
+        client = WyomingClient("127.0.0.1", port, timeout=2)
+        for _attempt in range(100):  # until it listens
+            with suppress(ProviderConnectionError):
+                services = await client.describe()
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        with suppress(asyncio.CancelledError):
+            await task
+    assert services.capabilities == {Capability.WAKE}
+    assert services.wake_words == ("okay_nabu",)
+    assert services.wake_programs == ("pymicro-wakeword",)
+    assert services.satellite == "Hall"
+
+
+class _NumberTranscriber(ScriptedWyomingServer):
+    """Answers a transcription with a transcript whose text is a number."""
+
+    async def answer(self, event: Event, handler: AsyncEventHandler) -> None:
+        if AudioStop.is_type(event.type):
+            await handler.write_event(Event("transcript", {"text": 5}))
+
+
+async def test_a_transcript_that_is_not_text_is_not_a_wyoming_server(socket_enabled: None) -> None:
+    async with _NumberTranscriber() as server:
+        with pytest.raises(ProviderResponseError, match="malformed transcript event"):
+            await _transcribe(WyomingClient(server.host, server.port, timeout=2))
+
+
+async def test_a_server_too_busy_to_accept_times_out(socket_enabled: None) -> None:
+    """Its accept queue is full: the kernel drops the connection attempt, nothing refuses it."""
+    with socket.socket() as busy, socket.socket() as queued:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen(0)
+        host, port = busy.getsockname()
+        queued.connect((host, port))  # the one connection the queue holds, never accepted
+        with pytest.raises(ProviderTimeoutError, match="did not accept a connection"):
+            await WyomingClient(host, port, timeout=0.5).describe()
+
+
+type _Handle = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@asynccontextmanager
+async def _client_of(handle: _Handle, *, timeout: float) -> AsyncIterator[WyomingClient]:
+    """A client of a loopback server that handles each connection with `handle`."""
+    server = await asyncio.start_server(handle, "127.0.0.1", 0)
+    async with server:
+        yield WyomingClient("127.0.0.1", server.sockets[0].getsockname()[1], timeout=timeout)
+
+
+async def _endless_audio() -> AsyncIterator[bytes]:
+    block = bytes(1 << 16)
+    for _ in range(1024):  # 64 MiB: more than any socket buffers
+        yield block
+
+
+async def test_a_server_that_stops_reading_times_out_while_audio_streams(
+    socket_enabled: None,
+) -> None:
+    stop = asyncio.Event()
+
+    async def deaf(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await stop.wait()
+        writer.close()
+
+    async with _client_of(deaf, timeout=0.5) as client:
+        with pytest.raises(ProviderTimeoutError, match="did not take data in time"):
+            await client.transcribe(_endless_audio(), AudioFormat())
+        stop.set()
+
+
+def _reset(writer: asyncio.StreamWriter) -> None:
+    """Drop the connection with a reset (RST), as a crashed or restarted server does."""
+    sock = writer.get_extra_info("socket")
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    writer.transport.abort()
+
+
+async def test_a_server_reset_while_audio_streams_is_a_lost_connection(
+    socket_enabled: None,
+) -> None:
+    reset = asyncio.Event()
+
+    async def crash(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        _reset(writer)
+        reset.set()
+
+    async def audio() -> AsyncIterator[bytes]:
+        yield b"\x00" * 3200
+        await reset.wait()
+        async for block in _endless_audio():
+            yield block
+
+    async with _client_of(crash, timeout=2) as client:
+        with pytest.raises(ProviderConnectionError, match="Lost the connection"):
+            await client.transcribe(audio(), AudioFormat())
+
+
+async def test_a_server_reset_before_it_answers_is_a_lost_connection(
+    socket_enabled: None,
+) -> None:
+    async def crash(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.readline()
+        _reset(writer)
+
+    async with _client_of(crash, timeout=2) as client:
+        with pytest.raises(ProviderConnectionError, match="Lost the connection"):
+            await client.describe()

@@ -112,11 +112,16 @@ class Link:
 
     @classmethod
     def from_option(cls, value: str) -> Link:
-        """Read a selector value made by `option`; raises ValueError for anything else."""
-        parts = value.split(_SEPARATOR)
-        if len(parts) != 3 or not parts[0]:
+        """Read a selector value made by `option`; raises ValueError for anything else.
+
+        Entry ids and voice names hold no separator, but model ids may (OpenRouter-style ids
+        are free text): the model is everything between the first and the last.
+        """
+        connection, _, rest = value.partition(_SEPARATOR)
+        model, separator, voice = rest.rpartition(_SEPARATOR)
+        if not connection or not separator:
             raise ValueError(f"Not a chain link: {value!r}")
-        return cls(parts[0], parts[1] or None, parts[2] or None)
+        return cls(connection, model or None, voice or None)
 
 
 def chain_of(profile: Mapping[str, Any], key: str = CHAIN) -> tuple[Link, ...]:

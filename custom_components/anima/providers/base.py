@@ -119,15 +119,6 @@ class Usage:
     audio_seconds: float = 0.0
     characters: int = 0
 
-    def add(self, other: Usage) -> None:
-        """Add another call's usage to this one."""
-        self.input_tokens += other.input_tokens
-        self.output_tokens += other.output_tokens
-        self.cached_input_tokens += other.cached_input_tokens
-        self.images += other.images
-        self.audio_seconds += other.audio_seconds
-        self.characters += other.characters
-
 
 # --- chat ---------------------------------------------------------------------------------
 

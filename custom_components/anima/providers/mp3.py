@@ -4,8 +4,8 @@ An OpenAI-compatible voice asked for MP3 streams it in pieces of any size. Anima
 to Home Assistant untouched (no conversion), but it books seconds spoken and must keep whole
 frames together, so the stream is cut at frame boundaries read from the frame headers (MPEG
 audio layer III, versions 1, 2 and 2.5). A leading ID3v2 tag is skipped. Bounded: anything
-that is not a frame where one should start, or a tag or frame larger than `MAX_FRAME_BYTES`,
-raises ValueError.
+that is not a frame where one should start, or a tag larger than `MAX_FRAME_BYTES`, raises
+ValueError; a frame's header sets its size (at most 1,441 bytes), so little is ever held back.
 """
 
 from __future__ import annotations
@@ -59,8 +59,6 @@ class Mp3Splitter:
             position += size
             seconds += samples / rate
             layout = layout or (rate, channels)
-        if len(self._buffer) - position > MAX_FRAME_BYTES:
-            raise ValueError("An MP3 frame larger than any MP3 frame")
         if layout is None:
             return None
         frames = bytes(self._buffer[:position])
