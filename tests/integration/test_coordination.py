@@ -258,6 +258,7 @@ async def test_what_an_endpoint_cannot_do_is_refused_in_a_sentence(
     for action, data, message in (
         ("announce", {"device_id": kitchen, "message": "Hi."}, "Kitchen cannot say anything"),
         ("handoff", {"device_id": kitchen}, "Kitchen cannot listen without its wake word"),
+        ("ask_endpoint", {"device_id": kitchen, "question": "Tea?"}, "Kitchen cannot listen"),
         # It could listen (a service and a satellite), but cannot ask: it cannot say a thing.
         ("ask_endpoint", {"device_id": hall, "question": "Tea?"}, "Hall cannot say anything"),
         ("ask_agent", {"device_id": kitchen, "question": "Hi?"}, "There is no agent to answer"),
