@@ -180,3 +180,19 @@ async def test_an_announcement_with_an_earcon_plays_it_instead_of_the_chime(
     earcon, _ = kitchen.settings.played or []
     assert earcon[3] == earcon_pcm("alert")  # first the earcon, then the message
     await _said(hass, kitchen, "Dinner is ready.")
+
+
+async def test_a_satellite_still_speaking_is_asked_to_listen_only_once_it_is_idle(
+    hass: HomeAssistant, kitchen: Kitchen, whisper_server: SpeechServer
+) -> None:
+    kitchen.answers.append("I would like a drink.")
+    hass.states.async_set(kitchen.satellite, "responding")  # still saying a reply of its own
+    handing = asyncio.ensure_future(_act(hass, "handoff", device_id=kitchen.device))
+    await asyncio.sleep(1)
+    assert kitchen.asked == []  # not while it speaks: it would hear itself
+    hass.states.async_set(kitchen.satellite, "idle")
+    assert await asyncio.wait_for(handing, 30) == {"endpoint": "Kitchen"}
+    async with asyncio.timeout(30):
+        while not kitchen.asked:
+            await asyncio.sleep(0.05)
+    assert kitchen.asked == [("idle", 0, True)]
