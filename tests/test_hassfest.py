@@ -1090,8 +1090,8 @@ MISTAKES = [  # (id, the mistake, the problem it must raise)
         "rule brands is not listed",
     ),
     (
-        "tier-not-met",
-        _json_edit("manifest.json", lambda m: m.update(quality_scale="platinum")),
+        "tier-not-met",  # the manifest claims platinum: one of its rules left to do
+        _text_edit("quality_scale.yaml", "strict-typing: done", "strict-typing: todo"),
         "requires quality scale rules to be met",
     ),
     (
