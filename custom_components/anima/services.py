@@ -34,7 +34,7 @@ from .runtime.errors import translated
 from .runtime.frames import LookError, async_frame, async_prepare
 from .runtime.hub import endpoint_registry, hub_entry
 from .runtime.looking import async_ask_about, vision_links
-from .runtime.reaching import async_play_earcon, earcon_action
+from .runtime.reaching import async_play_earcon, can_play_earcon
 
 SERVICE_LIFT_BUDGET = "lift_budget"
 SERVICE_DESCRIBE = "describe"
@@ -172,7 +172,7 @@ async def async_setup_services(hass: HomeAssistant) -> None:
         """Have endpoints play an earcon they store (endpoint service or ESPHome action)."""
         endpoints = [_endpoint(hass, device_id) for device_id in call.data[ATTR_DEVICE_ID]]
         for endpoint in endpoints:  # all can, or none plays
-            if endpoint.service is None and earcon_action(hass, endpoint) is None:
+            if not can_play_earcon(hass, endpoint):
                 raise translated(ServiceValidationError, "no_earcon_player", name=endpoint.name)
         for endpoint in endpoints:
             await async_play_earcon(hass, endpoint, call.data[ATTR_EARCON])

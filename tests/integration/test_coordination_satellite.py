@@ -45,6 +45,7 @@ from tests.integration.satellites import (
     satellite_of,
 )
 from tests.integration.test_satellite_actions import TEA
+from tests.integration.voice_device import Microphone, voice_device
 
 
 @dataclass
@@ -196,3 +197,29 @@ async def test_a_satellite_still_speaking_is_asked_to_listen_only_once_it_is_idl
         while not kitchen.asked:
             await asyncio.sleep(0.05)
     assert kitchen.asked == [("idle", 0, True)]
+
+
+async def test_an_announcement_with_an_earcon_is_made_on_all_or_none(
+    hass: HomeAssistant, kitchen: Kitchen, whisper_server: SpeechServer
+) -> None:
+    """The kitchen plays earcons (its endpoint service); the office (a voice device as
+    ESPHome's, without a play_earcon action) cannot: nobody hears half an announcement."""
+    office_mic = Microphone()
+    async with voice_device(hass, "Office", office_mic) as office:
+        subentries = kitchen.hub.subentries.values()
+        voice = next(s.subentry_id for s in subentries if s.subentry_type == PROFILE_VOICE)
+        bind(hass, kitchen.hub, "Office", office, **{VOICE: voice})
+        await hass.async_block_till_done()
+        with pytest.raises(HomeAssistantError) as refused:
+            await _act(
+                hass,
+                "announce",
+                device_id=[kitchen.device, office],
+                message="Dinner is ready.",
+                message_class="answer",
+                earcon="alert",
+            )
+        assert refused.value.translation_key == "no_earcon_player"
+        assert str(refused.value).startswith("Office cannot play earcons on request")
+        assert kitchen.settings.played == []  # not the kitchen's earcon, nor its message
+        assert office_mic.announced == []

@@ -42,6 +42,7 @@ from .reaching import (
     async_listen,
     async_say,
     can_listen,
+    can_play_earcon,
     can_speak,
     starts_conversations,
 )
@@ -179,6 +180,8 @@ class Coordinator:
         speaking = [endpoint for endpoint in endpoints if can_speak(self.hass, endpoint)]
         if not speaking:
             raise ReachError("cannot_speak", name=", ".join(e.name for e in endpoints))
+        if earcon and (mute := [e.name for e in speaking if not can_play_earcon(self.hass, e)]):
+            raise ReachError("no_earcon_player", name=", ".join(mute))  # all or none hear it
         for endpoint in speaking:
             await async_say(self.hass, endpoint, message, message_class, earcon=earcon)
         return [endpoint.name for endpoint in speaking]

@@ -278,6 +278,12 @@ def earcon_action(hass: HomeAssistant, endpoint: Endpoint) -> str | None:
     return action if hass.services.has_service(ESPHOME, action) else None
 
 
+@callback
+def can_play_earcon(hass: HomeAssistant, endpoint: Endpoint) -> bool:
+    """Whether the endpoint plays stored earcons on request (endpoint service, ESPHome action)."""
+    return endpoint.service is not None or earcon_action(hass, endpoint) is not None
+
+
 async def async_play_earcon(hass: HomeAssistant, endpoint: Endpoint, earcon: str) -> None:
     """Have the endpoint play an earcon it stores (its endpoint service or ESPHome action)."""
     if (action := earcon_action(hass, endpoint)) is not None:
