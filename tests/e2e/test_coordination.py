@@ -229,7 +229,8 @@ async def test_two_satellites_hearing_one_wake_word_give_one_answer(
     kitchen, living = house.rooms["kitchen"], house.rooms["living_room"]
     played = {room: len(house.rooms[room].settings.played) for room in ("kitchen", "living_room")}
     asked = len(house.chats())
-    house.cloud.reply(Reply.text("It is noon."))  # a second turn would get the echo
+    # Words Whisper's tiny model hears every time ("noon" came back as "new").
+    house.cloud.reply(Reply.text("It is time for lunch."))  # a second turn would get the echo
     for satellite in (kitchen, living):  # both hear the same words at once
         satellite.say(folder, "okay nabu", "What time is it?")
     await house.until(
@@ -239,7 +240,7 @@ async def test_two_satellites_hearing_one_wake_word_give_one_answer(
     assert len(house.chats()) == asked + 1  # one turn reached the agent
     answered = [r for r, n in played.items() if len(house.rooms[r].settings.played) > n]
     assert len(answered) == 1
-    assert "noon" in await house.heard(answered[0], played[answered[0]] + 1)
+    assert "lunch" in await house.heard(answered[0], played[answered[0]] + 1)
 
 
 async def test_the_kitchen_announces_dinner_in_the_living_room(house: House, folder: Path) -> None:
